@@ -1,0 +1,35 @@
+"""A peer-to-peer secure multi-party computation runtime. Importing it does no work."""
+
+from .context import Context
+from .errors import (
+    CodecError,
+    ConfigError,
+    MpcError,
+    PartyDropped,
+    ProtocolError,
+    QuorumLost,
+    TransportError,
+    UnexpectedMessage,
+)
+from .field import GF61, Z64
+from .message import Message
+from .node import CrashFault, Node
+from .rng import Csprng
+
+__all__ = [
+    "GF61",
+    "CodecError",
+    "ConfigError",
+    "Context",
+    "CrashFault",
+    "Csprng",
+    "Message",
+    "MpcError",
+    "Node",
+    "PartyDropped",
+    "ProtocolError",
+    "QuorumLost",
+    "TransportError",
+    "UnexpectedMessage",
+    "Z64",
+]

@@ -1,0 +1,121 @@
+"""What a protocol sees: its id, the parties, tagged messaging, a CSPRNG, the clock, a logger.
+
+Protocols are ``async def f(ctx, ...)``; they never touch sockets, wall clocks or entropy
+directly, so the same code runs over pynng and inside netsim's virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .errors import PartyDropped, QuorumLost
+from .message import Message
+from .rng import Csprng
+
+if TYPE_CHECKING:
+    from .node import Node
+
+
+class Context:
+    """Messaging scoped to one protocol instance; round tags may be nested with :meth:`child`."""
+
+    def __init__(self, node: Node, instance: str, prefix: str = "") -> None:
+        self._node = node
+        self.instance = instance
+        self._prefix = prefix
+        self.party_id: int = node.party_id
+        self.parties: tuple[int, ...] = node.parties
+        self.peers: tuple[int, ...] = tuple(p for p in node.parties if p != node.party_id)
+        self.rng: Csprng = node.rng
+        self.timeout: float = node.timeout
+        self.log: logging.Logger = node.log
+
+    # -- structure --------------------------------------------------------------------
+    def child(self, name: str) -> Context:
+        """A context whose round tags are prefixed with ``name/`` (for sub-protocols)."""
+        return Context(self._node, self.instance, f"{self._prefix}{name}/")
+
+    @property
+    def alive(self) -> tuple[int, ...]:
+        """Parties not known to have dropped (this party included)."""
+        down = self._node.mailbox.down
+        return tuple(p for p in self.parties if p not in down)
+
+    def now(self) -> float:
+        """The event loop's clock (virtual under netsim)."""
+        return asyncio.get_running_loop().time()
+
+    def _tag(self, tag: str) -> str:
+        return self._prefix + tag
+
+    # -- sending ----------------------------------------------------------------------
+    async def send(self, peer: int, tag: str, payload: Any) -> None:
+        await self.scatter(tag, {peer: payload})
+
+    async def broadcast(self, tag: str, payload: Any, to: Iterable[int] | None = None) -> None:
+        """Send one payload to ``to`` (default: every party, this one included)."""
+        targets = self.parties if to is None else tuple(to)
+        await self._node.send_many(self.instance, self._tag(tag), {p: payload for p in targets}, same=True)
+
+    async def scatter(self, tag: str, payloads: Mapping[int, Any]) -> None:
+        """Send ``payloads[p]`` to each party ``p`` (this party's own entry stays local)."""
+        await self._node.send_many(self.instance, self._tag(tag), payloads, same=False)
+
+    # -- receiving --------------------------------------------------------------------
+    async def recv(self, sender: int, tag: str, timeout: float | None = None) -> Any:
+        return await self._node.mailbox.recv(self.instance, self._tag(tag), sender, timeout or self.timeout)
+
+    async def gather(
+        self,
+        tag: str,
+        senders: Iterable[int] | None = None,
+        *,
+        quorum: int | None = None,
+        timeout: float | None = None,
+    ) -> dict[int, Any]:
+        """Collect ``tag`` from ``senders`` (default: every party).
+
+        Waits until every sender has answered or is known dropped (connection lost or silent past
+        the deadline). Without ``quorum`` every sender is required and a missing one raises
+        :class:`PartyDropped`; with it, fewer than ``quorum`` answers raise :class:`QuorumLost`.
+        """
+        who = self.parties if senders is None else tuple(senders)
+        deadline = timeout or self.timeout
+        results = await asyncio.gather(
+            *(self._node.mailbox.recv(self.instance, self._tag(tag), s, deadline) for s in who),
+            return_exceptions=True,
+        )
+        got: dict[int, Any] = {}
+        missing: list[int] = []
+        for s, r in zip(who, results, strict=True):
+            if isinstance(r, PartyDropped):
+                missing.append(s)
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                got[s] = r
+        if quorum is None:
+            if missing:
+                raise PartyDropped(missing[0], f"missing {self._tag(tag)!r} from {missing}")
+        elif len(got) < quorum:
+            raise QuorumLost(missing, needed=quorum, have=len(got))
+        return got
+
+    async def exchange(self, tag: str, payload: Any, *, quorum: int | None = None) -> dict[int, Any]:
+        """Broadcast ``payload`` to every live party and gather theirs (one round)."""
+        alive = self.alive
+        await self.broadcast(tag, payload, to=alive)
+        return await self.gather(tag, alive, quorum=quorum)
+
+    def stats(self) -> dict[str, int]:
+        return self._node.transport.stats.as_dict()
+
+
+def make_message(node: Node, instance: str, tag: str, payload: Any) -> Message:
+    return Message(session=node.session, instance=instance, tag=tag, sender=node.party_id, payload=payload)
+
+
+__all__ = ["Context"]

@@ -1,0 +1,72 @@
+"""One error hierarchy, rooted at :class:`MpcError`.
+
+Errors raised by a protocol instance finish that instance; the node that hosts it keeps serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class MpcError(Exception):
+    """Root of every error this runtime raises on purpose."""
+
+
+class ConfigError(MpcError):
+    """User input (scenario file, CLI flags, node config) is invalid."""
+
+
+class ProtocolError(MpcError):
+    """A peer sent something malformed, unexpected, replayed or for another session."""
+
+    def __init__(self, message: str, *, peer: int | None = None) -> None:
+        self.peer = peer
+        super().__init__(message if peer is None else f"party {peer}: {message}")
+
+
+class CodecError(ProtocolError):
+    """Bytes could not be encoded or decoded as a message (a protocol error when a peer sent them)."""
+
+
+class UnexpectedMessage(ProtocolError):
+    """A message kind that is not allowed in the protocol's current phase."""
+
+
+class TransportError(MpcError):
+    """The transport could not set up, send or receive."""
+
+
+class PartyDropped(MpcError):
+    """A peer stopped answering (crash, silence, or closed connection) within the timeout."""
+
+    def __init__(self, party: int, reason: str = "no answer within the timeout") -> None:
+        self.party = party
+        super().__init__(f"party {party} dropped: {reason}")
+
+
+class QuorumLost(MpcError):
+    """Too few parties remain for the protocol to continue."""
+
+    def __init__(self, missing: Iterable[int], *, needed: int | None = None, have: int | None = None) -> None:
+        self.missing = tuple(sorted(missing))
+        self.needed = needed
+        self.have = have
+        detail = f" (have {have}, need {needed})" if needed is not None else ""
+        super().__init__(f"quorum lost: missing parties {list(self.missing)}{detail}")
+
+
+class Crashed(MpcError):
+    """Raised inside a party that a scenario fault crashed (simulation only)."""
+
+
+__all__ = [
+    "CodecError",
+    "ConfigError",
+    "Crashed",
+    "MpcError",
+    "PartyDropped",
+    "ProtocolError",
+    "QuorumLost",
+    "TransportError",
+    "UnexpectedMessage",
+]

@@ -1,0 +1,221 @@
+"""Vectorized arithmetic on numpy ``uint64`` arrays.
+
+* :class:`PrimeField` — GF(p) with the Mersenne prime p = 2^61 − 1, used by Shamir sharing.
+  Products are computed from 32-bit halves and folded with 2^61 ≡ 1 (mod p), so every
+  intermediate fits in 64 bits and no Python int is touched per element.
+* :class:`Ring64` — Z_2^64, used by additive sharing; numpy's native wrap-around is the reduction.
+
+Both expose the same small interface, so sharing code is written once for either.
+Operands must have equal shapes; a scalar is only accepted through :meth:`scale`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import MpcError
+
+if TYPE_CHECKING:
+    from .rng import Csprng
+
+U64 = NDArray[np.uint64]
+
+
+class ArithmeticMismatch(MpcError, ValueError):
+    """Operands of different shapes or dtypes were mixed."""
+
+
+def _same(a: U64, b: U64) -> None:
+    if a.dtype != np.uint64 or b.dtype != np.uint64:
+        raise ArithmeticMismatch(f"expected uint64 operands, got {a.dtype} and {b.dtype}")
+    if a.shape != b.shape:
+        raise ArithmeticMismatch(f"shape mismatch: {a.shape} vs {b.shape}")
+
+
+class Domain(Protocol):
+    """What sharing code needs from a field or ring."""
+
+    name: str
+    modulus: int
+
+    def add(self, a: U64, b: U64) -> U64: ...
+    def sub(self, a: U64, b: U64) -> U64: ...
+    def neg(self, a: U64) -> U64: ...
+    def mul(self, a: U64, b: U64) -> U64: ...
+    def scale(self, a: U64, c: int) -> U64: ...
+    def sum(self, a: U64, axis: int = 0) -> U64: ...
+    def encode(self, values: ArrayLike) -> U64: ...
+    def decode(self, a: U64) -> NDArray[np.int64]: ...
+    def random(self, rng: Csprng, shape: int | tuple[int, ...]) -> U64: ...
+
+
+class PrimeField:
+    """GF(2^61 − 1). Elements are canonical: every array holds values in [0, p)."""
+
+    name = "gf61"
+    BITS = 61
+    modulus = (1 << 61) - 1
+    _P = np.uint64((1 << 61) - 1)
+    _M32 = np.uint64(0xFFFFFFFF)
+    _M29 = np.uint64((1 << 29) - 1)
+    _S61 = np.uint64(61)
+    _S32 = np.uint64(32)
+    _S29 = np.uint64(29)
+    _S3 = np.uint64(3)
+
+    def _fold(self, r: U64) -> U64:
+        """Reduce values < 2^64 to [0, p), in place."""
+        P = self._P
+        hi = r >> self._S61
+        np.bitwise_and(r, P, out=r)
+        r += hi
+        np.subtract(r, P, out=r, where=r >= P)
+        return r
+
+    def add(self, a: U64, b: U64) -> U64:
+        _same(a, b)
+        r = a + b
+        np.subtract(r, self._P, out=r, where=r >= self._P)
+        return r
+
+    def sub(self, a: U64, b: U64) -> U64:
+        _same(a, b)
+        r = a + (self._P - b)
+        np.subtract(r, self._P, out=r, where=r >= self._P)
+        return r
+
+    def neg(self, a: U64) -> U64:
+        r = self._P - a
+        r[r == self._P] = 0
+        return r
+
+    def _mul(self, a: U64, b: U64) -> U64:
+        al = a & self._M32
+        ah = a >> self._S32
+        bl = b & self._M32
+        bh = b >> self._S32
+        mid = ah * bl
+        mid += al * bh  # < 2^62
+        r = al * bl  # < 2^64
+        lo_hi = r >> self._S61
+        np.bitwise_and(r, self._P, out=r)
+        r += lo_hi
+        # mid * 2^32 = (mid >> 29) * 2^61 + (mid mod 2^29) * 2^32, and 2^61 ≡ 1
+        r += mid >> self._S29
+        np.bitwise_and(mid, self._M29, out=mid)
+        mid <<= self._S32
+        r += mid
+        # ah*bh*2^64 ≡ 8*ah*bh; total stays below 3*2^61 + 2^34 < 2^64
+        np.multiply(ah, bh, out=ah)
+        ah <<= self._S3
+        r += ah
+        return self._fold(r)
+
+    def mul(self, a: U64, b: U64) -> U64:
+        _same(a, b)
+        return self._mul(a, b)
+
+    def scale(self, a: U64, c: int) -> U64:
+        if a.dtype != np.uint64:
+            raise ArithmeticMismatch(f"expected uint64, got {a.dtype}")
+        return self._mul(a, np.uint64(c % self.modulus))
+
+    def sum(self, a: U64, axis: int = 0) -> U64:
+        """Sum along ``axis``; exact for up to 2^32 terms (32-bit halves summed separately)."""
+        if a.shape[axis] >= 1 << 32:
+            raise ArithmeticMismatch("too many terms for one field sum")
+        lo = np.sum(a & self._M32, axis=axis, dtype=np.uint64)
+        hi = np.sum(a >> self._S32, axis=axis, dtype=np.uint64)  # < 2^61 for < 2^32 terms
+        hi = np.asarray(self._fold(np.asarray(hi, dtype=np.uint64)))
+        lo = np.asarray(self._fold(np.asarray(lo, dtype=np.uint64)))
+        return self.add(self._mul(hi, np.uint64(1 << 32)), lo)
+
+    def encode(self, values: ArrayLike) -> U64:
+        """Signed integers with |v| < p/2 to field elements (negatives wrap to p − |v|)."""
+        v = np.asarray(values)
+        if v.dtype.kind not in "iu":
+            raise ArithmeticMismatch(f"field encoding needs integers, got {v.dtype}")
+        half = self.modulus // 2
+        if v.size and (int(v.max()) > half or int(v.min()) < -half):
+            raise ArithmeticMismatch("integer out of the field's signed range (|v| < 2^60)")
+        if v.dtype.kind == "u":
+            return v.astype(np.uint64)
+        v = v.astype(np.int64)
+        return np.where(v < 0, v + np.int64(self.modulus), v).astype(np.uint64)
+
+    def decode(self, a: U64) -> NDArray[np.int64]:
+        """Field elements to signed integers in (−p/2, p/2]."""
+        half = np.uint64(self.modulus // 2)
+        s = a.astype(np.int64)
+        return np.where(a > half, s - np.int64(self.modulus), s)
+
+    def random(self, rng: Csprng, shape: int | tuple[int, ...]) -> U64:
+        return rng.field_elements(shape, self.BITS, self.modulus)
+
+    def inv(self, c: int) -> int:
+        """Inverse of one public scalar (Python int: not a hot path)."""
+        c %= self.modulus
+        if c == 0:
+            raise ZeroDivisionError("0 has no inverse in GF(p)")
+        return pow(c, self.modulus - 2, self.modulus)
+
+
+class Ring64:
+    """Z_2^64 with numpy's native wrap-around."""
+
+    name = "z64"
+    modulus = 1 << 64
+
+    def add(self, a: U64, b: U64) -> U64:
+        _same(a, b)
+        return a + b
+
+    def sub(self, a: U64, b: U64) -> U64:
+        _same(a, b)
+        return a - b
+
+    def neg(self, a: U64) -> U64:
+        return np.uint64(0) - a
+
+    def mul(self, a: U64, b: U64) -> U64:
+        _same(a, b)
+        return a * b
+
+    def scale(self, a: U64, c: int) -> U64:
+        if a.dtype != np.uint64:
+            raise ArithmeticMismatch(f"expected uint64, got {a.dtype}")
+        return a * np.uint64(c % self.modulus)
+
+    def sum(self, a: U64, axis: int = 0) -> U64:
+        return np.sum(a, axis=axis, dtype=np.uint64)
+
+    def encode(self, values: ArrayLike) -> U64:
+        v = np.asarray(values)
+        if v.dtype.kind not in "iu":
+            raise ArithmeticMismatch(f"ring encoding needs integers, got {v.dtype}")
+        return v.astype(np.int64).view(np.uint64) if v.dtype.kind == "i" else v.astype(np.uint64)
+
+    def decode(self, a: U64) -> NDArray[np.int64]:
+        return a.view(np.int64)
+
+    def random(self, rng: Csprng, shape: int | tuple[int, ...]) -> U64:
+        return rng.uint64(shape)
+
+
+GF61 = PrimeField()
+Z64 = Ring64()
+
+
+def domain(name: str) -> PrimeField | Ring64:
+    """The arithmetic domain of a sharing scheme: ``shamir`` → GF(p), ``additive`` → Z_2^64."""
+    if name in ("shamir", GF61.name):
+        return GF61
+    if name in ("additive", Z64.name):
+        return Z64
+    raise ArithmeticMismatch(f"unknown domain {name!r}")
+
+
+__all__ = ["GF61", "Z64", "ArithmeticMismatch", "Domain", "PrimeField", "Ring64", "U64", "domain"]

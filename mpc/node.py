@@ -1,0 +1,226 @@
+"""The node: owns identity, transport, mailbox and protocol instances.
+
+```python
+async with Node(party_id=1, peers={1: "tcp://127.0.0.1:9100", 2: "tcp://127.0.0.1:9200"}) as node:
+    total = await node.run(secure_sum, my_vector)
+```
+
+Several nodes may live in one process and one event loop: nothing here is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from . import codec
+from .context import Context
+from .errors import ConfigError, MpcError, PartyDropped, ProtocolError, TransportError
+from .mailbox import Mailbox
+from .message import CONTROL, Message
+from .rng import Csprng
+from .transport.base import PEER_DOWN, Transport
+
+P = ParamSpec("P")
+R = TypeVar("R")
+HELLO, BYE = "hello", "bye"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrashFault:
+    """Crash this party after it sends round ``after`` (a tag, or its last path segment)."""
+
+    after: str
+
+
+class Node:
+    def __init__(
+        self,
+        party_id: int,
+        peers: Mapping[int, str] | None = None,
+        *,
+        transport: Transport | None = None,
+        parties: tuple[int, ...] | None = None,
+        session: bytes = b"mpc-default-session",
+        timeout: float = 10.0,
+        connect_timeout: float = 30.0,
+        rng: Csprng | None = None,
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
+        crash: CrashFault | None = None,
+        on_crash: Callable[[], None] | None = None,
+        tls: Any = None,
+    ) -> None:
+        if transport is None:
+            if peers is None:
+                raise ConfigError("Node needs either peers (addresses) or a transport")
+            from .transport.nng import NngTransport
+
+            transport = NngTransport(party_id, peers, tls=tls, max_message_bytes=limits.max_message_bytes)
+            parties = tuple(sorted(peers))
+        if parties is None:
+            parties = tuple(sorted({party_id, *transport.peers}))
+        if party_id not in parties:
+            raise ConfigError(f"party {party_id} is not among the parties {parties}")
+        self.party_id = party_id
+        self.parties = parties
+        self.transport = transport
+        self.session = session
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.rng = rng if rng is not None else Csprng()
+        self.limits = limits
+        self.log = logging.getLogger(f"mpc.party{party_id}")
+        self.mailbox = Mailbox(session, parties)
+        self.rejected: list[ProtocolError] = []  # the last few rejected messages, for inspection
+        self.rejected_count = 0
+        self._crash = crash
+        self._on_crash = on_crash
+        self._instances = 0
+        self._control: dict[str, set[int]] = {HELLO: set(), BYE: set()}
+        self._control_event = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def __aenter__(self) -> Node:
+        await self.transport.start(self.connect_timeout)
+        self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+        try:
+            await self._barrier(HELLO, self.connect_timeout)
+        except BaseException:
+            await self._shutdown()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with contextlib.suppress(MpcError, TimeoutError):
+            await self._barrier(BYE, min(self.timeout, 5.0), tolerate_down=True)
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+            self._pump_task = None
+        await self.transport.close()
+
+    async def _barrier(self, kind: str, timeout: float, tolerate_down: bool = False) -> None:
+        """Tell every peer ``kind`` and wait until every peer said it too (or went away)."""
+        peers = [p for p in self.parties if p != self.party_id]
+        live = [p for p in peers if p not in self.mailbox.down]
+        data = Message(session=self.session, instance=CONTROL, tag=kind, sender=self.party_id).to_bytes()
+        try:
+            async with asyncio.timeout(timeout):
+                results = await asyncio.gather(*(self.transport.send(p, data) for p in live), return_exceptions=True)
+                for p, r in zip(live, results, strict=True):
+                    if isinstance(r, BaseException) and not tolerate_down:
+                        raise PartyDropped(p, f"cannot reach it: {r}")
+                while True:
+                    down = self.mailbox.down
+                    waiting = [p for p in peers if p not in self._control[kind] and p not in down]
+                    if not waiting:
+                        break
+                    self._control_event.clear()
+                    await self._control_event.wait()
+        except TimeoutError:
+            waiting = [p for p in peers if p not in self._control[kind]]
+            raise PartyDropped(waiting[0], f"no {kind} within {timeout:g}s (also waiting for {waiting[1:]})") from None
+        dropped = [p for p in peers if p not in self._control[kind]]
+        if dropped and not tolerate_down:
+            raise PartyDropped(dropped[0], f"went away before {kind}")
+
+    # -- receiving --------------------------------------------------------------------
+    async def _pump(self) -> None:
+        """The one ingress point: bytes → Message → mailbox; bad input is rejected, never fatal."""
+        while True:
+            peer, data = await self.transport.recv()
+            if data is PEER_DOWN:
+                self.log.info("party %d: connection to %d lost", self.party_id, peer)
+                self.mailbox.mark_down(peer)
+                self._control_event.set()
+                continue
+            try:
+                msg = Message.from_bytes(data, self.limits)
+                if msg.sender != peer:
+                    raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
+                if msg.instance == CONTROL:
+                    self._on_control(msg)
+                else:
+                    self.mailbox.deliver(msg)
+            except ProtocolError as exc:
+                if exc.peer is None:
+                    exc.peer = peer
+                self.rejected_count += 1
+                self.rejected = [*self.rejected[-31:], exc]
+                self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
+
+    def _on_control(self, msg: Message) -> None:
+        if msg.session != self.session:
+            raise ProtocolError("control message for another session", peer=msg.sender)
+        if msg.tag not in self._control:
+            raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
+        self._control[msg.tag].add(msg.sender)
+        self._control_event.set()
+
+    # -- sending ----------------------------------------------------------------------
+    async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
+        """Send to several parties at once; a payload for this party is delivered locally."""
+        encoded: bytes | None = None
+        sends = []
+        for peer, payload in payloads.items():
+            msg = Message(session=self.session, instance=instance, tag=tag, sender=self.party_id, payload=payload)
+            if peer == self.party_id:
+                self.mailbox.deliver(msg)
+                continue
+            if peer not in self.parties:
+                raise ConfigError(f"unknown party {peer}")
+            if peer in self.mailbox.down:
+                continue  # it is gone; the protocol's quorum logic decides whether that matters
+            if not same or encoded is None:
+                encoded = msg.to_bytes()
+            sends.append(self._send_one(peer, encoded))
+        if sends:
+            await asyncio.gather(*sends)
+        self._after_send(tag)
+
+    async def _send_one(self, peer: int, data: bytes) -> None:
+        try:
+            await self.transport.send(peer, data)
+        except TransportError as exc:
+            # a peer we cannot send to is treated like one that dropped
+            self.log.info("party %d: %s", self.party_id, exc)
+            self.mailbox.mark_down(peer, str(exc))
+
+    def _after_send(self, tag: str) -> None:
+        crash = self._crash
+        if crash is not None and (tag == crash.after or tag.rsplit("/", 1)[-1] == crash.after):
+            self._crash = None
+            self.log.info("party %d: crash fault after %r", self.party_id, tag)
+            if self._on_crash is not None:
+                self._on_crash()
+
+    # -- running protocols ------------------------------------------------------------
+    async def run(
+        self,
+        protocol: Callable[Concatenate[Context, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Run one protocol instance; its messages are scoped by a per-node instance counter.
+
+        Every party must start the same instances in the same order (as in MPyC's program counter).
+        """
+        self._instances += 1
+        instance = f"{getattr(protocol, '__name__', 'protocol')}#{self._instances}"
+        ctx = Context(self, instance)
+        try:
+            return await protocol(ctx, *args, **kwargs)
+        finally:
+            self.mailbox.finish(instance)
+
+
+__all__ = ["CrashFault", "Node"]

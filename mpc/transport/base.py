@@ -1,0 +1,51 @@
+"""The transport seam: ``send(peer, bytes)``, an async stream of ``(peer, bytes)``, ``close()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+PEER_DOWN = None
+"""Received in place of bytes when the transport learns that a peer is gone."""
+
+
+@dataclass(slots=True)
+class TransportStats:
+    messages_sent: int = 0
+    bytes_sent: int = 0
+    messages_received: int = 0
+    bytes_received: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "messages_sent": self.messages_sent,
+            "bytes_sent": self.bytes_sent,
+            "messages_received": self.messages_received,
+            "bytes_received": self.bytes_received,
+        }
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Reliable, ordered-per-peer delivery of byte strings (or a simulation of a worse network).
+
+    ``recv`` yields ``(peer, data)``; ``data`` is :data:`PEER_DOWN` (``None``) once when the
+    transport sees the peer go away (closed connection, crash). Implementations never interpret
+    the bytes.
+    """
+
+    party_id: int
+    peers: tuple[int, ...]
+    stats: TransportStats
+
+    async def start(self, timeout: float) -> None:
+        """Connect to every peer (retrying until ``timeout``)."""
+
+    async def send(self, peer: int, data: bytes) -> None:
+        """Queue ``data`` for ``peer``; raises ``TransportError`` past the send deadline."""
+
+    async def recv(self) -> tuple[int, bytes | None]:
+        """The next received message from any peer."""
+
+    async def close(self) -> None:
+        """Release every resource; pending received data is discarded."""

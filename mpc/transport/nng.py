@@ -1,0 +1,186 @@
+"""pynng transport: one ``Pair0`` socket per party pair; the lower id listens, the higher id dials.
+
+Connection set-up is retried by nng in the background until ``start``'s deadline; a removed
+pipe (closed or killed peer) is reported as :data:`PEER_DOWN` after a short grace period, so that
+data the peer sent before it went away is read first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pynng
+
+from ..errors import ConfigError, TransportError
+from .base import PEER_DOWN, TransportStats
+
+DOWN_GRACE_S = 0.25
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsCreds:
+    """PEM material for mutual TLS (``tls+tcp://`` addresses)."""
+
+    cert_key_file: str  # this party's certificate followed by its private key
+    ca_file: str  # the CA that signed every party's certificate
+
+
+def pair_port(base_port: int, peer: int) -> int:
+    """Static deployments: party i listens for peer j (j > i) on ``base_port + j``."""
+    return base_port + peer
+
+
+def _port_of(listener: pynng.Listener) -> int:
+    # pynng's SockAddr.port is byte-swapped on little-endian hosts; its str() is right.
+    return int(str(listener.local_address).rsplit(":", 1)[1])
+
+
+class NngTransport:
+    def __init__(
+        self,
+        party_id: int,
+        peers: Mapping[int, str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        send_timeout: float = 30.0,
+        max_message_bytes: int = 1 << 30,
+        tls: TlsCreds | None = None,
+    ) -> None:
+        self.party_id = party_id
+        self._host = host
+        self._send_timeout_ms = int(send_timeout * 1000)
+        self._max = max_message_bytes
+        self._tls = tls
+        self._scheme = "tls+tcp" if tls else "tcp"
+        self._sockets: dict[int, pynng.Pair0] = {}
+        self._listen_addr: dict[int, str] = {}
+        self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
+        self._readers: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._down_reported: set[int] = set()
+        self.stats = TransportStats()
+        self.peers: tuple[int, ...] = ()
+        self._static = dict(peers) if peers is not None else None
+        if self._static is not None:
+            self.peers = tuple(sorted(p for p in self._static if p != party_id))
+
+    # -- set-up -------------------------------------------------------------------------
+    def _tls_config(self, server: bool) -> pynng.TLSConfig:
+        assert self._tls is not None
+        return pynng.TLSConfig(
+            pynng.TLSConfig.MODE_SERVER if server else pynng.TLSConfig.MODE_CLIENT,
+            ca_files=[self._tls.ca_file],
+            own_cert_key_file=self._tls.cert_key_file,
+            auth_mode=pynng.TLSConfig.AUTH_MODE_REQUIRED,
+            server_name="mpc-party",
+        )
+
+    def _new_socket(self, server: bool) -> pynng.Pair0:
+        sock = pynng.Pair0(recv_max_size=self._max, send_timeout=self._send_timeout_ms)
+        if self._tls:
+            sock.tls_config = self._tls_config(server)
+        return sock
+
+    def bind(self, higher_peers: list[int]) -> dict[int, str]:
+        """Listen (on OS-chosen ports) for every higher-id peer; returns ``{peer: address}``."""
+        for peer in higher_peers:
+            sock = self._new_socket(server=True)
+            listener = sock.listen(f"{self._scheme}://{self._host}:0")
+            self._sockets[peer] = sock
+            self._listen_addr[peer] = f"{self._scheme}://{self._host}:{_port_of(listener)}"
+        return dict(self._listen_addr)
+
+    def connect(self, dial: Mapping[int, str], all_peers: list[int]) -> None:
+        """Dial every lower-id peer at the address it bound for us; nng retries until it is up."""
+        self.peers = tuple(sorted(all_peers))
+        for peer, addr in dial.items():
+            sock = self._new_socket(server=False)
+            sock.dial(addr, block=False)
+            self._sockets[peer] = sock
+        missing = [p for p in self.peers if p not in self._sockets]
+        if missing:
+            raise ConfigError(f"party {self.party_id}: no address for peers {missing}")
+
+    def _setup_static(self) -> None:
+        assert self._static is not None
+        me = self._static[self.party_id]
+        host, _, port = me.rpartition(":")
+        for peer in self.peers:
+            if peer > self.party_id:
+                sock = self._new_socket(server=True)
+                sock.listen(f"{host}:{pair_port(int(port), peer)}")
+            else:
+                phost, _, pport = self._static[peer].rpartition(":")
+                sock = self._new_socket(server=False)
+                sock.dial(f"{phost}:{pair_port(int(pport), self.party_id)}", block=False)
+            self._sockets[peer] = sock
+
+    async def start(self, timeout: float) -> None:
+        if self._static is not None and not self._sockets:
+            try:
+                self._setup_static()
+            except pynng.NNGException as exc:
+                raise TransportError(f"party {self.party_id}: cannot set up sockets: {exc}") from exc
+        loop = asyncio.get_running_loop()
+        for peer, sock in self._sockets.items():
+            sock.add_post_pipe_remove_cb(lambda _pipe, p=peer: self._pipe_removed(loop, p))
+            self._readers.append(asyncio.create_task(self._read(peer, sock), name=f"nng-read-{peer}"))
+
+    def _pipe_removed(self, loop: asyncio.AbstractEventLoop, peer: int) -> None:
+        if not self._closing:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(loop.call_later, DOWN_GRACE_S, self._report_down, peer)
+
+    def _report_down(self, peer: int) -> None:
+        if not self._closing and peer not in self._down_reported:
+            self._down_reported.add(peer)
+            self._queue.put_nowait((peer, PEER_DOWN))
+
+    async def _read(self, peer: int, sock: pynng.Pair0) -> None:
+        while True:
+            try:
+                data = await sock.arecv()
+            except (pynng.Closed, asyncio.CancelledError):
+                return
+            except pynng.NNGException:
+                if self._closing:
+                    return
+                self._report_down(peer)
+                return
+            self.stats.messages_received += 1
+            self.stats.bytes_received += len(data)
+            self._queue.put_nowait((peer, data))
+
+    # -- data path ----------------------------------------------------------------------
+    async def send(self, peer: int, data: bytes) -> None:
+        sock = self._sockets.get(peer)
+        if sock is None:
+            raise TransportError(f"party {self.party_id}: unknown peer {peer}")
+        try:
+            await sock.asend(data)
+        except pynng.Timeout as exc:
+            raise TransportError(f"party {self.party_id}: send to {peer} timed out") from exc
+        except pynng.NNGException as exc:
+            raise TransportError(f"party {self.party_id}: send to {peer} failed: {exc}") from exc
+        self.stats.messages_sent += 1
+        self.stats.bytes_sent += len(data)
+
+    async def recv(self) -> tuple[int, bytes | None]:
+        return await self._queue.get()
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._readers:
+            task.cancel()
+        for sock in self._sockets.values():
+            sock.close()
+        for task in self._readers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._readers.clear()
+
+
+__all__ = ["NngTransport", "TlsCreds", "pair_port"]

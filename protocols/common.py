@@ -1,0 +1,104 @@
+"""Share and open: the building blocks every protocol uses (additive over Z_2^64, Shamir over GF(p))."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mpc.context import Context
+from mpc.errors import ConfigError, ProtocolError
+from mpc.field import GF61, U64, Z64, PrimeField, Ring64
+from mpc.sharing import additive_reconstruct, additive_share, shamir_reconstruct, shamir_share
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scheme:
+    """A sharing scheme among ``parties``: ``shamir`` with degree ``t``, or ``additive`` (t = n − 1)."""
+
+    kind: str
+    parties: tuple[int, ...]
+    t: int
+
+    @classmethod
+    def make(cls, kind: str, parties: Sequence[int], threshold: int | None = None) -> Scheme:
+        parties = tuple(sorted(parties))
+        n = len(parties)
+        if kind == "additive":
+            return cls(kind=kind, parties=parties, t=n - 1)
+        if kind != "shamir":
+            raise ConfigError(f"unknown sharing {kind!r} (shamir | additive)")
+        t = (n - 1) // 2 if threshold is None else threshold
+        if not 0 <= t < n:
+            raise ConfigError(f"Shamir threshold t={t} needs 0 <= t < parties={n}")
+        return cls(kind=kind, parties=parties, t=t)
+
+    @property
+    def domain(self) -> PrimeField | Ring64:
+        return GF61 if self.kind == "shamir" else Z64
+
+    @property
+    def open_quorum(self) -> int:
+        """Shares needed to open: t + 1 for Shamir, all n for additive."""
+        return self.t + 1 if self.kind == "shamir" else len(self.parties)
+
+    def share(self, secret: U64, ctx: Context) -> U64:
+        if self.kind == "shamir":
+            return shamir_share(secret, self.parties, self.t, ctx.rng)
+        return additive_share(secret, len(self.parties), ctx.rng, Z64)
+
+    def reconstruct(self, shares: dict[int, U64]) -> U64:
+        if self.kind == "shamir":
+            ids = sorted(shares)[: self.t + 1]
+            return shamir_reconstruct(ids, np.stack([shares[i] for i in ids]))
+        return additive_reconstruct(np.stack([shares[i] for i in self.parties]), Z64)
+
+
+def as_share(payload: Any, peer: int, shape: tuple[int, ...] | None = None) -> U64:
+    """Validate a received share: a uint64 array (of ``shape``, when known). Never trust peers."""
+    if not isinstance(payload, np.ndarray) or payload.dtype != np.uint64:
+        raise ProtocolError("expected a uint64 share array", peer=peer)
+    if shape is not None and payload.shape != shape:
+        raise ProtocolError(f"share of shape {payload.shape}, expected {shape}", peer=peer)
+    return payload
+
+
+def check_field(share: U64, scheme: Scheme, peer: int) -> U64:
+    if scheme.kind == "shamir" and share.size and int(share.max()) >= GF61.modulus:
+        raise ProtocolError("share outside the field", peer=peer)
+    return share
+
+
+async def share_inputs(
+    ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
+) -> dict[int, U64]:
+    """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer."""
+    if ctx.party_id in dealers:
+        if x is None:
+            raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
+        shares = scheme.share(x, ctx)
+        await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
+    got = await ctx.gather(tag, dealers)
+    shape = None
+    out: dict[int, U64] = {}
+    for d in dealers:
+        s = check_field(as_share(got[d], d, shape), scheme, d)
+        shape = s.shape
+        out[d] = s
+    return out
+
+
+async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open") -> U64:
+    """Open a shared value to every party: one round, all-to-all.
+
+    Shamir needs t + 1 of the live parties (dropouts tolerated); additive needs all of them.
+    """
+    quorum = scheme.open_quorum
+    got = await ctx.exchange(tag, share, quorum=quorum if scheme.kind == "shamir" else None)
+    shares = {p: check_field(as_share(v, p, share.shape), scheme, p) for p, v in got.items()}
+    return scheme.reconstruct(shares)
+
+
+__all__ = ["Scheme", "as_share", "open_shares", "share_inputs"]

@@ -1,0 +1,84 @@
+"""Protocols by scenario name: how a party runs one, and the plaintext result it must equal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mpc.context import Context
+from mpc.errors import ConfigError
+
+from .sum import secure_mean, secure_sum
+
+Array = NDArray[Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """Public parameters of one scenario run, the same at every party."""
+
+    parties: tuple[int, ...]
+    input_parties: tuple[int, ...]
+    sharing: str = "shamir"
+    threshold: int | None = None
+    triples: str = "dealer"
+    fractional_bits: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    run: Callable[[Context, Job, Array | None], Awaitable[Array]]
+    reference: Callable[[Job, Mapping[int, Array]], Array]
+    extra_parties: Callable[[Job], tuple[int, ...]] = lambda job: ()
+
+
+def _stack(job: Job, inputs: Mapping[int, Array]) -> Array:
+    return np.stack([np.asarray(inputs[p]) for p in job.input_parties])
+
+
+def _sum_reference(job: Job, inputs: Mapping[int, Array]) -> Array:
+    return _stack(job, inputs).sum(axis=0)
+
+
+def _mean_reference(job: Job, inputs: Mapping[int, Array]) -> Array:
+    return _stack(job, inputs).astype(np.float64).mean(axis=0)
+
+
+async def _run_sum(ctx: Context, job: Job, x: Array | None) -> Array:
+    return await secure_sum(
+        ctx, x, sharing=job.sharing, threshold=job.threshold,
+        input_parties=job.input_parties, fractional_bits=job.fractional_bits,
+    )
+
+
+async def _run_mean(ctx: Context, job: Job, x: Array | None) -> Array:
+    return await secure_mean(
+        ctx, x, sharing=job.sharing, threshold=job.threshold,
+        input_parties=job.input_parties, fractional_bits=job.fractional_bits,
+    )
+
+
+REGISTRY: dict[str, Spec] = {
+    "sum": Spec("sum", _run_sum, _sum_reference),
+    "mean": Spec("mean", _run_mean, _mean_reference),
+}
+
+
+def register(spec: Spec) -> None:
+    REGISTRY[spec.name] = spec
+
+
+def lookup(name: str) -> Spec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown protocol {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+__all__ = ["Job", "REGISTRY", "Spec", "lookup", "register"]
