@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import codec
 from .context import Context
-from .errors import ConfigError, MpcError, PartyDropped, ProtocolError, TransportError
+from .errors import ConfigError, Crashed, MpcError, PartyDropped, ProtocolError, TransportError
 from .mailbox import Mailbox
 from .message import CONTROL, Message
 from .rng import Csprng
@@ -95,7 +95,10 @@ class Node:
             raise
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, Crashed):
+            await self._shutdown()  # a crashed party says no goodbye
+            return
         with contextlib.suppress(MpcError, TimeoutError):
             await self._barrier(BYE, min(self.timeout, 5.0), tolerate_down=True)
         await self._shutdown()

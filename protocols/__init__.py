@@ -1,11 +1,12 @@
 """MPC protocols. Each sees only a :class:`mpc.Context`; none touches sockets, clocks or entropy."""
 
 from .common import Scheme, open_shares, share_inputs
-from .registry import REGISTRY, Job, Spec, lookup, register
+from .registry import REGISTRY, Job, PartyResult, Spec, lookup, register
 from .sum import secure_mean, secure_sum
 
 __all__ = [
     "Job",
+    "PartyResult",
     "REGISTRY",
     "Scheme",
     "Spec",

@@ -31,22 +31,41 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class PartyResult:
+    """What one party's run produced: its opened output (``None`` if it gets none) and metadata."""
+
+    output: Array | None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _no_extra(job: Job) -> tuple[int, ...]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
+    """A protocol as scenarios see it.
+
+    ``run`` returns an array, ``None`` or a :class:`PartyResult`; ``reference`` computes the
+    plaintext answer from all inputs and every party's result (some protocols' answers depend on
+    who dropped); ``extra_parties`` names nodes beyond 1..n (an aggregator, a dealer).
+    """
+
     name: str
-    run: Callable[[Context, Job, Array | None], Awaitable[Array]]
-    reference: Callable[[Job, Mapping[int, Array]], Array]
-    extra_parties: Callable[[Job], tuple[int, ...]] = lambda job: ()
+    run: Callable[[Context, Job, Array | None], Awaitable[Array | PartyResult | None]]
+    reference: Callable[[Job, Mapping[int, Array], Mapping[int, PartyResult]], Array]
+    extra_parties: Callable[[Job], tuple[int, ...]] = _no_extra
 
 
 def _stack(job: Job, inputs: Mapping[int, Array]) -> Array:
     return np.stack([np.asarray(inputs[p]) for p in job.input_parties])
 
 
-def _sum_reference(job: Job, inputs: Mapping[int, Array]) -> Array:
+def _sum_reference(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:
     return _stack(job, inputs).sum(axis=0)
 
 
-def _mean_reference(job: Job, inputs: Mapping[int, Array]) -> Array:
+def _mean_reference(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:
     return _stack(job, inputs).astype(np.float64).mean(axis=0)
 
 
@@ -74,11 +93,31 @@ def register(spec: Spec) -> None:
     REGISTRY[spec.name] = spec
 
 
+def _discover() -> None:
+    """Import every module of ``protocols`` that declares ``SCENARIO_SPECS`` (lazily, once)."""
+    import importlib
+    import pkgutil
+
+    import protocols
+
+    for info in pkgutil.walk_packages(protocols.__path__, "protocols."):
+        module = importlib.import_module(info.name)
+        for spec in getattr(module, "SCENARIO_SPECS", ()):
+            REGISTRY.setdefault(spec.name, spec)
+
+
+_discovered = False
+
+
 def lookup(name: str) -> Spec:
+    global _discovered
+    if name not in REGISTRY and not _discovered:
+        _discovered = True
+        _discover()
     try:
         return REGISTRY[name]
     except KeyError:
         raise ConfigError(f"unknown protocol {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 
 
-__all__ = ["Job", "REGISTRY", "Spec", "lookup", "register"]
+__all__ = ["Job", "PartyResult", "REGISTRY", "Spec", "lookup", "register"]

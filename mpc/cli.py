@@ -1,0 +1,115 @@
+"""The ``mpc`` command line: ``run``, ``bench`` (and more as the runtime grows)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import MpcError
+from .runner import Report, summarize
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]] = {}
+
+
+def command(name: str, setup: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        COMMANDS[name] = (setup, fn)
+        return fn
+
+    return register
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario file (TOML), see DESIGN.md")
+    p.add_argument("--sim", action="store_true", help="run all parties in one process over netsim")
+    p.add_argument("--json", metavar="FILE", help="write a machine-readable report")
+
+
+def print_report(report: Report) -> None:
+    d = report.as_dict()
+    status = "OK" if report.ok else "FAILED"
+    print(f"{status}  {report.scenario} ({report.mode}): {len(report.outcomes)} parties, "
+          f"{d['messages']} messages, {d['bytes'] / 1e6:.2f} MB, elapsed {report.elapsed_s:.3f} s"
+          + (f" (wall {report.wall_s:.3f} s)" if report.mode == "sim" else ""))
+    lines: dict[str, list[int]] = {}
+    for pid, o in sorted(report.outcomes.items()):
+        if o.status == "ok" and o.result is not None and o.result.output is not None:
+            detail = summarize(o.result.output)
+        elif o.status == "ok":
+            detail = "done (no output)"
+        else:
+            detail = o.status + (f": {o.error}: {o.message}" if o.error else "")
+        lines.setdefault(detail, []).append(pid)
+    for detail, pids in lines.items():
+        who = f"party {pids[0]}" if len(pids) == 1 else f"parties {', '.join(map(str, pids))}"
+        print(f"  {who}: {detail}")
+    if report.reason:
+        print(f"  mismatch: {report.reason}")
+
+
+@command("run", _run_args)
+def cmd_run(args: argparse.Namespace) -> int:
+    from .scenario import load
+
+    scn = load(args.scenario)
+    if args.sim:
+        from .runner import run_sim
+
+        report = run_sim(scn)
+    else:
+        from .launch import run_real
+
+        report = run_real(scn)
+    print_report(report)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report.as_dict(), fh)
+    return 0 if report.ok else 1
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("suites", nargs="*", default=["sum"], help="suites to run (default: sum)")
+    p.add_argument("--parties", default="3", help="comma-separated party counts")
+    p.add_argument("--sizes", default="1e6", help="comma-separated vector sizes, e.g. 1e3,1e6")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+
+
+@command("bench", _bench_args)
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mpc", description="Peer-to-peer secure multi-party computation runtime")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (never shares or keys)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (setup, fn) in COMMANDS.items():
+        p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None)
+        setup(p)
+        p.set_defaults(func=fn)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * args.verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except MpcError as exc:
+        print(f"mpc: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

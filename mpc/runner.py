@@ -1,0 +1,224 @@
+"""Running a scenario: one party's part (shared by both modes), the simulated run, and the check
+of outcomes against ``[expect]``. Real multi-process runs live in :mod:`mpc.launch`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from protocols.registry import Job, PartyResult, lookup
+
+from .errors import Crashed, MpcError
+from .node import CrashFault, Node
+from .scenario import Scenario
+from .transport.base import Transport
+
+DEFAULT_FLOAT_TOLERANCE = 1e-4
+
+
+def job_of(scn: Scenario) -> Job:
+    return Job(
+        parties=scn.party_ids,
+        input_parties=scn.input_parties,
+        sharing=scn.sharing,
+        threshold=scn.threshold,
+        triples=scn.triples,
+        fractional_bits=scn.fractional_bits,
+        options=dict(scn.options),
+    )
+
+
+def node_ids(scn: Scenario) -> tuple[int, ...]:
+    extra = lookup(scn.protocol).extra_parties(job_of(scn))
+    return tuple(sorted({*scn.party_ids, *extra}))
+
+
+def new_session() -> bytes:
+    return os.urandom(16)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one party's run ended."""
+
+    status: str  # ok | crashed | error
+    result: PartyResult | None = None
+    error: str | None = None
+    error_kinds: tuple[str, ...] = ()
+    message: str = ""
+    protocol_s: float = 0.0
+    stats: Mapping[str, int] = field(default_factory=dict)
+
+
+def error_outcome(exc: BaseException) -> Outcome:
+    kinds = tuple(c.__name__ for c in type(exc).__mro__ if issubclass(c, MpcError))
+    return Outcome(status="error", error=type(exc).__name__, error_kinds=kinds, message=str(exc))
+
+
+async def run_party(
+    scn: Scenario,
+    pid: int,
+    transport: Transport,
+    *,
+    session: bytes,
+    on_crash: Callable[[], None],
+    parties: tuple[int, ...],
+) -> Outcome:
+    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike)."""
+    spec = lookup(scn.protocol)
+    after = next((f.crash_after for f in scn.faults_of(pid) if f.crash_after), None)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    try:
+        async with Node(
+            pid,
+            transport=transport,
+            parties=parties,
+            session=session,
+            timeout=scn.timeout_s,
+            connect_timeout=max(30.0, scn.timeout_s),
+            crash=CrashFault(after=after) if after else None,
+            on_crash=on_crash,
+        ) as node:
+            t0 = loop.time()
+            raw = await node.run(spec.run, job_of(scn), scn.inputs.get(pid))
+            elapsed = loop.time() - t0
+        result = raw if isinstance(raw, PartyResult) else PartyResult(None if raw is None else np.asarray(raw))
+        return Outcome(status="ok", result=result, protocol_s=elapsed, stats=transport.stats.as_dict())
+    except Crashed:
+        return Outcome(status="crashed", protocol_s=loop.time() - t0, stats=transport.stats.as_dict())
+    except MpcError as exc:
+        out = error_outcome(exc)
+        out.protocol_s = loop.time() - t0
+        out.stats = transport.stats.as_dict()
+        return out
+
+
+# -- checking -----------------------------------------------------------------------------
+def _matches(got: np.ndarray, want: np.ndarray, tol: float | None) -> bool:
+    if got.shape != want.shape:
+        return False
+    if got.dtype.kind in "iu" and want.dtype.kind in "iu":
+        return bool(np.array_equal(got, want))
+    atol = DEFAULT_FLOAT_TOLERANCE if tol is None else tol
+    return bool(np.allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-9, atol=atol))
+
+
+def check(scn: Scenario, outcomes: Mapping[int, Outcome]) -> str | None:
+    """``None`` when the outcomes meet ``[expect]``; otherwise a one-line reason."""
+    survivors = {p: o for p, o in outcomes.items() if o.status != "crashed"}
+    if not survivors:
+        return "every party crashed"
+    if scn.expect.error is not None:
+        wrong = {p: (o.error or "no error") for p, o in survivors.items() if scn.expect.error not in o.error_kinds}
+        if wrong:
+            return f"expected {scn.expect.error} at every surviving party, got {wrong}"
+        return None
+    failed = {p: f"{o.error}: {o.message}" for p, o in survivors.items() if o.status == "error"}
+    if failed:
+        first = min(failed)
+        return f"party {first} failed with {failed[first]}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+    outputs = {p: o.result.output for p, o in survivors.items() if o.result is not None and o.result.output is not None}
+    if not outputs:
+        return "no party produced an output"
+    if scn.expect.output is not None:
+        want = np.asarray(scn.expect.output)
+    else:
+        results = {p: o.result for p, o in outcomes.items() if o.result is not None}
+        want = np.asarray(lookup(scn.protocol).reference(job_of(scn), scn.inputs, results))
+    bad = [p for p, got in outputs.items() if not _matches(np.asarray(got), want, scn.expect.tolerance)]
+    if bad:
+        got = np.asarray(outputs[bad[0]])
+        return f"party {bad[0]} output {summarize(got)} does not match expected {summarize(want)}"
+    return None
+
+
+def summarize(a: np.ndarray, head: int = 6) -> str:
+    a = np.asarray(a)
+    if a.size <= head:
+        return str(a.tolist())
+    return f"[{', '.join(str(v) for v in a[:head].tolist())}, ...] (length {a.size})"
+
+
+# -- reports ------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Report:
+    scenario: str
+    mode: str
+    ok: bool
+    reason: str | None
+    outcomes: dict[int, Outcome]
+    elapsed_s: float
+    wall_s: float
+
+    def as_dict(self) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        for p, o in sorted(self.outcomes.items()):
+            if o.result is not None and o.result.output is not None:
+                outputs[str(p)] = np.asarray(o.result.output).tolist()
+        return {
+            "scenario": self.scenario,
+            "mode": self.mode,
+            "ok": self.ok,
+            "reason": self.reason,
+            "outputs": outputs,
+            "elapsed_s": self.elapsed_s,
+            "wall_s": self.wall_s,
+            "protocol_s": max((o.protocol_s for o in self.outcomes.values()), default=0.0),
+            "messages": sum(o.stats.get("messages_sent", 0) for o in self.outcomes.values()),
+            "bytes": sum(o.stats.get("bytes_sent", 0) for o in self.outcomes.values()),
+            "parties": {
+                str(p): {"status": o.status, "error": o.error, "message": o.message, "protocol_s": o.protocol_s}
+                for p, o in sorted(self.outcomes.items())
+            },
+        }
+
+
+# -- simulated runs -----------------------------------------------------------------------
+async def _simulate(scn: Scenario) -> tuple[dict[int, Outcome], float]:
+    import netsim
+
+    ids = node_ids(scn)
+    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults)
+    session = new_session()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    tasks: dict[int, asyncio.Task[Outcome]] = {}
+
+    def crash(pid: int) -> None:
+        net.crash(pid)
+        raise Crashed(f"party {pid} crashed (scenario fault)")
+
+    for pid in ids:
+        tasks[pid] = asyncio.create_task(
+            run_party(scn, pid, net.transport(pid), session=session, on_crash=lambda p=pid: crash(p), parties=ids)
+        )
+    for fault in scn.faults:
+        at = fault.crash_at_s
+        if at is not None and fault.party in tasks:
+            loop.call_later(at, lambda p=fault.party: (net.crash(p), tasks[p].cancel()))
+    outcomes: dict[int, Outcome] = {}
+    for pid, task in tasks.items():
+        try:
+            outcomes[pid] = await task
+        except asyncio.CancelledError:
+            outcomes[pid] = Outcome(status="crashed")
+    return outcomes, loop.time() - t0
+
+
+def run_sim(scn: Scenario) -> Report:
+    import netsim
+
+    wall = time.perf_counter()
+    outcomes, elapsed = netsim.run(_simulate(scn))
+    reason = check(scn, outcomes)
+    return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
+
+
+__all__ = ["Outcome", "Report", "check", "job_of", "node_ids", "run_party", "run_sim"]
