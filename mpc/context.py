@@ -104,11 +104,24 @@ class Context:
             raise QuorumLost(missing, needed=quorum, have=len(got))
         return got
 
-    async def exchange(self, tag: str, payload: Any, *, quorum: int | None = None) -> dict[int, Any]:
-        """Broadcast ``payload`` to every live party and gather theirs (one round)."""
-        alive = self.alive
-        await self.broadcast(tag, payload, to=alive)
-        return await self.gather(tag, alive, quorum=quorum)
+    async def exchange(
+        self, tag: str, payload: Any, *, among: Iterable[int] | None = None, quorum: int | None = None
+    ) -> dict[int, Any]:
+        """Broadcast ``payload`` to the live parties of ``among`` (default: all) and gather theirs.
+
+        One round. Parties already known to have dropped are neither sent to nor waited for;
+        ``quorum`` (if given) is checked against the answers.
+        """
+        down = self._node.mailbox.down
+        group = self.parties if among is None else tuple(among)
+        live = tuple(p for p in group if p not in down)
+        if self.party_id in group and self.party_id not in live:
+            live = (*live, self.party_id)
+        if quorum is None and len(live) < len(group):
+            gone = sorted(set(group) - set(live))
+            raise PartyDropped(gone[0], f"needed for {self._tag(tag)!r} but gone (with {gone[1:]})")
+        await self.broadcast(tag, payload, to=live)
+        return await self.gather(tag, live, quorum=quorum)
 
     def stats(self) -> dict[str, int]:
         return self._node.transport.stats.as_dict()

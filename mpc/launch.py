@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import codec
 from .errors import ConfigError
-from .runner import Outcome, Report, check, new_session, node_ids, run_party
+from .runner import Outcome, Report, check, neighbors, new_session, node_ids, run_party
 from .scenario import Scenario, load
 from .transport.nng import NngTransport
 
@@ -62,7 +62,7 @@ async def _launch(scn: Scenario, workdir: Path) -> tuple[dict[int, Outcome], flo
         deadline = time.monotonic() + 60.0
         listening = {pid: (await _readline(p, deadline))["listening"] for pid, p in procs.items()}
         for pid, p in procs.items():
-            dial = {str(i): listening[i][str(pid)] for i in ids if i < pid}
+            dial = {str(i): listening[i][str(pid)] for i in neighbors(scn, pid, ids) if i < pid}
             p.stdin.write((json.dumps({"dial": dial}) + "\n").encode())  # type: ignore[union-attr]
             await p.stdin.drain()  # type: ignore[union-attr]
         limit = max(120.0, 20 * scn.timeout_s)
@@ -118,10 +118,11 @@ def party_main() -> None:
     scn = load(cfg["scenario"])
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
     transport = NngTransport(pid)
-    bound = transport.bind([p for p in ids if p > pid])
+    peers = neighbors(scn, pid, ids)
+    bound = transport.bind([p for p in peers if p > pid])
     print(json.dumps({"listening": {str(k): v for k, v in bound.items()}}), flush=True)
     dial = {int(k): v for k, v in json.loads(sys.stdin.readline())["dial"].items()}
-    transport.connect(dial, [p for p in ids if p != pid])
+    transport.connect(dial, list(peers))
 
     async def main() -> Outcome:
         for fault in scn.faults_of(pid):

@@ -53,6 +53,7 @@ class Node:
         crash: CrashFault | None = None,
         on_crash: Callable[[], None] | None = None,
         tls: Any = None,
+        neighbors: tuple[int, ...] | None = None,
     ) -> None:
         if transport is None:
             if peers is None:
@@ -67,6 +68,8 @@ class Node:
             raise ConfigError(f"party {party_id} is not among the parties {parties}")
         self.party_id = party_id
         self.parties = parties
+        # the peers this node exchanges hello/bye with (all, unless the protocol is not a mesh)
+        self.neighbors = tuple(p for p in (parties if neighbors is None else neighbors) if p != party_id)
         self.transport = transport
         self.session = session
         self.timeout = timeout
@@ -113,7 +116,7 @@ class Node:
 
     async def _barrier(self, kind: str, timeout: float, tolerate_down: bool = False) -> None:
         """Tell every peer ``kind`` and wait until every peer said it too (or went away)."""
-        peers = [p for p in self.parties if p != self.party_id]
+        peers = list(self.neighbors)
         live = [p for p in peers if p not in self.mailbox.down]
         data = Message(session=self.session, instance=CONTROL, tag=kind, sender=self.party_id).to_bytes()
         try:

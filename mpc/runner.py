@@ -39,6 +39,12 @@ def node_ids(scn: Scenario) -> tuple[int, ...]:
     return tuple(sorted({*scn.party_ids, *extra}))
 
 
+def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
+    """The peers ``pid`` connects to: everyone, unless the protocol declares a topology."""
+    peers = lookup(scn.protocol).topology(job_of(scn), pid)
+    return tuple(p for p in (ids if peers is None else peers) if p != pid)
+
+
 def new_session() -> bytes:
     return os.urandom(16)
 
@@ -85,6 +91,7 @@ async def run_party(
             connect_timeout=max(30.0, scn.timeout_s),
             crash=CrashFault(after=after) if after else None,
             on_crash=on_crash,
+            neighbors=neighbors(scn, pid, parties),
         ) as node:
             t0 = loop.time()
             raw = await node.run(spec.run, job_of(scn), scn.inputs.get(pid))

@@ -96,7 +96,10 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     Shamir needs t + 1 of the live parties (dropouts tolerated); additive needs all of them.
     """
     quorum = scheme.open_quorum
-    got = await ctx.exchange(tag, share, quorum=quorum if scheme.kind == "shamir" else None)
+    if scheme.kind == "shamir":
+        got = await ctx.exchange(tag, share, among=scheme.parties, quorum=quorum)
+    else:
+        got = await ctx.exchange(tag, share, among=scheme.parties, quorum=None)
     shares = {p: check_field(as_share(v, p, share.shape), scheme, p) for p, v in got.items()}
     return scheme.reconstruct(shares)
 

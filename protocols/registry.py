@@ -42,19 +42,26 @@ def _no_extra(job: Job) -> tuple[int, ...]:
     return ()
 
 
+def _full_mesh(job: Job, party: int) -> tuple[int, ...] | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """A protocol as scenarios see it.
 
     ``run`` returns an array, ``None`` or a :class:`PartyResult`; ``reference`` computes the
     plaintext answer from all inputs and every party's result (some protocols' answers depend on
-    who dropped); ``extra_parties`` names nodes beyond 1..n (an aggregator, a dealer).
+    who dropped); ``extra_parties`` names nodes beyond 1..n (an aggregator, a dealer);
+    ``topology`` gives the peers a party talks to (``None``: everyone), so that a star-shaped
+    protocol opens n connections, not n².
     """
 
     name: str
     run: Callable[[Context, Job, Array | None], Awaitable[Array | PartyResult | None]]
     reference: Callable[[Job, Mapping[int, Array], Mapping[int, PartyResult]], Array]
     extra_parties: Callable[[Job], tuple[int, ...]] = _no_extra
+    topology: Callable[[Job, int], tuple[int, ...] | None] = _full_mesh
 
 
 def _stack(job: Job, inputs: Mapping[int, Array]) -> Array:
