@@ -127,11 +127,11 @@ class PrimeField:
         """Sum along ``axis``; exact for up to 2^32 terms (32-bit halves summed separately)."""
         if a.shape[axis] >= 1 << 32:
             raise ArithmeticMismatch("too many terms for one field sum")
-        lo = np.sum(a & self._M32, axis=axis, dtype=np.uint64)
-        hi = np.sum(a >> self._S32, axis=axis, dtype=np.uint64)  # < 2^61 for < 2^32 terms
-        hi = np.asarray(self._fold(np.asarray(hi, dtype=np.uint64)))
-        lo = np.asarray(self._fold(np.asarray(lo, dtype=np.uint64)))
-        return self.add(self._mul(hi, np.uint64(1 << 32)), lo)
+        lo = np.atleast_1d(np.sum(a & self._M32, axis=axis, dtype=np.uint64))
+        hi = np.atleast_1d(np.sum(a >> self._S32, axis=axis, dtype=np.uint64))  # < 2^61 for < 2^32 terms
+        shape = tuple(d for i, d in enumerate(a.shape) if i != axis % a.ndim)
+        out = self.add(self._mul(self._fold(hi), np.full(hi.shape, 1 << 32, dtype=np.uint64)), self._fold(lo))
+        return out.reshape(shape) if a.ndim > 1 else out[0]
 
     def encode(self, values: ArrayLike) -> U64:
         """Signed integers with |v| < p/2 to field elements (negatives wrap to p − |v|)."""

@@ -1,0 +1,118 @@
+"""Real runs: OS processes over pynng on loopback, the CLI, and a node embedded in an asyncio app."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpc import Node
+from mpc.launch import run_real
+from mpc.runner import run_sim
+from mpc.scenario import load
+from mpc.transport.nng import NngTransport
+from protocols import secure_sum
+
+ROOT = Path(__file__).resolve().parent.parent
+FOUNDATION = ["sum-3", "sum-5-shamir", "mean-10"]
+pytestmark = pytest.mark.timeout(120)
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.fixture(autouse=True)
+def _children_find_the_package(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+
+
+@pytest.mark.parametrize("name", FOUNDATION)
+def test_shipped_scenarios_pass_in_real_mode(name):
+    report = run_real(load(ROOT / "scenarios" / f"{name}.toml"))
+    assert report.ok, report.reason
+    assert all(o.status in ("ok", "crashed") for o in report.outcomes.values())
+
+
+@pytest.mark.parametrize("name", FOUNDATION)
+def test_shipped_scenarios_pass_in_sim_mode(name):
+    report = run_sim(load(ROOT / "scenarios" / f"{name}.toml"))
+    assert report.ok, report.reason
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    return p
+
+
+def test_a_peer_killed_before_the_sum_makes_the_others_raise_partydropped(tmp_path):
+    scn = load(_write(tmp_path, """
+name = "killed"
+protocol = "sum"
+parties = 3
+sharing = "additive"
+timeout_s = 4
+[inputs]
+1 = [1]
+2 = [2]
+3 = [3]
+[[faults]]
+party = 3
+crash = "at_ms:0"
+[expect]
+error = "PartyDropped"
+"""))
+    t0 = time.perf_counter()
+    report = run_real(scn)
+    assert report.ok, report.reason
+    assert report.outcomes[3].status == "crashed"
+    for p in (1, 2):
+        assert report.outcomes[p].error == "PartyDropped"
+        assert report.outcomes[p].protocol_s < scn.timeout_s + 1
+    assert time.perf_counter() - t0 < 30
+
+
+def test_cli_wrong_expect_exits_nonzero_with_a_clear_message(tmp_path):
+    bad = (ROOT / "scenarios" / "sum-3.toml").read_text().replace("output = [12, 15, 18]", "output = [12, 15, 19]")
+    path = _write(tmp_path, bad)
+    out = tmp_path / "r.json"
+    for extra in ([], ["--sim"]):
+        proc = subprocess.run([sys.executable, "-m", "mpc", "run", str(path), "--json", str(out), *extra],
+                              capture_output=True, text=True, env=_env(), timeout=60)
+        assert proc.returncode == 1
+        assert "FAILED" in proc.stdout and "does not match expected [12, 15, 19]" in proc.stdout
+        report = json.loads(out.read_text())
+        assert report["ok"] is False and report["outputs"]["1"] == [12, 15, 18]
+        assert {"scenario", "ok", "outputs", "elapsed_s", "messages", "bytes"} <= set(report)
+
+
+def test_cli_user_errors_are_readable(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mpc", "run", str(tmp_path / "missing.toml")],
+                          capture_output=True, text=True, env=_env(), timeout=30)
+    assert proc.returncode == 2 and "scenario file not found" in proc.stderr and "Traceback" not in proc.stderr
+    path = _write(tmp_path, 'protocol = "sum"\nparties = 3\nthreshold = 5\n')
+    proc = subprocess.run([sys.executable, "-m", "mpc", "run", str(path)],
+                          capture_output=True, text=True, env=_env(), timeout=30)
+    assert proc.returncode == 2 and "threshold" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_embedded_nodes_over_real_sockets_in_one_event_loop():
+    ids = (1, 2, 3)
+    transports = {p: NngTransport(p) for p in ids}
+    bound = {p: transports[p].bind([q for q in ids if q > p]) for p in ids}
+    for p in ids:
+        transports[p].connect({q: bound[q][p] for q in ids if q < p}, [q for q in ids if q != p])
+
+    async def party(p):
+        async with Node(p, transport=transports[p], parties=ids, session=b"embedded") as node:
+            return await node.run(secure_sum, np.array([p, -p, 10**12]))
+
+    res = await asyncio.wait_for(asyncio.gather(*(party(p) for p in ids)), 30)
+    for r in res:
+        assert r.tolist() == [6, -6, 3 * 10**12]
