@@ -40,11 +40,17 @@ async def _readline(proc: asyncio.subprocess.Process, deadline: float) -> dict:
     return json.loads(line)
 
 
-async def _launch(scn: Scenario, workdir: Path) -> tuple[dict[int, Outcome], float]:
+async def _launch(scn: Scenario, workdir: Path, tls: bool = False) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
     session = new_session()
+    tls_dir = None
+    if tls:
+        from .identity import generate
+
+        tls_dir = workdir / "tls"
+        generate(tls_dir, list(ids), days=1)
     procs: dict[int, asyncio.subprocess.Process] = {}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
@@ -56,7 +62,8 @@ async def _launch(scn: Scenario, workdir: Path) -> tuple[dict[int, Outcome], flo
         )
         err.close()
         cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
-               "session": session.hex(), "result": str(workdir / f"party-{pid}.out")}
+               "session": session.hex(), "result": str(workdir / f"party-{pid}.out"),
+               "tls_dir": str(tls_dir) if tls_dir else None}
         procs[pid].stdin.write((json.dumps(cfg) + "\n").encode())  # type: ignore[union-attr]
     try:
         deadline = time.monotonic() + 60.0
@@ -99,10 +106,11 @@ def _read_outcome(data: bytes) -> Outcome:
                    message=d["message"], protocol_s=d["protocol_s"], stats=d["stats"])
 
 
-def run_real(scn: Scenario) -> Report:
+def run_real(scn: Scenario, *, tls: bool = False) -> Report:
+    """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities."""
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mpc-run-") as tmp:
-        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp)))
+        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls))
     reason = check(scn, outcomes)
     return Report(scn.name, "real", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
@@ -117,7 +125,12 @@ def party_main() -> None:
     cfg = json.loads(sys.stdin.readline())
     scn = load(cfg["scenario"])
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
-    transport = NngTransport(pid)
+    creds = None
+    if cfg.get("tls_dir"):
+        from .identity import load_creds
+
+        creds = load_creds(cfg["tls_dir"], pid)
+    transport = NngTransport(pid, tls=creds)
     peers = neighbors(scn, pid, ids)
     bound = transport.bind([p for p in peers if p > pid])
     print(json.dumps({"listening": {str(k): v for k, v in bound.items()}}), flush=True)

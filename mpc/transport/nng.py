@@ -68,26 +68,23 @@ class NngTransport:
             self.peers = tuple(sorted(p for p in self._static if p != party_id))
 
     # -- set-up -------------------------------------------------------------------------
-    def _tls_config(self, server: bool) -> pynng.TLSConfig:
-        assert self._tls is not None
-        return pynng.TLSConfig(
-            pynng.TLSConfig.MODE_SERVER if server else pynng.TLSConfig.MODE_CLIENT,
-            ca_files=[self._tls.ca_file],
-            own_cert_key_file=self._tls.cert_key_file,
-            auth_mode=pynng.TLSConfig.AUTH_MODE_REQUIRED,
-            server_name="mpc-party",
-        )
-
-    def _new_socket(self, server: bool) -> pynng.Pair0:
+    def _new_socket(self, peer: int, server: bool) -> pynng.Pair0:
         sock = pynng.Pair0(recv_max_size=self._max, send_timeout=self._send_timeout_ms)
-        if self._tls:
-            sock.tls_config = self._tls_config(server)
+        if self._tls is not None:
+            # the dialer checks that the listener is the party it meant to reach
+            sock.tls_config = pynng.TLSConfig(
+                pynng.TLSConfig.MODE_SERVER if server else pynng.TLSConfig.MODE_CLIENT,
+                server_name=None if server else f"party-{peer}",
+                ca_files=[self._tls.ca_file],
+                cert_key_file=self._tls.cert_key_file,
+                auth_mode=pynng.TLSConfig.AUTH_MODE_REQUIRED,
+            )
         return sock
 
     def bind(self, higher_peers: list[int]) -> dict[int, str]:
         """Listen (on OS-chosen ports) for every higher-id peer; returns ``{peer: address}``."""
         for peer in higher_peers:
-            sock = self._new_socket(server=True)
+            sock = self._new_socket(peer, server=True)
             listener = sock.listen(f"{self._scheme}://{self._host}:0")
             self._sockets[peer] = sock
             self._listen_addr[peer] = f"{self._scheme}://{self._host}:{_port_of(listener)}"
@@ -97,7 +94,7 @@ class NngTransport:
         """Dial every lower-id peer at the address it bound for us; nng retries until it is up."""
         self.peers = tuple(sorted(all_peers))
         for peer, addr in dial.items():
-            sock = self._new_socket(server=False)
+            sock = self._new_socket(peer, server=False)
             sock.dial(addr, block=False)
             self._sockets[peer] = sock
         missing = [p for p in self.peers if p not in self._sockets]
@@ -110,11 +107,11 @@ class NngTransport:
         host, _, port = me.rpartition(":")
         for peer in self.peers:
             if peer > self.party_id:
-                sock = self._new_socket(server=True)
+                sock = self._new_socket(peer, server=True)
                 sock.listen(f"{host}:{pair_port(int(port), peer)}")
             else:
                 phost, _, pport = self._static[peer].rpartition(":")
-                sock = self._new_socket(server=False)
+                sock = self._new_socket(peer, server=False)
                 sock.dial(f"{phost}:{pair_port(int(pport), self.party_id)}", block=False)
             self._sockets[peer] = sock
 
