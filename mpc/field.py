@@ -66,57 +66,83 @@ class PrimeField:
     _S29 = np.uint64(29)
     _S3 = np.uint64(3)
 
+    BLOCK = 1 << 15  # elements per block: keeps the temporaries of one product in L2 cache
+
     def _fold(self, r: U64) -> U64:
         """Reduce values < 2^64 to [0, p), in place."""
-        P = self._P
         hi = r >> self._S61
-        np.bitwise_and(r, P, out=r)
+        np.bitwise_and(r, self._P, out=r)
         r += hi
-        np.subtract(r, P, out=r, where=r >= P)
-        return r
+        return self._canon(r)
+
+    def _canon(self, r: U64) -> U64:
+        """[0, 2p) → [0, p) in place: for r < p, r − p wraps above r, so the minimum picks r."""
+        return np.minimum(r, r - self._P, out=r)
 
     def add(self, a: U64, b: U64) -> U64:
         _same(a, b)
-        r = a + b
-        np.subtract(r, self._P, out=r, where=r >= self._P)
-        return r
+        return self._canon(a + b)
 
     def sub(self, a: U64, b: U64) -> U64:
         _same(a, b)
-        r = a + (self._P - b)
-        np.subtract(r, self._P, out=r, where=r >= self._P)
-        return r
+        r = a - b  # wraps when a < b; adding p then wraps back into [0, p)
+        return np.minimum(r, r + self._P, out=r)
 
     def neg(self, a: U64) -> U64:
         r = self._P - a
         r[r == self._P] = 0
         return r
 
-    def _mul(self, a: U64, b: U64) -> U64:
-        al = a & self._M32
-        ah = a >> self._S32
-        bl = b & self._M32
-        bh = b >> self._S32
-        mid = ah * bl
-        mid += al * bh  # < 2^62
-        r = al * bl  # < 2^64
-        lo_hi = r >> self._S61
-        np.bitwise_and(r, self._P, out=r)
-        r += lo_hi
-        # mid * 2^32 = (mid >> 29) * 2^61 + (mid mod 2^29) * 2^32, and 2^61 ≡ 1
-        r += mid >> self._S29
-        np.bitwise_and(mid, self._M29, out=mid)
-        mid <<= self._S32
-        r += mid
-        # ah*bh*2^64 ≡ 8*ah*bh; total stays below 3*2^61 + 2^34 < 2^64
-        np.multiply(ah, bh, out=ah)
-        ah <<= self._S3
-        r += ah
-        return self._fold(r)
+    def _mul_block(self, a: U64, bl: U64 | np.uint64, bh: U64 | np.uint64, out: U64, t1: U64, t2: U64, t3: U64) -> None:
+        """out = a·b mod p from 32-bit halves; 2^61 ≡ 1 folds every partial product below 2^64."""
+        np.bitwise_and(a, self._M32, out=t1)  # al
+        np.right_shift(a, self._S32, out=t2)  # ah < 2^29
+        np.multiply(t1, bl, out=out)  # al·bl < 2^64
+        np.multiply(t1, bh, out=t1)  # al·bh < 2^61
+        np.multiply(t2, bl, out=t3)  # ah·bl < 2^61
+        np.add(t3, t1, out=t3)  # mid < 2^62
+        np.multiply(t2, bh, out=t2)  # ah·bh < 2^58, weight 2^64 ≡ 8
+        np.right_shift(out, self._S61, out=t1)
+        np.bitwise_and(out, self._P, out=out)
+        np.add(out, t1, out=out)
+        # mid·2^32 = (mid >> 29)·2^61 + (mid mod 2^29)·2^32 ≡ (mid >> 29) + (mid mod 2^29)·2^32
+        np.right_shift(t3, self._S29, out=t1)
+        np.add(out, t1, out=out)
+        np.bitwise_and(t3, self._M29, out=t3)
+        np.left_shift(t3, self._S32, out=t3)
+        np.add(out, t3, out=out)
+        np.left_shift(t2, self._S3, out=t2)
+        np.add(out, t2, out=out)  # < 3·2^61 + 2^34 < 2^64
+        np.right_shift(out, self._S61, out=t1)
+        np.bitwise_and(out, self._P, out=out)
+        np.add(out, t1, out=out)
+        np.subtract(out, self._P, out=t1)
+        np.minimum(out, t1, out=out)
 
-    def mul(self, a: U64, b: U64) -> U64:
+    def _mul(self, a: U64, b: U64 | np.uint64, out: U64 | None = None) -> U64:
+        a_flat = np.ascontiguousarray(a).reshape(-1)
+        res = np.empty(a_flat.shape, dtype=np.uint64) if out is None else out.reshape(-1)
+        n = a_flat.size
+        bs = max(1, min(self.BLOCK, n))
+        t1, t2, t3 = (np.empty(bs, dtype=np.uint64) for _ in range(3))
+        scalar = np.ndim(b) == 0
+        if scalar:
+            bl, bh = np.uint64(b) & self._M32, np.uint64(b) >> self._S32
+        else:
+            b_flat = np.ascontiguousarray(b).reshape(-1)
+            t4, t5 = np.empty(bs, dtype=np.uint64), np.empty(bs, dtype=np.uint64)
+        for s in range(0, n, bs):
+            e = min(s + bs, n)
+            k = e - s
+            if not scalar:
+                bl = np.bitwise_and(b_flat[s:e], self._M32, out=t4[:k])
+                bh = np.right_shift(b_flat[s:e], self._S32, out=t5[:k])
+            self._mul_block(a_flat[s:e], bl, bh, res[s:e], t1[:k], t2[:k], t3[:k])
+        return res.reshape(np.shape(a))
+
+    def mul(self, a: U64, b: U64, out: U64 | None = None) -> U64:
         _same(a, b)
-        return self._mul(a, b)
+        return self._mul(a, b, out)
 
     def scale(self, a: U64, c: int) -> U64:
         if a.dtype != np.uint64:

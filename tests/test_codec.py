@@ -24,22 +24,31 @@ def test_message_roundtrip():
     assert np.array_equal(m2.payload, m.payload)
 
 
-def _ext(code, data):
-    return msgpack.packb(msgpack.ExtType(code, data))
+def frame(obj, body=b""):
+    """Wire framing by hand: uint32 envelope length, msgpack envelope, raw array bodies."""
+    env = msgpack.packb(obj, use_bin_type=True)
+    return len(env).to_bytes(4, "little") + env + body
+
+
+def _ext(code, header, body=b""):
+    return frame(msgpack.ExtType(code, header), body)
 
 
 @pytest.mark.parametrize(
     "data",
     [
         b"",
-        b"\xc1",  # never-used msgpack byte
-        b"\x92\x01",  # truncated array
+        b"\x01\x00\x00\x00\xc1",  # never-used msgpack byte
+        b"\x02\x00\x00\x00\x92\x01",  # truncated array
+        b"\xff\x00\x00\x00\x90",  # envelope length past the end
         _ext(9, b"x"),  # unknown ext type
-        _ext(1, b"\x63\x01" + b"\x01\x00\x00\x00" + bytes(8)),  # unknown dtype code
-        _ext(1, b"\x03\x01" + b"\x02\x00\x00\x00" + bytes(8)),  # shape says 2 × 8 bytes, body has 8
+        _ext(1, b"\x63\x01" + b"\x01\x00\x00\x00", bytes(8)),  # unknown dtype code
+        _ext(1, b"\x03\x01" + b"\x02\x00\x00\x00", bytes(8)),  # shape says 2 × 8 bytes, body has 8
+        _ext(1, b"\x03\x01" + b"\x01\x00\x00\x00", bytes(9)),  # a trailing byte after the body
+        _ext(1, b"\x03\x01" + b"\x01\x00\x00\x00\x00", bytes(8)),  # header longer than its ndim
         _ext(1, b"\x03\x09" + bytes(36)),  # ndim too large
         _ext(1, b"\x03"),  # truncated header
-        msgpack.packb([1, 2, 3]) + b"trailing",
+        frame([1, 2, 3]) + b"trailing",
     ],
 )
 def test_malformed_bytes_raise_protocol_error(data):
@@ -52,12 +61,12 @@ def test_oversized_and_deep_input_rejected():
     with pytest.raises(CodecError):
         codec.decode(bytes(2000), limits)
     with pytest.raises(CodecError):
-        codec.decode(msgpack.packb(list(range(11))), limits)
+        codec.decode(frame(list(range(11))), limits)
     with pytest.raises(CodecError):
-        codec.decode(msgpack.packb("x" * 21), limits)
+        codec.decode(frame("x" * 21), limits)
     deep = b"\x91" * 100_000 + b"\x00"
     with pytest.raises(CodecError):
-        codec.decode(deep)
+        codec.decode(len(deep).to_bytes(4, "little") + deep)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +76,15 @@ def test_oversized_and_deep_input_rejected():
 )
 def test_message_shape_is_validated(obj):
     with pytest.raises(CodecError):
-        Message.from_bytes(msgpack.packb(obj, use_bin_type=True))
+        Message.from_bytes(frame(obj))
+
+
+def test_decoded_arrays_are_read_only_views():
+    a = np.arange(6, dtype=np.uint64)
+    b = codec.decode(codec.encode([a, a[::2]]))
+    assert np.array_equal(b[0], a) and np.array_equal(b[1], a[::2])
+    with pytest.raises(ValueError):
+        b[0][0] = 1
 
 
 def test_unencodable_objects_raise():
