@@ -137,12 +137,14 @@ def party_main() -> None:
     dial = {int(k): v for k, v in json.loads(sys.stdin.readline())["dial"].items()}
     transport.connect(dial, list(peers))
 
-    async def main() -> Outcome:
+    def arm_timed_crashes() -> None:  # at_ms counts from the moment every neighbour is connected
         for fault in scn.faults_of(pid):
             if fault.crash_at_s is not None:
                 asyncio.get_running_loop().call_later(fault.crash_at_s, os._exit, CRASH_EXIT)
+
+    async def main() -> Outcome:
         return await run_party(scn, pid, transport, session=bytes.fromhex(cfg["session"]),
-                               on_crash=_crash_now, parties=ids)
+                               on_crash=_crash_now, parties=ids, on_ready=arm_timed_crashes)
 
     outcome = run_event_loop(main())
     output = outcome.result.output if outcome.result is not None else None
