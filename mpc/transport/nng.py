@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pynng
 
 from ..errors import ConfigError, TransportError
-from .base import PEER_DOWN, TransportStats
+from .base import PEER_DOWN, Sink, TransportStats
 
 DOWN_GRACE_S = 0.25
 
@@ -58,6 +58,7 @@ class NngTransport:
         self._sockets: dict[int, pynng.Pair0] = {}
         self._listen_addr: dict[int, str] = {}
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
+        self._sink: Sink | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._closing = False
         self._down_reported: set[int] = set()
@@ -134,7 +135,7 @@ class NngTransport:
     def _report_down(self, peer: int) -> None:
         if not self._closing and peer not in self._down_reported:
             self._down_reported.add(peer)
-            self._queue.put_nowait((peer, PEER_DOWN))
+            self._put(peer, PEER_DOWN)
 
     async def _read(self, peer: int, sock: pynng.Pair0) -> None:
         while True:
@@ -149,7 +150,7 @@ class NngTransport:
                 return
             self.stats.messages_received += 1
             self.stats.bytes_received += len(data)
-            self._queue.put_nowait((peer, data))
+            self._put(peer, data)
 
     # -- data path ----------------------------------------------------------------------
     async def send(self, peer: int, data: bytes) -> None:
@@ -172,6 +173,17 @@ class NngTransport:
 
     async def recv(self) -> tuple[int, bytes | None]:
         return await self._queue.get()
+
+    def set_sink(self, sink: Sink | None) -> None:
+        self._sink = sink
+        while sink is not None and not self._queue.empty():
+            sink(*self._queue.get_nowait())
+
+    def _put(self, peer: int, data: bytes | None) -> None:
+        if self._sink is not None:
+            self._sink(peer, data)
+        else:
+            self._queue.put_nowait((peer, data))
 
     async def close(self) -> None:
         self._closing = True
