@@ -25,6 +25,13 @@ CRASH_EXIT = 75
 FLUSH_BEFORE_CRASH_S = 0.2  # let nng's I/O threads put already-sent messages on the wire
 
 
+def progress(text: str) -> None:
+    """A one-line status on an interactive terminal (nothing when output is captured)."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[2K[mpc] {text}")
+        sys.stderr.flush()
+
+
 def _stderr_tail(path: Path, lines: int = 5) -> str:
     try:
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
@@ -72,8 +79,13 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False) -> tuple[dict
             dial = {str(i): listening[i][str(pid)] for i in neighbors(scn, pid, ids) if i < pid}
             p.stdin.write((json.dumps({"dial": dial}) + "\n").encode())  # type: ignore[union-attr]
             await p.stdin.drain()  # type: ignore[union-attr]
+        progress(f"{len(ids)} parties listening, connecting and running")
         limit = max(120.0, 20 * scn.timeout_s)
-        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs.values())), limit)
+        done = 0
+        for finished in asyncio.as_completed([p.wait() for p in procs.values()], timeout=limit):
+            await finished
+            done += 1
+            progress(f"{done}/{len(ids)} parties finished")
     except (TimeoutError, ConfigError, KeyError, json.JSONDecodeError) as exc:
         for p in procs.values():
             if p.returncode is None:
@@ -82,6 +94,9 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False) -> tuple[dict
         tails = {pid: _stderr_tail(workdir / f"party-{pid}.err") for pid in ids}
         raise ConfigError(f"real run did not complete ({type(exc).__name__}: {exc}); stderr: {tails}") from None
     elapsed = time.perf_counter() - t0
+    progress("")
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[2K")
     outcomes: dict[int, Outcome] = {}
     for pid, p in procs.items():
         out = workdir / f"party-{pid}.out"
