@@ -94,7 +94,6 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False) -> tuple[dict
         tails = {pid: _stderr_tail(workdir / f"party-{pid}.err") for pid in ids}
         raise ConfigError(f"real run did not complete ({type(exc).__name__}: {exc}); stderr: {tails}") from None
     elapsed = time.perf_counter() - t0
-    progress("")
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[2K")
     outcomes: dict[int, Outcome] = {}
