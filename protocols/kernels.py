@@ -1,0 +1,103 @@
+"""Cache-blocked field kernels for the multiplication hot path.
+
+GF(2^61 − 1) arithmetic in numpy makes about fifteen passes over temporaries per product; on
+10^6-element vectors those temporaries spill out of cache and the passes become memory-bound.
+Working in blocks of :data:`BLOCK` elements keeps them in L2 and runs about 3× faster. Z_2^64 is
+native numpy arithmetic and needs no blocking. All functions are pure and allocate their output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.field import GF61, U64, PrimeField, Ring64
+
+BLOCK = 1 << 15
+Domain = PrimeField | Ring64
+
+
+def _blocks(n: int) -> range:
+    return range(0, n, BLOCK)
+
+
+def sub(dom: Domain, a: U64, b: U64, out: U64 | None = None) -> U64:
+    """``a − b`` (into ``out`` when given, e.g. a row of a batched message)."""
+    if out is None:
+        out = np.empty_like(a)
+    if isinstance(dom, Ring64):
+        np.subtract(a, b, out=out)
+        return out
+    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+    for s in _blocks(fa.size):
+        fo[s : s + BLOCK] = GF61.sub(fa[s : s + BLOCK], fb[s : s + BLOCK])
+    return out
+
+
+def mul(dom: Domain, a: U64, b: U64) -> U64:
+    if isinstance(dom, Ring64):
+        return a * b
+    out = np.empty_like(a)
+    fa, fb, fo = a.reshape(-1), b.reshape(-1), out.reshape(-1)
+    for s in _blocks(fa.size):
+        fo[s : s + BLOCK] = GF61.mul(fa[s : s + BLOCK], fb[s : s + BLOCK])
+    return out
+
+
+def lincomb(dom: Domain, coeffs: Sequence[int], arrays: Sequence[U64]) -> U64:
+    """``Σ coeffs[k] · arrays[k]`` for public scalars (Lagrange interpolation, matrix rows)."""
+    if isinstance(dom, Ring64):
+        out = arrays[0] * np.uint64(coeffs[0] % dom.modulus)
+        for c, arr in zip(coeffs[1:], arrays[1:], strict=True):
+            out += arr * np.uint64(c % dom.modulus)
+        return out
+    out = np.empty_like(arrays[0])
+    flat = [a.reshape(-1) for a in arrays]
+    fo = out.reshape(-1)
+    for s in _blocks(fo.size):
+        acc = _scaled(flat[0][s : s + BLOCK], coeffs[0])
+        for c, arr in zip(coeffs[1:], flat[1:], strict=True):
+            acc = GF61.add(acc, _scaled(arr[s : s + BLOCK], c))
+        fo[s : s + BLOCK] = acc
+    return out
+
+
+def _scaled(a: U64, c: int) -> U64:
+    c %= GF61.modulus
+    if c == 1:
+        return a
+    if c == GF61.modulus - 1:
+        return GF61.neg(a)
+    return GF61.scale(a, c)
+
+
+def beaver_combine(dom: Domain, c: U64, d: U64, y: U64, e: U64, a: U64) -> U64:
+    """A share of x·y from a triple: ``c + d·[y] + e·[a]`` with d = x − a, e = y − b opened.
+
+    Since [y] = [b] + e, this equals c + d·b + e·a + d·e: no public correction term is needed,
+    so the formula is the same for every party under both additive and Shamir sharing.
+    """
+    if isinstance(dom, Ring64):
+        out = d * y
+        out += c
+        out += e * a
+        return out
+    out = np.empty_like(c)
+    fo = out.reshape(-1)
+    fc, fd, fy, fe, fa = (v.reshape(-1) for v in (c, d, y, e, a))
+    for s in _blocks(fo.size):
+        blk = slice(s, s + BLOCK)
+        fo[blk] = GF61.add(GF61.add(fc[blk], GF61.mul(fd[blk], fy[blk])), GF61.mul(fe[blk], fa[blk]))
+    return out
+
+
+def row_dot(dom: Domain, x: U64, y: U64) -> U64:
+    """Row-wise ``Σ_j x[i, j] · y[i, j]`` of two (m, k) arrays (local products, e.g. degree 2t)."""
+    if isinstance(dom, Ring64):
+        return np.sum(x * y, axis=1, dtype=np.uint64)
+    prod = mul(dom, x, y)
+    return GF61.sum(prod, axis=1)
+
+
+__all__ = ["BLOCK", "beaver_combine", "lincomb", "mul", "row_dot", "sub"]
