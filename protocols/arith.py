@@ -108,9 +108,11 @@ async def run_mul(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     run = Run(ctx, job)
     vals = await run.inputs(x)
     bv = await run.beaver(Need(triples=(len(vals) - 1) * vals[0].size))
+    t0 = ctx.now()
     while len(vals) > 1:
         prods = await bv.mul_layer(list(zip(vals[0::2], vals[1::2], strict=False)))
         vals = prods + ([vals[-1]] if len(vals) % 2 else [])
+    run.meta["mul_online_s"] = ctx.now() - t0  # the layers alone, without the output opening
     return await run.finish(bv, _int_result(run.scheme, await bv.open(vals[0])))
 
 
@@ -153,8 +155,10 @@ async def run_mulchain(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     factors = vals[1:] or vals[:1]
     bv = await run.beaver(Need(triples=k * vals[0].size))
     z = vals[0]
+    t0 = ctx.now()
     for i in range(k):
         z = await bv.mul(z, factors[i % len(factors)])
+    run.meta["mul_online_s"] = ctx.now() - t0
     return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
 
 
