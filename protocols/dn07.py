@@ -105,11 +105,12 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     target = {"u": n_ab, "v": n_ab, "w": n_w, "w2": n_w}
     masks: tuple[U64, U64] = (np.empty(0, np.uint64), np.empty(0, np.uint64))
     contributors = 0
-    batch = 0
+    batch, expected = 0, n
     while True:
         want = {k: target[k] - have[k] for k in target}
-        # slot counts assume every party contributes, so all parties agree on them up front
-        sizes = {k: -(-v // (n - t)) for k, v in want.items()}
+        # slot counts assume every party (later: every agreed contributor of the last batch)
+        # contributes, so all parties compute the same sizes up front
+        sizes = {k: -(-v // (expected - t)) for k, v in want.items()}
         sizes["m"] = sizes["m_hi"] = need.masks if batch == 0 else 0
         agreed, contrib = await _batch(ctx.child(f"b{batch}"), scheme, sizes, need)
         for kind in out:
@@ -120,7 +121,7 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
             masks = (GF61.sum(np.stack([contrib[p]["m"] for p in agreed]), axis=0),
                      GF61.sum(np.stack([contrib[p]["m_hi"] for p in agreed]), axis=0))
             contributors = len(agreed)
-        batch += 1
+        batch, expected = batch + 1, len(agreed)
         if all(have[k] >= target[k] for k in target):
             break
         if batch == MAX_BATCHES:
