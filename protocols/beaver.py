@@ -43,8 +43,8 @@ def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) 
 async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None) -> U64:
     """Open a (possibly batched) sharing to every computing party in one all-to-all round.
 
-    Shamir: interpolates from ``degree + 1`` shares (own share first, then the lowest ids), so
-    any surviving quorum yields the same value. Additive: all shares are needed.
+    Shamir: interpolates from ``degree + 1`` shares (own share and the nearest ids); shares are
+    consistent, so any surviving quorum yields the same value. Additive: all shares are needed.
     """
     dom = scheme.domain
     if scheme.kind == "additive":
@@ -56,7 +56,7 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
         return out
     deg = scheme.t if degree is None else degree
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
-    use = [ctx.party_id, *sorted(p for p in got if p != ctx.party_id)][: deg + 1]
+    use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
     lam = lagrange_at_zero(tuple(use), dom.modulus)
     return kernels.lincomb(dom, lam, arrays)
@@ -146,6 +146,13 @@ class Beaver:
             prod = await self.mul(x2, y2)
             z = self.dom.sum(prod, axis=1)
         return z if x.ndim > 1 else z.reshape(1)
+
+    async def matvec(self, matrix: U64, vector: U64) -> U64:
+        """``M·v`` for a shared (m, k) matrix and a shared k-vector: m row dot products, so one
+        opened element per output row under Shamir (n ≥ 2t + 1)."""
+        if matrix.ndim != 2 or vector.shape != (matrix.shape[1],):
+            raise ConfigError(f"matrix {matrix.shape} and vector {vector.shape} do not fit")
+        return await self.dot(matrix, np.broadcast_to(vector, matrix.shape))
 
     @staticmethod
     def dot_need(scheme: Scheme, m: int, k: int) -> tuple[int, int]:

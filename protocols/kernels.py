@@ -55,21 +55,54 @@ def lincomb(dom: Domain, coeffs: Sequence[int], arrays: Sequence[U64]) -> U64:
     out = np.empty_like(arrays[0])
     flat = [a.reshape(-1) for a in arrays]
     fo = out.reshape(-1)
+    terms = [(_signed_small(c), c % GF61.modulus) for c in coeffs]
     for s in _blocks(fo.size):
-        acc = _scaled(flat[0][s : s + BLOCK], coeffs[0])
-        for c, arr in zip(coeffs[1:], flat[1:], strict=True):
-            acc = GF61.add(acc, _scaled(arr[s : s + BLOCK], c))
+        acc: U64 | None = None
+        for (small, c), arr in zip(terms, flat, strict=True):
+            blk = arr[s : s + BLOCK]
+            if small is None:
+                acc = GF61.scale(blk, c) if acc is None else GF61.add(acc, GF61.scale(blk, c))
+                continue
+            term = _times_small(blk, abs(small))
+            if acc is None:
+                acc = term if small > 0 else GF61.neg(term)
+            else:
+                acc = GF61.add(acc, term) if small > 0 else GF61.sub(acc, term)
         fo[s : s + BLOCK] = acc
     return out
 
 
-def _scaled(a: U64, c: int) -> U64:
+_P = np.uint64(GF61.modulus)
+_S61 = np.uint64(61)
+SMALL = 7  # a < 2^61 times c ≤ 7 stays below 2^64: one multiply and one fold
+
+
+def _signed_small(c: int) -> int | None:
+    """``c`` as a small signed integer (|c| ≤ 7, e.g. Lagrange coefficients of nearby ids), else None."""
     c %= GF61.modulus
+    if c <= SMALL:
+        return c
+    if GF61.modulus - c <= SMALL:
+        return c - GF61.modulus
+    return None
+
+
+def _times_small(a: U64, c: int) -> U64:
     if c == 1:
         return a
-    if c == GF61.modulus - 1:
-        return GF61.neg(a)
-    return GF61.scale(a, c)
+    r = a * np.uint64(c)
+    hi = r >> _S61
+    r &= _P
+    r += hi
+    np.subtract(r, _P, out=r, where=r >= _P)
+    return r
+
+
+def reconstruction_set(me: int, others: Sequence[int], size: int) -> tuple[int, ...]:
+    """``me`` and the ``size − 1`` ids nearest to it: nearby points give small integer Lagrange
+    coefficients (for 3 parties, t = 1 always ±1, 2 or 3), which :func:`lincomb` applies cheaply."""
+    near = sorted(others, key=lambda p: (abs(p - me), p))
+    return (me, *near[: size - 1])
 
 
 def beaver_combine(dom: Domain, c: U64, d: U64, y: U64, e: U64, a: U64) -> U64:
@@ -100,4 +133,4 @@ def row_dot(dom: Domain, x: U64, y: U64) -> U64:
     return GF61.sum(prod, axis=1)
 
 
-__all__ = ["BLOCK", "beaver_combine", "lincomb", "mul", "row_dot", "sub"]
+__all__ = ["BLOCK", "beaver_combine", "lincomb", "mul", "reconstruction_set", "row_dot", "sub"]

@@ -120,3 +120,37 @@ def test_reference_reduces_like_the_field() -> None:
     a = np.array([1 << 40, -(1 << 40)])
     p = (1 << 61) - 1
     assert ref_mul(job, {1: a, 2: a}, {}).tolist() == [(1 << 80) % p - p if (1 << 80) % p > p // 2 else (1 << 80) % p] * 2
+
+
+@pytest.mark.parametrize(("sharing", "t", "triples", "n"), [("shamir", 1, "dealer", 3), ("additive", None, "dealer", 3),
+                                                           ("shamir", 2, "dn07", 5)])
+async def test_matvec_one_opening_per_row(sharing: str, t: int | None, triples: str, n: int) -> None:
+    from mul_harness import run_nodes
+
+    from protocols.arith import prepare
+    from protocols.beaver import Beaver
+    from protocols.common import Scheme, share_inputs
+    from protocols.sum import encode_input
+    from protocols.triples import DEALER, Need, dealer_serve
+
+    rng = np.random.default_rng(4)
+    mat, vec = rng.integers(-500, 500, (6, 40)), rng.integers(-500, 500, 40)
+    job = Job(parties=tuple(range(1, n + 1)), input_parties=(1, 2), sharing=sharing, threshold=t, triples=triples)
+    scheme = Scheme.make(sharing, job.parties, t)
+
+    async def party(ctx):  # type: ignore[no-untyped-def]
+        if ctx.party_id == DEALER:
+            return await dealer_serve(ctx.child("pre"), scheme)
+        mine = {1: mat.reshape(-1), 2: np.concatenate([vec, np.zeros(200, np.int64)])}.get(ctx.party_id)
+        shares = await share_inputs(ctx, encode_input(mine, scheme, None), scheme, (1, 2))
+        triples_n, doubles = Beaver.dot_need(scheme, 6, 40)
+        bv = Beaver(ctx.child("on"), scheme, await prepare(ctx, job, scheme, Need(triples=triples_n, doubles=doubles)))
+        z = await bv.matvec(shares[1].reshape(6, 40), shares[2][:40])
+        return scheme.domain.decode(await bv.open(z)), bv.opened_elements
+
+    ids = ((DEALER,) if triples == "dealer" else ()) + job.parties
+    res = await run_nodes(ids, party)
+    for p in job.parties:
+        got, opened = res[p]
+        np.testing.assert_array_equal(got, mat @ vec)
+        assert opened == (6 + 6 if sharing == "shamir" else 2 * 240 + 6)
