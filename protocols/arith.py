@@ -101,6 +101,15 @@ def _int_result(scheme: Scheme, opened: U64) -> Array:
     return scheme.domain.decode(opened)
 
 
+async def product_tree(bv: Beaver, vals: list[U64], until: int = 1) -> list[U64]:
+    """Multiply neighbours pairwise, one batched round per layer, until ``until`` factors remain."""
+    while len(vals) > until:
+        pairs = list(zip(vals[0::2], vals[1::2], strict=False))[: len(vals) - until]
+        prods = await bv.mul_layer(pairs)
+        vals = prods + vals[2 * len(pairs) :]
+    return vals
+
+
 # -- mul: the elementwise product of all input vectors, one round per layer of a product tree --
 async def run_mul(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     if ctx.party_id not in job.parties:
@@ -109,9 +118,7 @@ async def run_mul(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     vals = await run.inputs(x)
     bv = await run.beaver(Need(triples=(len(vals) - 1) * vals[0].size))
     t0 = ctx.now()
-    while len(vals) > 1:
-        prods = await bv.mul_layer(list(zip(vals[0::2], vals[1::2], strict=False)))
-        vals = prods + ([vals[-1]] if len(vals) % 2 else [])
+    vals = await product_tree(bv, vals)
     run.meta["mul_online_s"] = ctx.now() - t0  # the layers alone, without the output opening
     return await run.finish(bv, _int_result(run.scheme, await bv.open(vals[0])))
 
@@ -130,9 +137,7 @@ async def run_dot(ctx: Context, job: Job, x: Array | None) -> PartyResult:
             vals[1][:] = 0
     triples, doubles = Beaver.dot_need(run.scheme, 1, n)
     bv = await run.beaver(Need(triples=(len(vals) - 2) * n + triples, doubles=doubles))
-    while len(vals) > 2:
-        prods = await bv.mul_layer(list(zip(vals[0::2], vals[1::2], strict=False)))
-        vals = prods + ([vals[-1]] if len(vals) % 2 else [])
+    vals = await product_tree(bv, vals, until=2)
     z = await bv.dot(vals[0], vals[1])
     return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
 
