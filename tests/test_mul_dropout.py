@@ -96,3 +96,15 @@ def test_additive_tolerates_no_dropout() -> None:
     errors = {p: o.error for p, o in rep.outcomes.items() if o.status != "crashed"}
     assert errors[1] == errors[2] == "PartyDropped"
     assert errors[0] == "QuorumLost"  # the dealer: not every party finished
+
+
+def test_dealer_may_leave_after_dealing() -> None:
+    ins = _ins(2, seed=5)
+    rep = sim(scenario("mul", 3, ins, sharing="shamir", threshold=1, faults=[{"party": 0, "crash": "after:deal"}]))
+    _survivors_ok(rep, ins, {0})
+
+
+def test_dealer_lost_before_dealing_is_a_dropout() -> None:
+    rep = sim(scenario("mul", 3, _ins(2), sharing="additive", faults=[{"party": 0, "crash": "at_ms:0"}],
+                       timeout_s=1.0, expect={"error": "PartyDropped"}))
+    assert rep.ok, rep.reason
