@@ -88,6 +88,14 @@ class Run:
         self._bytes = self.ctx.stats()["bytes_sent"]
         return Beaver(self.ctx.child("on"), self.scheme, pool)
 
+    def mark(self) -> tuple[float, int]:
+        return self.ctx.now(), self.ctx.stats()["bytes_sent"]
+
+    def since(self, mark: tuple[float, int], name: str) -> None:
+        """Record the time and bytes sent of a section (e.g. the multiplications without the output)."""
+        self.meta[f"{name}_s"] = self.ctx.now() - mark[0]
+        self.meta[f"{name}_bytes_sent"] = self.ctx.stats()["bytes_sent"] - mark[1]
+
     async def finish(self, bv: Beaver, output: Array) -> PartyResult:
         self._lap("online_s")
         self.meta.update(bv.meta())
@@ -117,9 +125,9 @@ async def run_mul(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     run = Run(ctx, job)
     vals = await run.inputs(x)
     bv = await run.beaver(Need(triples=(len(vals) - 1) * vals[0].size))
-    t0 = ctx.now()
+    mark = run.mark()
     vals = await product_tree(bv, vals)
-    run.meta["mul_online_s"] = ctx.now() - t0  # the layers alone, without the output opening
+    run.since(mark, "mul_online")  # the layers alone, without the output opening
     return await run.finish(bv, _int_result(run.scheme, await bv.open(vals[0])))
 
 
@@ -160,10 +168,10 @@ async def run_mulchain(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     factors = vals[1:] or vals[:1]
     bv = await run.beaver(Need(triples=k * vals[0].size))
     z = vals[0]
-    t0 = ctx.now()
+    mark = run.mark()
     for i in range(k):
         z = await bv.mul(z, factors[i % len(factors)])
-    run.meta["mul_online_s"] = ctx.now() - t0
+    run.since(mark, "mul_online")
     return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
 
 

@@ -75,6 +75,8 @@ def test_layer_is_one_message_per_peer() -> None:
     assert m["rounds"] == 3
     payload = 2 * (2 * 1000 * 8) * 2 + 2 * (1000 * 8)  # x−a and y−b per layer, output
     assert payload <= m["online_bytes_sent"] <= payload + 3 * 2 * 400
+    # the multiplications alone: 2 layers × 2 peers × 2 elements per product, plus framing
+    assert 2 * 2 * 2 * 1000 * 8 <= m["mul_online_bytes_sent"] <= 2 * 2 * (2 * 1000 * 8 + 400)
 
 
 @pytest.mark.parametrize(("sharing", "t", "triples", "n"), [
