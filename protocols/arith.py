@@ -28,7 +28,8 @@ from .dn07 import dn07_prepare
 from .fixed import DEFAULT_MIN_KAPPA, FixedParams, fixed_mul
 from .registry import Job, PartyResult, Spec
 from .sum import encode_input
-from .triples import DEALER, Need, Pool, dealer_prepare, dealer_serve
+from .dealer import DEALER, dealer_prepare, dealer_serve
+from .triples import Need, Pool
 
 Array = np.ndarray
 SOURCES = ("dealer", "dn07")

@@ -7,12 +7,8 @@ A :class:`Pool` holds one party's shares of
 * truncation masks ``([r], [r_hi])`` with ``r = r_hi·2^f + r_lo`` of bounded size (fixed point).
 
 Sources fill a pool ahead of the online phase from a public :class:`Need` (counts are public:
-they follow from input lengths, never from values). Two sources exist: the dealer here, and the
-dealer-free DN07 generation in :mod:`protocols.dn07`.
-
-Threat model of ``triples = "dealer"``: the dealer is a TRUSTED extra node (party id 0, see
-:data:`DEALER`) that learns nothing about inputs but knows every triple, so it could break privacy
-if it colluded; it exists for tests and benchmarks. It never sees inputs or outputs.
+they follow from input lengths, never from values): the trusted dealer (:mod:`protocols.dealer`)
+and the dealer-free DN07 generation (:mod:`protocols.dn07`).
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from mpc.context import Context
 from mpc.errors import ConfigError, MpcError, ProtocolError
 from mpc.field import U64
 from mpc.rng import Csprng
@@ -32,7 +27,6 @@ from mpc.sharing import additive_share, shamir_share
 from . import kernels
 from .common import Scheme, as_share, check_field
 
-DEALER = 0
 MAX_ITEMS = 50_000_000  # bound on what a peer may ask the dealer for
 _BLOCK = kernels.BLOCK
 
@@ -123,56 +117,18 @@ def bounded_mask(rng: Csprng, count: int, frac_bits: int, mask_bits: int) -> tup
     return r, r >> np.uint64(frac_bits)
 
 
-def deal(scheme: Scheme, need: Need, rng: Csprng) -> dict[str, U64]:
-    """The dealer's work: fresh material, shared; returns stacked shares (party rows) per kind."""
-    dom = scheme.domain
-    out: dict[str, U64] = {}
-    a, b = dom.random(rng, need.triples), dom.random(rng, need.triples)
-    out["a"], out["b"] = share_vector(scheme, a, rng), share_vector(scheme, b, rng)
-    out["c"] = share_vector(scheme, kernels.mul(dom, a, b), rng)
-    r = dom.random(rng, need.doubles)
-    out["r_t"] = share_vector(scheme, r, rng)
-    out["r_2t"] = share_vector(scheme, r, rng, degree=2 * scheme.t) if need.doubles else out["r_t"]
-    m, m_hi = bounded_mask(rng, need.masks, need.frac_bits, need.mask_bits)
-    out["m"], out["m_hi"] = share_vector(scheme, m, rng), share_vector(scheme, m_hi, rng)
-    return out
+def sizes_of(need: Need) -> dict[str, int]:
+    """The length of each kind of share in a pool for ``need``."""
+    return {"a": need.triples, "b": need.triples, "c": need.triples, "r_t": need.doubles,
+            "r_2t": need.doubles, "m": need.masks, "m_hi": need.masks}
 
 
 def validate_bundle(payload: Any, scheme: Scheme, need: Need, peer: int) -> dict[str, U64]:
     """A peer's bundle of shares: exactly :data:`KINDS`, each a vector of the agreed length."""
-    sizes = {"a": need.triples, "b": need.triples, "c": need.triples, "r_t": need.doubles,
-             "r_2t": need.doubles, "m": need.masks, "m_hi": need.masks}
+    sizes = sizes_of(need)
     if not isinstance(payload, dict) or set(payload) != set(KINDS):
         raise ProtocolError("malformed preprocessing bundle", peer=peer)
     return {k: check_field(as_share(payload[k], peer, (sizes[k],)), scheme, peer) for k in KINDS}
 
 
-async def dealer_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
-    """A computing party's side of the dealer: ask for ``need``, receive its shares."""
-    t0 = ctx.now()
-    await ctx.send(DEALER, "need", need.as_payload())
-    bundle = validate_bundle(await ctx.recv(DEALER, "deal"), scheme, need, DEALER)
-    return Pool(need, bundle, mask_contributors=1,
-                meta={"source": "dealer", "offline_s": ctx.now() - t0})
-
-
-async def dealer_serve(ctx: Context, scheme: Scheme) -> dict[str, Any]:
-    """The dealer's side: every live computing party asks for the same ``Need``; serve them all."""
-    t0 = ctx.now()
-    got = await ctx.gather("need", scheme.parties, quorum=1)
-    needs = {p: Need.from_payload(v, p) for p, v in got.items()}
-    need = next(iter(needs.values()))
-    for p, other in needs.items():
-        if other != need:
-            raise ProtocolError(f"asked for {other}, others for {need}", peer=p)
-    if need.doubles and 2 * scheme.t >= len(scheme.parties):
-        raise ConfigError("double sharings need n >= 2t + 1")
-    material = deal(scheme, need, ctx.rng)
-    rows = {p: k for k, p in enumerate(scheme.parties)}
-    await ctx.scatter("deal", {p: {kind: material[kind][rows[p]] for kind in KINDS} for p in got})
-    return {"role": "dealer", "served": sorted(got), "triples": need.triples, "doubles": need.doubles,
-            "masks": need.masks, "offline_s": ctx.now() - t0}
-
-
-__all__ = ["DEALER", "KINDS", "Need", "Pool", "PoolExhausted", "bounded_mask", "deal", "dealer_prepare",
-           "dealer_serve", "share_vector", "validate_bundle"]
+__all__ = ["KINDS", "Need", "Pool", "PoolExhausted", "bounded_mask", "share_vector", "sizes_of", "validate_bundle"]

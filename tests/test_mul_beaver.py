@@ -133,7 +133,8 @@ async def test_matvec_one_opening_per_row(sharing: str, t: int | None, triples: 
     from protocols.beaver import Beaver
     from protocols.common import Scheme, share_inputs
     from protocols.sum import encode_input
-    from protocols.triples import DEALER, Need, dealer_serve
+    from protocols.dealer import DEALER, dealer_serve
+    from protocols.triples import Need
 
     rng = np.random.default_rng(4)
     mat, vec = rng.integers(-500, 500, (6, 40)), rng.integers(-500, 500, 40)

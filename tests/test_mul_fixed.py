@@ -12,7 +12,8 @@ from protocols.beaver import Beaver
 from protocols.common import Scheme, share_inputs
 from protocols.fixed import FixedParams, fixed_mul, truncate
 from protocols.sum import encode_input
-from protocols.triples import DEALER, Need, dealer_prepare, dealer_serve
+from protocols.dealer import DEALER, dealer_prepare, dealer_serve
+from protocols.triples import Need
 
 pytestmark = pytest.mark.timeout(60)
 

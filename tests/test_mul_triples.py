@@ -10,7 +10,8 @@ from mpc.field import GF61
 from mpc.sharing import lagrange_at_zero, shamir_consistent
 from protocols.common import Scheme
 from protocols.dn07 import dn07_prepare, extract, extraction_matrix
-from protocols.triples import DEALER, Need, Pool, PoolExhausted, dealer_prepare, dealer_serve
+from protocols.dealer import DEALER, dealer_prepare, dealer_serve
+from protocols.triples import Need, Pool, PoolExhausted
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,7 +45,7 @@ def _check_pool(scheme: Scheme, pools: dict[int, Pool], need: Need) -> None:
         np.testing.assert_array_equal(r_t, r_2t)
         # the degree-2t shares are really of degree 2t, not t
         pts = tuple(sorted(dbl))
-        assert not shamir_consistent(pts, np.stack([dbl[p][1] for p in pts]), scheme.t)
+        assert scheme.t == 0 or not shamir_consistent(pts, np.stack([dbl[p][1] for p in pts]), scheme.t)
     if need.masks:
         msk = {p: pool.masks(need.masks) for p, pool in pools.items()}
         m = _open(scheme, {p: v[0] for p, v in msk.items()})
@@ -139,3 +140,19 @@ def test_extract_is_the_matrix_product() -> None:
     for k in range(len(ids) - t):
         want = [sum(m[k][c] * int(s[j][e]) for c, j in enumerate(ids)) % GF61.modulus for e in range(50)]
         assert out[k].tolist() == want
+
+
+@pytest.mark.parametrize(("kind", "n", "t", "seeded"), [("additive", 3, None, (1, 2)), ("shamir", 5, 2, (1, 2)),
+                                                      ("shamir", 3, 0, ())])
+def test_dealer_sends_keys_to_the_seeded_parties(kind: str, n: int, t: int | None, seeded: tuple[int, ...]) -> None:
+    from mpc.rng import Csprng
+    from protocols.dealer import deal, receive, seeded_parties
+
+    scheme = Scheme.make(kind, range(1, n + 1), t)
+    assert seeded_parties(scheme) == seeded
+    need = Need(triples=100, doubles=50 if kind == "shamir" else 0)
+    payloads = deal(scheme, need, Csprng())
+    for p in scheme.parties:
+        assert (set(payloads[p]) == {"seed"}) == (p in seeded)
+    pools = {p: Pool(need, receive(payloads[p], scheme, need, p)) for p in scheme.parties}
+    _check_pool(scheme, pools, need)

@@ -92,3 +92,15 @@ def test_dn07_needs_an_honest_majority() -> None:
         asyncio.run(dn07_prepare(None, Scheme.make("shamir", (1, 2, 3), 2), Need(triples=1)))  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         asyncio.run(dn07_prepare(None, Scheme.make("additive", (1, 2, 3)), Need(triples=1)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("payload", [{"seed": b"short"}, {"seed": "x" * 32}, {"seed": bytes(32), "a": 1}, [bytes(32)]])
+def test_malformed_dealer_seed(payload: object) -> None:
+    from protocols.dealer import receive
+
+    need = Need(triples=4)
+    with pytest.raises(ProtocolError):
+        receive(payload, SHAMIR, need, me=1)  # party 1 is seeded when t = 1
+    assert set(receive({"seed": bytes(32)}, SHAMIR, need, me=1)) == set(KINDS)
+    with pytest.raises(ProtocolError):
+        receive({"seed": bytes(32)}, SHAMIR, need, me=2)  # party 2 must get vectors
