@@ -13,7 +13,7 @@ parties are ``job.parties``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -106,6 +106,21 @@ class Run:
         return PartyResult(output, self.meta)
 
 
+Body = Callable[[Run, Array | None], Awaitable[PartyResult]]
+
+
+def spec_run(body: Body) -> Callable[[Context, Job, Array | None], Awaitable[PartyResult]]:
+    """A spec's ``run``: the dealer (an extra node) serves; computing parties run ``body``."""
+
+    async def run(ctx: Context, job: Job, x: Array | None) -> PartyResult:
+        if ctx.party_id not in job.parties:
+            return await serve_as_dealer(ctx, job)
+        return await body(Run(ctx, job), x)
+
+    run.__name__ = body.__name__
+    return run
+
+
 def _int_result(scheme: Scheme, opened: U64) -> Array:
     return scheme.domain.decode(opened)
 
@@ -120,10 +135,8 @@ async def product_tree(bv: Beaver, vals: list[U64], until: int = 1) -> list[U64]
 
 
 # -- mul: the elementwise product of all input vectors, one round per layer of a product tree --
-async def run_mul(ctx: Context, job: Job, x: Array | None) -> PartyResult:
-    if ctx.party_id not in job.parties:
-        return await serve_as_dealer(ctx, job)
-    run = Run(ctx, job)
+@spec_run
+async def run_mul(run: Run, x: Array | None) -> PartyResult:
     vals = await run.inputs(x)
     bv = await run.beaver(Need(triples=(len(vals) - 1) * vals[0].size))
     mark = run.mark()
@@ -133,16 +146,14 @@ async def run_mul(ctx: Context, job: Job, x: Array | None) -> PartyResult:
 
 
 # -- dot: Σ of the elementwise product of all input vectors (x·y with two inputs) --------------
-async def run_dot(ctx: Context, job: Job, x: Array | None) -> PartyResult:
-    if ctx.party_id not in job.parties:
-        return await serve_as_dealer(ctx, job)
-    run = Run(ctx, job)
+@spec_run
+async def run_dot(run: Run, x: Array | None) -> PartyResult:
     vals = await run.inputs(x)
     n = vals[0].size
     if len(vals) == 1:
         vals.append(np.zeros_like(vals[0]))
         vals[1][:] = 1  # x·1 = Σx: the public all-ones vector, shared trivially
-        if run.scheme.kind == "additive" and ctx.party_id != run.scheme.parties[0]:
+        if run.scheme.kind == "additive" and run.ctx.party_id != run.scheme.parties[0]:
             vals[1][:] = 0
     triples, doubles = Beaver.dot_need(run.scheme, 1, n)
     bv = await run.beaver(Need(triples=(len(vals) - 2) * n + triples, doubles=doubles))
@@ -159,13 +170,11 @@ def chain_length(job: Job) -> int:
     return k
 
 
-async def run_mulchain(ctx: Context, job: Job, x: Array | None) -> PartyResult:
+@spec_run
+async def run_mulchain(run: Run, x: Array | None) -> PartyResult:
     """z ← v_1, then k times z ← z · v_j, cycling j over the other inputs (v_1 if it is alone)."""
-    if ctx.party_id not in job.parties:
-        return await serve_as_dealer(ctx, job)
-    run = Run(ctx, job)
     vals = await run.inputs(x)
-    k = chain_length(job)
+    k = chain_length(run.job)
     factors = vals[1:] or vals[:1]
     bv = await run.beaver(Need(triples=k * vals[0].size))
     z = vals[0]
@@ -187,17 +196,15 @@ def fixed_params(job: Job, scheme: Scheme) -> FixedParams:
     return FixedParams.plan(scheme, f, int_bits, contributors, min_kappa)
 
 
-async def run_meanvar(ctx: Context, job: Job, x: Array | None) -> PartyResult:
+@spec_run
+async def run_meanvar(run: Run, x: Array | None) -> PartyResult:
     """Output ``[mean…, variance…]`` (population variance) of each position across the inputs.
 
     Opens ``S = Σ x_p`` and ``Q = Σ trunc(x_p · x_p)`` together; mean = S/P and
     var = Q/P − mean², so the output reveals exactly S and Q. Error: encoding (2^−(f+1) per
     input) plus the truncation bound of :mod:`protocols.fixed` on Q/P.
     """
-    if ctx.party_id not in job.parties:
-        return await serve_as_dealer(ctx, job)
-    run = Run(ctx, job)
-    params = fixed_params(job, run.scheme)
+    params = fixed_params(run.job, run.scheme)
     vals = await run.inputs(x, params.frac_bits)
     P, n = len(vals), vals[0].size
     dom = run.scheme.domain
