@@ -24,11 +24,11 @@ from mpc.field import U64
 
 from .beaver import Beaver
 from .common import Scheme, share_inputs
+from .dealer import DEALER, dealer_prepare, dealer_serve
 from .dn07 import dn07_prepare
 from .fixed import DEFAULT_MIN_KAPPA, FixedParams, fixed_mul
 from .registry import Job, PartyResult, Spec
 from .sum import encode_input
-from .dealer import DEALER, dealer_prepare, dealer_serve
 from .triples import Need, Pool
 
 Array = np.ndarray
@@ -68,6 +68,7 @@ class Run:
         self.meta: dict[str, Any] = {"parties": len(job.parties), "sharing": job.sharing,
                                      "t": self.scheme.t, "triples": job.triples}
         self._t = ctx.now()
+        self._bytes = 0  # bytes sent when the online phase began
 
     def _lap(self, key: str) -> None:
         now = self.ctx.now()

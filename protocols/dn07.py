@@ -19,7 +19,9 @@ to the pool for online degree reductions (dot products).
 Threat model: semi-honest, honest majority (at most t < n/2 colluding parties). The
 hyper-invertibility checks against malicious dealers of the original paper are not done.
 Dropouts: needs 2t + 1 live parties for ``agree`` and ``reduce``; fewer raise QuorumLost.
-Batches repeat while contributors dropped out left the pool short.
+Batches repeat while contributors dropped out left the pool short. The agreement assumes
+crash-stop parties whose last round reached all peers or none (as the fault model delivers);
+a party that reached only some peers with its ``agree`` list would need a real broadcast.
 """
 
 from __future__ import annotations
