@@ -49,11 +49,12 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     dom = scheme.domain
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
-        out = share.copy()
+        out = share
         for p, v in got.items():
             if p != ctx.party_id:
-                out += _validated(v, p, share.shape, scheme)
-        return out
+                peer = _validated(v, p, share.shape, scheme)
+                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
+        return out if out is not share else share.copy()
     deg = scheme.t if degree is None else degree
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
     use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
