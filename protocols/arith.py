@@ -1,4 +1,5 @@
-"""Scenario protocols built on Beaver multiplication: ``mul``, ``dot``, ``mulchain``, ``meanvar``.
+"""Scenario protocols built on Beaver multiplication: ``mul``, ``dot``, ``matvec``, ``mulchain``,
+``meanvar``.
 
 Every run has three phases at each computing party: input sharing, preprocessing (``triples =
 "dealer"`` or ``"dn07"``), and the online phase. Phase durations come from the loop clock
@@ -163,6 +164,19 @@ async def run_dot(run: Run, x: Array | None) -> PartyResult:
     return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
 
 
+# -- matvec: the input parties but the last own the rows of M, the last owns v; output M·v -------
+@spec_run
+async def run_matvec(run: Run, x: Array | None) -> PartyResult:
+    vals = await run.inputs(x)
+    if len(vals) < 2:
+        raise ConfigError("matvec needs at least two input parties (rows, then the vector)")
+    rows, k = len(vals) - 1, vals[0].size
+    triples, doubles = Beaver.dot_need(run.scheme, rows, k)
+    bv = await run.beaver(Need(triples=triples, doubles=doubles))
+    z = await bv.matvec(np.stack(vals[:-1]), vals[-1])
+    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
+
+
 # -- mulchain: k dependent multiplications, for latency ------------------------------------------
 def chain_length(job: Job) -> int:
     k = job.options.get("k", 10)
@@ -249,6 +263,11 @@ def ref_dot(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyRe
     return _signed(np.asarray([sum(out.tolist())], dtype=object), job)
 
 
+def ref_matvec(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:
+    vals = _objects(job, inputs)
+    return _signed(np.asarray([sum((row * vals[-1]).tolist()) for row in vals[:-1]], dtype=object), job)
+
+
 def ref_mulchain(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:
     vals = _objects(job, inputs)
     factors = vals[1:] or vals[:1]
@@ -267,6 +286,7 @@ def ref_meanvar(job: Job, inputs: Mapping[int, Array], results: Mapping[int, Par
 SCENARIO_SPECS = [
     Spec("mul", run_mul, ref_mul, extra_parties),
     Spec("dot", run_dot, ref_dot, extra_parties),
+    Spec("matvec", run_matvec, ref_matvec, extra_parties),
     Spec("mulchain", run_mulchain, ref_mulchain, extra_parties),
     Spec("meanvar", run_meanvar, ref_meanvar, extra_parties),
 ]

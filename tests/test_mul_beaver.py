@@ -157,3 +157,20 @@ async def test_matvec_one_opening_per_row(sharing: str, t: int | None, triples: 
         got, opened = res[p]
         np.testing.assert_array_equal(got, mat @ vec)
         assert opened == (6 + 6 if sharing == "shamir" else 2 * 240 + 6)
+
+
+@pytest.mark.parametrize(("sharing", "t", "triples", "n"), [("shamir", 1, "dealer", 3), ("additive", None, "dealer", 3),
+                                                           ("shamir", 2, "dn07", 5)])
+def test_matvec_spec(sharing: str, t: int | None, triples: str, n: int) -> None:
+    """Parties 1..3 own the rows, party 4 the vector: M·v with one opened element per row (Shamir)."""
+    ins = _inputs(n, 4 if n > 3 else 3, 500, seed=11)
+    kw = {"sharing": sharing, "triples": triples} | ({"threshold": t} if t is not None else {})
+    rep = sim(scenario("matvec", n, ins, **kw))
+    assert rep.ok, rep.reason
+    keys = sorted(ins)
+    want = np.stack([ins[p] for p in keys[:-1]]) @ ins[keys[-1]]
+    for got in outputs(rep).values():
+        np.testing.assert_array_equal(got, want)
+    rows = len(keys) - 1
+    m = metas(rep)[1]
+    assert m["opened_elements"] == (2 * rows if sharing == "shamir" else 2 * rows * 500 + rows)
