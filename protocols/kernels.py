@@ -110,6 +110,7 @@ def beaver_combine(dom: Domain, c: U64, d: U64, y: U64, e: U64, a: U64) -> U64:
 
     Since [y] = [b] + e, this equals c + d·b + e·a + d·e: no public correction term is needed,
     so the formula is the same for every party under both additive and Shamir sharing.
+    In GF(p) both products stay unreduced (each < 3·2^61 + 2^34) and share one final fold.
     """
     if isinstance(dom, Ring64):
         out = d * y
@@ -121,8 +122,50 @@ def beaver_combine(dom: Domain, c: U64, d: U64, y: U64, e: U64, a: U64) -> U64:
     fc, fd, fy, fe, fa = (v.reshape(-1) for v in (c, d, y, e, a))
     for s in _blocks(fo.size):
         blk = slice(s, s + BLOCK)
-        fo[blk] = GF61.add(GF61.add(fc[blk], GF61.mul(fd[blk], fy[blk])), GF61.mul(fe[blk], fa[blk]))
+        r = _mul_unreduced(fd[blk], fy[blk])
+        r += _mul_unreduced(fe[blk], fa[blk])
+        r += fc[blk]  # < 6·2^61 + 2^35 + 2^61 < 2^64
+        fo[blk] = _fold(r)
     return out
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+_M29 = np.uint64((1 << 29) - 1)
+_S32, _S29, _S3 = np.uint64(32), np.uint64(29), np.uint64(3)
+
+
+def _mul_unreduced(a: U64, b: U64) -> U64:
+    """``a·b`` mod p for canonical a, b, left below 3·2^61 + 2^34 (not yet reduced).
+
+    With a = ah·2^32 + al: a·b = ah·bh·2^64 + (ah·bl + al·bh)·2^32 + al·bl, and 2^61 ≡ 1 gives
+    2^64 ≡ 8 and mid·2^32 ≡ (mid >> 29) + (mid mod 2^29)·2^32.
+    """
+    al, ah = a & _M32, a >> _S32
+    bl, bh = b & _M32, b >> _S32
+    mid = ah * bl
+    bh *= al
+    mid += bh  # < 2^62
+    r = al * bl  # < 2^64
+    hi = r >> _S61
+    r &= _P
+    r += hi  # < 2^61 + 8
+    r += mid >> _S29
+    mid &= _M29
+    mid <<= _S32
+    r += mid  # < 2·2^61 + 2^34
+    ah *= b >> _S32
+    ah <<= _S3  # 8·ah·bh < 2^61
+    r += ah
+    return r
+
+
+def _fold(r: U64) -> U64:
+    """Reduce values below 2^64 to [0, p) in place (2^61 ≡ 1)."""
+    hi = r >> _S61
+    r &= _P
+    r += hi  # < 2^61 + 8
+    np.subtract(r, _P, out=r, where=r >= _P)
+    return r
 
 
 def row_dot(dom: Domain, x: U64, y: U64) -> U64:
