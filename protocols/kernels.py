@@ -56,6 +56,17 @@ def lincomb(dom: Domain, coeffs: Sequence[int], arrays: Sequence[U64]) -> U64:
     flat = [a.reshape(-1) for a in arrays]
     fo = out.reshape(-1)
     terms = [(_signed_small(c), c % GF61.modulus) for c in coeffs]
+    smalls = [small for small, _ in terms]
+    if all(c is not None for c in smalls) and sum(abs(c) for c in smalls) <= SMALL + 1:  # type: ignore[arg-type]
+        # e.g. Lagrange coefficients of nearby ids: Σ |c|·p < 2^64, so sum unreduced, fold once
+        for s in _blocks(fo.size):
+            r = np.zeros(min(BLOCK, fo.size - s), dtype=np.uint64)
+            for c, arr in zip(smalls, flat, strict=True):
+                blk = arr[s : s + BLOCK]
+                term = blk if c > 0 else _P - blk  # type: ignore[operator]
+                r += term if abs(c) == 1 else term * np.uint64(abs(c))  # type: ignore[arg-type]
+            fo[s : s + BLOCK] = _fold(r)
+        return out
     for s in _blocks(fo.size):
         acc: U64 | None = None
         for (small, c), arr in zip(terms, flat, strict=True):
