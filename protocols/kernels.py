@@ -65,7 +65,7 @@ def lincomb(dom: Domain, coeffs: Sequence[int], arrays: Sequence[U64]) -> U64:
                 blk = arr[s : s + BLOCK]
                 term = blk if c > 0 else _P - blk  # type: ignore[operator]
                 r += term if abs(c) == 1 else term * np.uint64(abs(c))  # type: ignore[arg-type]
-            fo[s : s + BLOCK] = _fold(r)
+            fo[s : s + BLOCK] = fold(r)
         return out
     for s in _blocks(fo.size):
         acc: U64 | None = None
@@ -136,7 +136,7 @@ def beaver_combine(dom: Domain, c: U64, d: U64, y: U64, e: U64, a: U64) -> U64:
         r = _mul_unreduced(fd[blk], fy[blk])
         r += _mul_unreduced(fe[blk], fa[blk])
         r += fc[blk]  # < 6·2^61 + 2^35 + 2^61 < 2^64
-        fo[blk] = _fold(r)
+        fo[blk] = fold(r)
     return out
 
 
@@ -170,7 +170,7 @@ def _mul_unreduced(a: U64, b: U64) -> U64:
     return r
 
 
-def _fold(r: U64) -> U64:
+def fold(r: U64) -> U64:
     """Reduce values below 2^64 to [0, p) in place (2^61 ≡ 1)."""
     hi = r >> _S61
     r &= _P
@@ -187,4 +187,4 @@ def row_dot(dom: Domain, x: U64, y: U64) -> U64:
     return GF61.sum(prod, axis=1)
 
 
-__all__ = ["BLOCK", "beaver_combine", "lincomb", "mul", "reconstruction_set", "row_dot", "sub"]
+__all__ = ["BLOCK", "SMALL", "beaver_combine", "fold", "lincomb", "mul", "reconstruction_set", "row_dot", "sub"]

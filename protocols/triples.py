@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from mpc.errors import ConfigError, MpcError, ProtocolError
-from mpc.field import U64
+from mpc.field import GF61, U64
 from mpc.rng import Csprng
-from mpc.sharing import additive_share, shamir_share
+from mpc.sharing import additive_share
 
 from . import kernels
 from .common import Scheme, as_share, check_field
@@ -103,10 +103,28 @@ def share_vector(scheme: Scheme, secret: U64, rng: Csprng, degree: int | None = 
     if scheme.kind == "additive":
         return additive_share(secret, n, rng, scheme.domain)
     deg = scheme.t if degree is None else degree
+    if not 0 <= deg < n:
+        raise ConfigError(f"a degree-{deg} sharing needs more than {deg} parties")
     out = np.empty((n, secret.size), dtype=np.uint64)
     for s in range(0, secret.size, _BLOCK):
-        out[:, s : s + _BLOCK] = shamir_share(secret[s : s + _BLOCK], scheme.parties, deg, rng)
+        sec = secret[s : s + _BLOCK]
+        coeffs = GF61.random(rng, (deg, sec.size))  # same draws as mpc.sharing.shamir_share
+        for k, x in enumerate(scheme.parties):
+            # Horner: f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
+            acc = coeffs[deg - 1].copy() if deg else sec.copy()
+            for j in range(deg - 2, -1, -1):
+                acc = _times_plus(acc, x, coeffs[j])
+            out[k, s : s + _BLOCK] = _times_plus(acc, x, sec) if deg else acc
     return out
+
+
+def _times_plus(acc: U64, x: int, c: U64) -> U64:
+    """``acc·x + c`` in GF(p); a small evaluation point (party id ≤ 7) needs no full product."""
+    if x <= kernels.SMALL:
+        acc *= np.uint64(x)  # < 7p, plus c < 8p < 2^64
+        acc += c
+        return kernels.fold(acc)
+    return GF61.add(GF61.scale(acc, x), c)
 
 
 def bounded_mask(rng: Csprng, count: int, frac_bits: int, mask_bits: int) -> tuple[U64, U64]:

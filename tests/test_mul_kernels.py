@@ -65,3 +65,20 @@ def test_reconstruction_set_prefers_near_ids() -> None:
     assert kernels.reconstruction_set(3, [1, 2], 2) == (3, 2)
     assert kernels.reconstruction_set(2, [3, 1], 2) == (2, 1)
     assert kernels.reconstruction_set(4, [1, 2, 3, 5, 7], 3) == (4, 3, 5)
+
+
+@pytest.mark.parametrize(("n", "t", "degree"), [(3, 1, None), (5, 2, 4), (9, 3, None), (7, 2, 0), (12, 5, 10)])
+def test_share_vector_equals_reference_sharing(n: int, t: int, degree: int | None) -> None:
+    """Blocked Horner with cheap small points gives exactly mpc.sharing's shares for the same draws."""
+    from mpc.sharing import shamir_share
+    from protocols.common import Scheme
+    from protocols.triples import share_vector
+
+    scheme = Scheme.make("shamir", range(1, n + 1), t)
+    secret = _vectors(1, 2 * kernels.BLOCK + 5)[0]
+    got = share_vector(scheme, secret, Csprng(bytes(32)), degree)
+    ref_rng = Csprng(bytes(32))
+    deg = t if degree is None else degree
+    for s in range(0, secret.size, kernels.BLOCK):
+        want = shamir_share(secret[s : s + kernels.BLOCK], scheme.parties, deg, ref_rng)
+        np.testing.assert_array_equal(got[:, s : s + kernels.BLOCK], want)
