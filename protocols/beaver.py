@@ -139,13 +139,11 @@ class Beaver:
         if x.shape != y.shape:
             raise ConfigError(f"dot product of shapes {x.shape} and {y.shape}")
         x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
-        self.multiplications += x.size
         if self.can_reduce():
+            self.multiplications += x.size  # local products; mul_layer counts the Beaver ones
             z = await self.reduce(kernels.row_dot(self.dom, x2, y2))
         else:
-            self.multiplications -= x.size  # counted by mul_layer
-            prod = await self.mul(x2, y2)
-            z = self.dom.sum(prod, axis=1)
+            z = self.dom.sum(await self.mul(x2, y2), axis=1)
         return z if x.ndim > 1 else z.reshape(1)
 
     async def matvec(self, matrix: U64, vector: U64) -> U64:
