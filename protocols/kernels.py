@@ -80,7 +80,6 @@ def lincomb(dom: Domain, coeffs: Sequence[int], arrays: Sequence[U64]) -> U64:
 
 
 _P = np.uint64(GF61.modulus)
-_S61 = np.uint64(61)
 SMALL = 7  # a < 2^61 times c ≤ 7 stays below 2^64: one multiply and one fold
 
 
@@ -97,12 +96,7 @@ def _signed_small(c: int) -> int | None:
 def _times_small(a: U64, c: int) -> U64:
     if c == 1:
         return a
-    r = a * np.uint64(c)
-    hi = r >> _S61
-    r &= _P
-    r += hi
-    np.subtract(r, _P, out=r, where=r >= _P)
-    return r
+    return GF61.reduce(a * np.uint64(c))
 
 
 def reconstruction_set(me: int, others: Sequence[int], size: int) -> tuple[int, ...]:
@@ -124,55 +118,15 @@ def beaver_combine(dom: Domain, c: U64, d: U64, y: U64, e: U64, a: U64) -> U64:
         out += c
         out += e * a
         return out
-    out = np.empty_like(c)
-    fo = out.reshape(-1)
-    fc, fd, fy, fe, fa = (v.reshape(-1) for v in (c, d, y, e, a))
-    for s in _blocks(fo.size):
-        blk = slice(s, s + BLOCK)
-        r = _mul_unreduced(fd[blk], fy[blk])
-        r += _mul_unreduced(fe[blk], fa[blk])
-        r += fc[blk]  # < 6·2^61 + 2^35 + 2^61 < 2^64
-        fo[blk] = fold(r)
-    return out
-
-
-_M32 = np.uint64(0xFFFFFFFF)
-_M29 = np.uint64((1 << 29) - 1)
-_S32, _S29, _S3 = np.uint64(32), np.uint64(29), np.uint64(3)
-
-
-def _mul_unreduced(a: U64, b: U64) -> U64:
-    """``a·b`` mod p for canonical a, b, left below 3·2^61 + 2^34 (not yet reduced).
-
-    With a = ah·2^32 + al: a·b = ah·bh·2^64 + (ah·bl + al·bh)·2^32 + al·bl, and 2^61 ≡ 1 gives
-    2^64 ≡ 8 and mid·2^32 ≡ (mid >> 29) + (mid mod 2^29)·2^32.
-    """
-    al, ah = a & _M32, a >> _S32
-    bl, bh = b & _M32, b >> _S32
-    mid = ah * bl
-    bh *= al
-    mid += bh  # < 2^62
-    r = al * bl  # < 2^64
-    hi = r >> _S61
-    r &= _P
-    r += hi  # < 2^61 + 8
-    r += mid >> _S29
-    mid &= _M29
-    mid <<= _S32
-    r += mid  # < 2·2^61 + 2^34
-    ah *= b >> _S32
-    ah <<= _S3  # 8·ah·bh < 2^61
-    r += ah
-    return r
+    r = GF61.mul_lazy(d, y)
+    r += GF61.mul_lazy(e, a)
+    r += c  # < 6·2^61 + 2^35 + 2^61 < 2^64
+    return GF61.reduce(r)
 
 
 def fold(r: U64) -> U64:
     """Reduce values below 2^64 to [0, p) in place (2^61 ≡ 1)."""
-    hi = r >> _S61
-    r &= _P
-    r += hi  # < 2^61 + 8
-    np.subtract(r, _P, out=r, where=r >= _P)
-    return r
+    return GF61.reduce(r)
 
 
 def row_dot(dom: Domain, x: U64, y: U64) -> U64:
