@@ -61,6 +61,7 @@ class NngTransport:
         self._readers: list[asyncio.Task[None]] = []
         self._closing = False
         self._down_reported: set[int] = set()
+        self._down_events: dict[int, asyncio.Event] = {}  # wakes sends stuck on a vanished peer
         self.stats = TransportStats()
         self.peers: tuple[int, ...] = ()
         self._static = dict(peers) if peers is not None else None
@@ -137,7 +138,14 @@ class NngTransport:
     def _report_down(self, peer: int) -> None:
         if not self._closing and peer not in self._down_reported:
             self._down_reported.add(peer)
+            self._down_event(peer).set()
             self._queue.put_nowait((peer, PEER_DOWN))
+
+    def _down_event(self, peer: int) -> asyncio.Event:
+        ev = self._down_events.get(peer)
+        if ev is None:
+            ev = self._down_events[peer] = asyncio.Event()
+        return ev
 
     async def _read(self, peer: int, sock: pynng.Pair0) -> None:
         while True:
@@ -159,8 +167,22 @@ class NngTransport:
         sock = self._sockets.get(peer)
         if sock is None:
             raise TransportError(f"party {self.party_id}: unknown peer {peer}")
+        down = self._down_event(peer)
+        if down.is_set():
+            raise TransportError(f"party {self.party_id}: peer {peer} is down")
+        # a send to a peer whose pipe vanished would block until send_timeout: give up when the
+        # peer is reported down, so one crashed party does not stall a sender for 30 s
+        sending = asyncio.ensure_future(sock.asend(data))
+        waiting = asyncio.ensure_future(down.wait())
         try:
-            await sock.asend(data)
+            await asyncio.wait((sending, waiting), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if not sending.done():
+            sending.cancel()
+            raise TransportError(f"party {self.party_id}: peer {peer} went down during a send")
+        try:
+            sending.result()
         except pynng.Timeout as exc:
             raise TransportError(f"party {self.party_id}: send to {peer} timed out") from exc
         except pynng.NNGException as exc:
