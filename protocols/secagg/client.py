@@ -67,6 +67,7 @@ class SecAggClient:
         self._known = dict(known_identities) if known_identities is not None else None
         self._c_sk, self.c_pk = crypto.x25519_keypair(rng)
         self._s_sk, self.s_pk = crypto.x25519_keypair(rng)
+        self._c_key, self._s_key = crypto.x25519_private(self._c_sk), crypto.x25519_private(self._s_sk)
         self.sig_pk = crypto.verifying_bytes(self._sign_key)
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}
         self.sid = b""
@@ -129,7 +130,7 @@ class SecAggClient:
                 raise ProtocolError(f"signing keys of {forged[:5]} do not match their identities", peer=s)
         self.keys = keys
         self.sid = crypto.session_id(keys, dim)
-        self.neighbours = neighbourhoods(self.params, tuple(sorted(who)), self.sid)[self.me]
+        self.neighbours = neighbourhoods(self.params, tuple(sorted(who)), self.sid, only=self.me)[self.me]
         holders = sorted(self._holders())
         _require(len(holders), self.params.threshold, set(self.params.clients) - set(who), "advertise")
         self._b = self.rng.random_bytes(crypto.KEY_BYTES)
@@ -141,7 +142,7 @@ class SecAggClient:
             if v == self.me:
                 self._held[v] = (sk_shares[k], b_shares[k])
                 continue
-            key = crypto.agree(self._c_sk, keys[v][0], self.sid, crypto.INFO_ENC)
+            key = crypto.agree(self._c_key, keys[v][0], self.sid, crypto.INFO_ENC)
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
         return {"kind": Kind.SHARE_KEYS.value, "ids": peers, "cts": cts,
@@ -154,10 +155,10 @@ class SecAggClient:
         cts = wire.blobs(wire.field(p, "cts", s), len(senders), None, s, "ciphertexts")
         _require(len(senders) + 1, self.params.threshold, self.neighbours - set(senders), "share_keys")
         for u, ct in zip(senders, cts, strict=True):
-            key = crypto.agree(self._c_sk, self.keys[u][0], self.sid, crypto.INFO_ENC)
+            key = crypto.agree(self._c_key, self.keys[u][0], self.sid, crypto.INFO_ENC)
             self._held[u] = crypto.decrypt_shares(key, self.sid, u, self.me, ct)
         self.u2 = frozenset((*senders, self.me))
-        seeds = {v: crypto.agree(self._s_sk, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
+        seeds = {v: crypto.agree(self._s_key, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
         y = mask_input(self.x, self._b, seeds, self.me)
         return {"kind": Kind.MASKED_INPUT.value, "y": y}
 

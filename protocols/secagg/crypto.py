@@ -54,14 +54,21 @@ def private_bytes(sk: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
     return sk.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
 
 
+def x25519_private(sk: bytes) -> X25519PrivateKey:
+    """The key object, to agree with many peers without re-parsing the private key each time."""
+    return X25519PrivateKey.from_private_bytes(sk)
+
+
 def x25519_public(sk: bytes) -> bytes:
     return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def agree(sk: bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
+def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
     """HKDF(X25519(sk, peer_pk)) bound to the round (salt = sid) and the purpose (info)."""
+    if isinstance(sk, bytes):
+        sk = X25519PrivateKey.from_private_bytes(sk)
     try:
-        shared = X25519PrivateKey.from_private_bytes(sk).exchange(X25519PublicKey.from_public_bytes(peer_pk))
+        shared = sk.exchange(X25519PublicKey.from_public_bytes(peer_pk))
     except ValueError as exc:  # low-order point: the all-zero shared secret is refused
         raise ProtocolError(f"bad public key: {exc}") from None
     return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=sid, info=info).derive(shared)
@@ -178,30 +185,31 @@ def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
 
 
 # -- SecAgg+ graph ------------------------------------------------------------------------
-def harary_neighbours(clients: Sequence[int], degree: int, seed: bytes) -> dict[int, frozenset[int]]:
+def harary_neighbours(
+    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None
+) -> dict[int, frozenset[int]]:
     """Bell et al.'s graph: the Harary graph H(k, n) on a seeded random permutation of the clients.
 
     Each client is joined to the k/2 nearest on either side of a random circular order; ``degree``
     is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
     The seed is public (derived from the session id), so every party computes the same graph.
+    With ``only`` the result holds just that client's neighbourhood (what a client needs).
     """
-    ids = sorted(clients)
+    ids = np.asarray(sorted(clients), dtype=np.int64)
     n = len(ids)
     if degree >= n - 1:
-        return {u: frozenset(v for v in ids if v != u) for u in ids}
+        everyone = frozenset(int(v) for v in ids)
+        wanted = ids if only is None else [only]
+        return {int(u): everyone - {int(u)} for u in wanted}
     half = (degree + 1) // 2
-    prg = Csprng(hashlib.sha256(INFO_GRAPH + seed).digest())
-    order = list(ids)
-    for i in range(n - 1, 0, -1):  # Fisher–Yates with a public, seeded PRG
-        j = prg.below(i + 1)
-        order[i], order[j] = order[j], order[i]
-    out: dict[int, set[int]] = {u: set() for u in ids}
-    for pos, u in enumerate(order):
-        for d in range(1, half + 1):
-            v = order[(pos + d) % n]
-            out[u].add(v)
-            out[v].add(u)
-    return {u: frozenset(vs) for u, vs in out.items()}
+    # a uniform random permutation: sort by 64-bit keystream values (ties have probability ~n²/2^65)
+    order = ids[np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(n), kind="stable")]
+    offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
+    if only is not None:
+        pos = int(np.flatnonzero(order == only)[0])
+        return {only: frozenset(int(v) for v in order[(pos + offsets) % n])}
+    table = order[(np.arange(n)[:, None] + offsets[None, :]) % n]  # row i: neighbours of order[i]
+    return {int(u): frozenset(row.tolist()) for u, row in zip(order, table, strict=True)}
 
 
 __all__ = [
@@ -221,5 +229,6 @@ __all__ = [
     "verify",
     "verifying_bytes",
     "x25519_keypair",
+    "x25519_private",
     "x25519_public",
 ]

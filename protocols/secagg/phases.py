@@ -175,12 +175,13 @@ class Params:
                    fractional_bits=fractional_bits, result_to_clients=bool(options.get("result_to_clients", True)))
 
 
-def neighbourhoods(params: Params, u1: tuple[int, ...], sid: bytes) -> dict[int, frozenset[int]]:
-    """Who shares keys with whom: everyone (SecAgg) or the seeded Harary graph on U1 (SecAgg+)."""
-    if params.variant == "secagg+":
-        return harary_neighbours(u1, params.degree, sid)
-    everyone = frozenset(u1)
-    return {u: everyone - {u} for u in u1}
+def neighbourhoods(
+    params: Params, u1: tuple[int, ...], sid: bytes, only: int | None = None
+) -> dict[int, frozenset[int]]:
+    """Who shares keys with whom: everyone (SecAgg) or the seeded Harary graph on U1 (SecAgg+);
+    with ``only``, just that client's neighbourhood."""
+    degree = params.degree if params.variant == "secagg+" else len(u1)
+    return harary_neighbours(u1, degree, sid, only=only)
 
 
 __all__ = [

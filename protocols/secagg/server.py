@@ -219,7 +219,8 @@ class SecAggServer:
         for v, sk in mask_keys.items():
             if crypto.x25519_public(sk) != self.keys[v][1]:
                 raise ProtocolError(f"rebuilt mask key of party {v} does not match its public key")
-            pairs += [(u, v, crypto.agree(sk, self.keys[u][1], self.sid, crypto.INFO_MASK))
+            key = crypto.x25519_private(sk)
+            pairs += [(u, v, crypto.agree(key, self.keys[u][1], self.sid, crypto.INFO_MASK))
                       for u in sorted(self.graph[v] & u3)]
         total = unmask_sum((self._masked[u] for u in sorted(u3)), (self_seeds[v] for v in sorted(u3)), pairs, self.dim)
         self.output = decode_sum(total, self.params.fractional_bits)

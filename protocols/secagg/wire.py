@@ -29,6 +29,8 @@ def ids(value: Any, allowed: Collection[int], peer: int | None, what: str = "ids
         raise ProtocolError(f"{what} must be a list of party ids", peer=peer)
     if len(set(value)) != len(value):
         raise ProtocolError(f"{what} has duplicates", peer=peer)
+    if not isinstance(allowed, (set, frozenset, dict)):
+        allowed = frozenset(allowed)  # membership tests must not be O(n) each
     bad = [v for v in value if v not in allowed]
     if bad:
         raise ProtocolError(f"{what} names parties {bad[:5]} that may not appear here", peer=peer)
