@@ -179,7 +179,10 @@ class SecAggClient:
     # -- round 4 → 5: signatures and dropouts → shares to reveal --------------------------
     def _on_unmask_request(self, p: dict[str, Any]) -> dict[str, Any]:
         s = self.params.server
-        signers = wire.ids(wire.field(p, "ids", s), set(self.u3) & self._holders(), s, "signers")
+        signers = wire.ids(wire.field(p, "ids", s), self.keys, s, "signers")
+        outside = sorted(set(signers) - (set(self.u3) & self._holders()))
+        if outside:
+            raise InconsistentView(f"signers {outside[:5]} are not in the survivor set I signed", peer=s)
         sigs = wire.blobs(wire.field(p, "sigs", s), len(signers), SIG_BYTES, s, "signatures")
         dropped = wire.ids(wire.field(p, "dropped", s), self.params.clients, s, "dropped")
         both = sorted(set(dropped) & set(self.u3))

@@ -49,15 +49,21 @@ def run_round(
     *,
     drop_after: Mapping[int, Kind | str] | None = None,
     tamper: Tamper | None = None,
+    tamper_up: Tamper | None = None,
+    server: SecAggServer | None = None,
     clock: Callable[[], float] | None = None,
     measure_bytes: bool = False,
     rng: Callable[[], Csprng] = Csprng,
 ) -> RoundTrace:
-    """Run one round; client ``u`` stops for good right after sending ``drop_after[u]``."""
+    """Run one round; client ``u`` stops for good right after sending ``drop_after[u]``.
+
+    ``tamper`` rewrites server → client messages (a lying server), ``tamper_up`` client → server
+    messages (a lying client); ``server`` replaces the honest server machine.
+    """
     drops = {u: Kind(k) for u, k in (drop_after or {}).items()}
     tick = clock or (lambda: 0.0)
     n = len(params.clients)
-    trace = RoundTrace(server=SecAggServer(params), clients={})
+    trace = RoundTrace(server=server if server is not None else SecAggServer(params), clients={})
     for u in params.clients:
         trace.clients[u] = SecAggClient(u, params, encode_input(inputs[u], n, params.fractional_bits), rng())
         trace.client_seconds[u] = trace.bytes_up[u] = trace.bytes_down[u] = 0
@@ -67,6 +73,8 @@ def run_round(
 
     def post(u: int, msg: dict[str, Any]) -> None:
         kind = Kind(msg["kind"])
+        if tamper_up is not None:
+            msg = tamper_up(kind, u, msg)
         outbox[u][kind] = msg
         trace.sent[u].append(msg)
         if measure_bytes:

@@ -71,6 +71,8 @@ class SecAggServer:
         handler: Callable[[dict[int, Any]], dict[int, Any]] = getattr(self, f"_on_{k.value}")
         try:
             valid = self._accept(k, batch)
+            if len(valid) < self.params.threshold:
+                self._close_stage(k, set(valid))  # raises QuorumLost before any work
             out = handler(valid)
         except BaseException:
             self.phase = ServerPhase.FAILED
@@ -179,7 +181,7 @@ class SecAggServer:
 
         def check(u: int, p: dict[str, Any]) -> None:
             sig = wire.blobs([wire.field(p, "sig", u)], 1, SIG_BYTES, u, "signature")[0]
-            if not crypto.verify(self.keys[u][2], sig, message):
+            if not self._signature_ok(u, sig, message):
                 raise ProtocolError("consistency signature does not verify", peer=u)
             self._sigs[u] = sig
 
@@ -191,6 +193,9 @@ class SecAggServer:
             out[u] = {"kind": Kind.UNMASK_REQUEST.value, "ids": signers, "sigs": [self._sigs[v] for v in signers],
                       "dropped": sorted(dropped & self.graph[u])}
         return out
+
+    def _signature_ok(self, u: int, sig: bytes, message: bytes) -> bool:
+        return crypto.verify(self.keys[u][2], sig, message)
 
     def _on_unmask(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
         u3 = set(self.used())
