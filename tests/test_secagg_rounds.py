@@ -223,4 +223,5 @@ def test_a_malformed_client_is_dropped_not_fatal() -> None:
 
     trace = run_round(params, inputs, tamper_up=short)
     assert 3 in trace.server.rejected and 3 not in trace.server.used()
+    assert isinstance(trace.client_errors[3], ProtocolError)  # told, not left waiting
     assert np.array_equal(trace.output, _plain_sum(inputs, trace.server.used()))

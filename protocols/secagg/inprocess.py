@@ -123,6 +123,8 @@ def run_round(
                     deliver(u, abort_message(exc), Kind.ABORT)
             return trace
         trace.server_seconds += tick() - t0
+        for u, why in trace.server.newly_rejected().items():  # a misbehaving client is told
+            replies[u] = abort_message(ProtocolError(why, peer=u))
         for u, payload in replies.items():
             if u in alive:
                 deliver(u, payload, REPLY[kind])

@@ -56,7 +56,8 @@ async def run_server(ctx: Context, params: Params) -> SecAggServer:
             # every client still waiting learns why the round ended, on the tag it waits on
             await ctx.scatter(REPLY[kind].value, {u: abort_message(exc) for u in expected})
             raise
-        await _send(ctx, REPLY[kind].value, replies)
+        excluded = {u: abort_message(ProtocolError(why, peer=u)) for u, why in server.newly_rejected().items()}
+        await _send(ctx, REPLY[kind].value, {**replies, **excluded})
     return server
 
 
@@ -68,13 +69,18 @@ def abort_message(exc: QuorumLost | ProtocolError) -> dict[str, Any]:
 
 
 async def _send(ctx: Context, tag: str, replies: dict[int, Any]) -> None:
-    if not replies:
-        return
-    first = next(iter(replies.values()))
-    if all(p is first for p in replies.values()):
-        await ctx.broadcast(tag, first, to=replies)  # one encoding for everyone
-    else:
-        await ctx.scatter(tag, replies)
+    """Send replies; a payload shared by several clients is encoded once and broadcast."""
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for u, payload in replies.items():
+        groups.setdefault(id(payload), (payload, []))[1].append(u)
+    single = {}
+    for payload, to in groups.values():
+        if len(to) > 1:
+            await ctx.broadcast(tag, payload, to=to)
+        else:
+            single[to[0]] = payload
+    if single:
+        await ctx.scatter(tag, single)
 
 
 __all__ = ["CLIENT_WAITS", "SERVER_ROUNDS", "abort_message", "run_client", "run_server"]

@@ -38,6 +38,7 @@ class SecAggServer:
         self.phase = ServerPhase.JOINING
         self.rounds: dict[Kind, tuple[int, ...]] = {}  # who answered each kind (U0 … U5)
         self.rejected: dict[int, str] = {}
+        self._told: set[int] = set()  # rejected clients already sent an abort
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}
         self.sid = b""
         self.dim = 0
@@ -254,6 +255,12 @@ class SecAggServer:
                 except ValueError:
                     raise ProtocolError(f"shares of party {v}'s secret are inconsistent") from None
         return out
+
+    def newly_rejected(self) -> dict[int, str]:
+        """Clients excluded since the last call: they are still waiting and must be told."""
+        fresh = {u: r for u, r in self.rejected.items() if u not in self._told}
+        self._told |= set(fresh)
+        return fresh
 
     def meta(self) -> dict[str, Any]:
         return {
