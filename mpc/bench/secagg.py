@@ -7,7 +7,9 @@ Bytes are the encoded messages (the wire format, per client, both directions).
 
 Default grid: n = 10, 100, 500 clients, dimension 10^5, dropout 0 %, 10 %, 30 % (dropouts
 spread over the stages: before keys, after keys, after sharing, after masked input, during
-unmasking). ``--quick`` runs tiny sizes. ``--parties``/``--sizes`` override n and the dimension.
+unmasking), plus 30 % all dropping after sharing (stage=share_keys: the server must rebuild every
+pairwise mask they left behind — the worst case, and the setting of Bonawitz et al.'s figures).
+Times are process CPU seconds (``time.process_time``). ``--quick`` runs tiny sizes. ``--parties``/``--sizes`` override n and the dimension.
 The output is checked against the plaintext sum of the used clients on every run.
 """
 
@@ -26,14 +28,16 @@ DEFAULT_DIM = (10**5,)
 DROPOUTS = (0.0, 0.1, 0.3)
 
 
-def _drops(n: int, rate: float) -> dict[int, str]:
-    """round(rate · n) clients, spread evenly over ids and cyclically over the stages."""
+def _drops(n: int, rate: float, stage: str = "mixed") -> dict[int, str]:
+    """round(rate · n) clients, spread evenly over ids and cyclically over the stages (or all at
+    one ``stage``; ``share_keys`` is the server's worst case, as in Bonawitz et al.'s figures)."""
     k = round(rate * n)
     ids = np.linspace(1, n, num=k, dtype=np.int64) if k else []
-    return {int(u): STAGES[i % len(STAGES)] for i, u in enumerate(ids)}
+    return {int(u): STAGES[i % len(STAGES)] if stage == "mixed" else stage for i, u in enumerate(ids)}
 
 
-def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int = 1) -> list[Row]:
+def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int = 1,
+            stage: str = "mixed") -> list[Row]:
     from protocols.secagg import Params
     from protocols.secagg.inprocess import run_round
 
@@ -41,7 +45,7 @@ def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int 
     params = Params.make(clients, {"variant": variant})
     gen = np.random.default_rng(n)  # public benchmark data
     inputs = {u: gen.integers(-(10**6), 10**6, dim) for u in clients}
-    drops = _drops(n, rate)
+    drops = _drops(n, rate, stage)
     server_s: list[float] = []
     client_s: list[float] = []
     totals: list[float] = []
@@ -61,7 +65,7 @@ def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int 
         totals.append(trace.server_seconds + sum(trace.client_seconds.values()))
         up = int(statistics.median(trace.bytes_up[u] for u in finishers))
         down = int(statistics.median(trace.bytes_down[u] for u in finishers))
-    params_row = {"n": n, "dim": dim, "drop": rate, "variant": variant}
+    params_row = {"n": n, "dim": dim, "drop": rate, "stage": stage, "variant": variant}
     extra = {"used": used, "bytes_up_per_client": up, "bytes_down_per_client": down,
              "plain_bytes": 8 * dim, "total_cpu_s": statistics.median(totals)}
     return [
@@ -87,6 +91,8 @@ def run(cfg: BenchConfig) -> list[Row]:
                 # big rounds cost minutes of CPU: one repeat (figures are per-client medians anyway)
                 repeat = cfg.repeat if n * dim <= 10**7 else 1
                 rows += measure(n, dim, rate, repeat=repeat)
+                if rate == max(rates) and rate > 0:  # the server's worst case: all drop after sharing
+                    rows += measure(n, dim, rate, repeat=repeat, stage="share_keys")
     return rows
 
 
