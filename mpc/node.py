@@ -138,6 +138,8 @@ class Node:
                     await self._control_event.wait()
         except TimeoutError:
             waiting = [p for p in peers if p not in self._control[kind]]
+            if not waiting:  # everyone answered; only our own sends were slow (a loaded loop)
+                return
             raise PartyDropped(waiting[0], f"no {kind} within {timeout:g}s (also waiting for {waiting[1:]})") from None
         dropped = [p for p in peers if p not in self._control[kind]]
         if dropped and not tolerate_down:

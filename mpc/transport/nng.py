@@ -62,6 +62,7 @@ class NngTransport:
         self._readers: list[asyncio.Task[None]] = []
         self._closing = False
         self._down_reported: set[int] = set()
+        self._down_events: dict[int, asyncio.Event] = {}  # wakes sends stuck on a vanished peer
         self.stats = TransportStats()
         self.peers: tuple[int, ...] = ()
         self._static = dict(peers) if peers is not None else None
@@ -135,7 +136,14 @@ class NngTransport:
     def _report_down(self, peer: int) -> None:
         if not self._closing and peer not in self._down_reported:
             self._down_reported.add(peer)
+            self._down_event(peer).set()
             self._put(peer, PEER_DOWN)
+
+    def _down_event(self, peer: int) -> asyncio.Event:
+        ev = self._down_events.get(peer)
+        if ev is None:
+            ev = self._down_events[peer] = asyncio.Event()
+        return ev
 
     async def _read(self, peer: int, sock: pynng.Pair0) -> None:
         while True:
@@ -157,19 +165,36 @@ class NngTransport:
         sock = self._sockets.get(peer)
         if sock is None:
             raise TransportError(f"party {self.party_id}: unknown peer {peer}")
+        down = self._down_event(peer)
+        if down.is_set():
+            raise TransportError(f"party {self.party_id}: peer {peer} is down")
         try:
             try:
                 # a non-blocking send saves the cross-thread completion of an aio send: it halves
-                # the round-trip time on loopback; when the pipe is busy, wait for it
+                # the round-trip time on loopback; only when the pipe is busy do we wait
                 sock.send(data, block=False)
             except pynng.TryAgain:
-                await sock.asend(data)
+                await self._send_waiting(peer, sock, data, down)
         except pynng.Timeout as exc:
             raise TransportError(f"party {self.party_id}: send to {peer} timed out") from exc
         except pynng.NNGException as exc:
             raise TransportError(f"party {self.party_id}: send to {peer} failed: {exc}") from exc
         self.stats.messages_sent += 1
         self.stats.bytes_sent += len(data)
+
+    async def _send_waiting(self, peer: int, sock: pynng.Pair0, data: bytes, down: asyncio.Event) -> None:
+        # a send to a peer whose pipe vanished would block until send_timeout: give up when the
+        # peer is reported down, so one crashed party does not stall a sender for 30 s
+        sending = asyncio.ensure_future(sock.asend(data))
+        waiting = asyncio.ensure_future(down.wait())
+        try:
+            await asyncio.wait((sending, waiting), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if not sending.done():
+            sending.cancel()
+            raise TransportError(f"party {self.party_id}: peer {peer} went down during a send")
+        sending.result()
 
     async def recv(self) -> tuple[int, bytes | None]:
         return await self._queue.get()

@@ -1,0 +1,234 @@
+"""Pure cryptography of secure aggregation: key agreement, share encryption, secret sharing of keys.
+
+Everything here is a function of bytes and arrays (no Context, no I/O), tested alone.
+
+* Key agreement: X25519; the shared secret goes through HKDF-SHA256 with the round's session id
+  as salt, so a key is bound to one round and one purpose (``info``).
+* Share encryption: AES-256-GCM; the nonce encodes (sender, receiver) — the pairwise key is the
+  same in both directions, so the direction must make the nonce unique — and the session id is
+  the associated data, so a ciphertext replayed from another round fails authentication.
+* Secret sharing of 32-byte secrets (the self-mask seed b_u and the mask key s_u^SK) over
+  GF(2^61 − 1): a secret is cut into 5 limbs of at most 56 bits (each < p), and every limb is
+  Shamir-shared with the same evaluation points. Sharing is vectorized over points (the generic
+  :func:`mpc.sharing.shamir_share` loops over points in Python, which costs O(n·t) numpy calls per
+  client); reconstruction is :func:`mpc.sharing.shamir_reconstruct`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+
+from mpc.errors import ProtocolError
+from mpc.field import GF61, U64
+from mpc.rng import Csprng
+from mpc.sharing import SharingError, shamir_reconstruct
+
+KEY_BYTES = 32
+LIMB_BYTES = 7  # 56-bit limbs stay below p = 2^61 − 1
+LIMBS = -(-KEY_BYTES // LIMB_BYTES)  # 5 field elements per 32-byte secret
+SHARE_PLAINTEXT = 8 + 2 * LIMBS * 8  # sender, receiver, then the two shares' limbs
+INFO_ENC = b"secagg/share-encryption"
+INFO_MASK = b"secagg/pairwise-mask"
+INFO_GRAPH = b"secagg+/graph"
+
+
+# -- keys -------------------------------------------------------------------------------
+def x25519_keypair(rng: Csprng) -> tuple[bytes, bytes]:
+    """(private, public) raw 32-byte X25519 keys from the protocol's CSPRNG."""
+    sk = X25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
+    return private_bytes(sk), sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def private_bytes(sk: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
+    return sk.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+
+def x25519_private(sk: bytes) -> X25519PrivateKey:
+    """The key object, to agree with many peers without re-parsing the private key each time."""
+    return X25519PrivateKey.from_private_bytes(sk)
+
+
+def x25519_public(sk: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
+    """HKDF(X25519(sk, peer_pk)) bound to the round (salt = sid) and the purpose (info)."""
+    if isinstance(sk, bytes):
+        sk = X25519PrivateKey.from_private_bytes(sk)
+    try:
+        shared = sk.exchange(X25519PublicKey.from_public_bytes(peer_pk))
+    except ValueError as exc:  # low-order point: the all-zero shared secret is refused
+        raise ProtocolError(f"bad public key: {exc}") from None
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=sid, info=info).derive(shared)
+
+
+def signing_key(rng: Csprng) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
+
+
+def verifying_bytes(sk: Ed25519PrivateKey) -> bytes:
+    return sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def verify(pk: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(pk).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# -- the round's identity -----------------------------------------------------------------
+def session_id(keys: dict[int, tuple[bytes, bytes, bytes]], dim: int) -> bytes:
+    """SHA-256 over every (id, c_pk, s_pk, sig_pk) of the round, in id order, and the dimension.
+
+    Fresh keys every round make this unique per round; every later message is bound to it.
+    """
+    h = hashlib.sha256(b"secagg/session/v1")
+    h.update(struct.pack(">Q", dim))
+    for u in sorted(keys):
+        c_pk, s_pk, sig_pk = keys[u]
+        h.update(struct.pack(">I", u) + c_pk + s_pk + sig_pk)
+    return h.digest()
+
+
+def consistency_message(sid: bytes, survivors: Sequence[int]) -> bytes:
+    """What each client signs in the consistency check: the survivor set U3 of this round."""
+    ids = sorted(survivors)
+    return b"secagg/consistency/v1" + sid + struct.pack(f">{len(ids)}I", *ids)
+
+
+# -- share encryption ---------------------------------------------------------------------
+def _nonce(sender: int, receiver: int) -> bytes:
+    return struct.pack(">II", sender, receiver) + bytes(4)
+
+
+def encrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, sk_share: U64, b_share: U64) -> bytes:
+    body = struct.pack(">II", sender, receiver) + sk_share.astype("<u8").tobytes() + b_share.astype("<u8").tobytes()
+    return AESGCM(key).encrypt(_nonce(sender, receiver), body, sid)
+
+
+def decrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, ct: bytes) -> tuple[U64, U64]:
+    """The (s_sk share, b share) that ``sender`` encrypted for ``receiver``; ProtocolError if forged,
+    replayed from another round (sid), or addressed to someone else."""
+    try:
+        body = AESGCM(key).decrypt(_nonce(sender, receiver), ct, sid)
+    except InvalidTag:
+        raise ProtocolError("share ciphertext fails authentication (forged or from another round)",
+                            peer=sender) from None
+    if len(body) != SHARE_PLAINTEXT or struct.unpack_from(">II", body) != (sender, receiver):
+        raise ProtocolError("share ciphertext names the wrong parties", peer=sender)
+    limbs = np.frombuffer(body, dtype="<u8", offset=8).astype(np.uint64)
+    if int(limbs.max()) >= GF61.modulus:
+        raise ProtocolError("share outside the field", peer=sender)
+    return limbs[:LIMBS].copy(), limbs[LIMBS:].copy()
+
+
+# -- secret sharing of 32-byte secrets ----------------------------------------------------
+def secret_to_limbs(secret: bytes) -> U64:
+    if len(secret) != KEY_BYTES:
+        raise ValueError("secrets are 32 bytes")
+    padded = secret + bytes(LIMBS * LIMB_BYTES - KEY_BYTES)
+    return np.array([int.from_bytes(padded[i * LIMB_BYTES:(i + 1) * LIMB_BYTES], "little") for i in range(LIMBS)],
+                    dtype=np.uint64)
+
+
+def limbs_to_secret(limbs: U64) -> bytes:
+    raw = b"".join(int(v).to_bytes(LIMB_BYTES, "little") if int(v) < 1 << (8 * LIMB_BYTES) else b"\xff" * 8
+                   for v in limbs)
+    if len(raw) != LIMBS * LIMB_BYTES or any(raw[KEY_BYTES:]):
+        raise SharingError("reconstructed limbs do not encode a 32-byte secret")
+    return raw[:KEY_BYTES]
+
+
+def share_limbs(secret: U64, points: Sequence[int], needed: int, rng: Csprng) -> U64:
+    """Shamir shares (degree ``needed − 1``) of a limb vector at ``points``; shape (len(points), L).
+
+    Horner's rule runs over the coefficients with all points at once, so the cost is ``needed``
+    vector operations, not ``needed · len(points)``.
+    """
+    pts = np.asarray(points, dtype=np.uint64)
+    if len(set(points)) != len(points) or any(int(p) % GF61.modulus == 0 for p in points):
+        raise SharingError("evaluation points must be distinct and non-zero")
+    if not 1 <= needed <= len(points):
+        raise SharingError(f"need 1 <= needed={needed} <= {len(points)} points")
+    degree = needed - 1
+    coeffs = GF61.random(rng, (degree, secret.size)) if degree else None
+    x = np.repeat(pts[:, None], secret.size, axis=1)
+    acc = np.broadcast_to(coeffs[degree - 1] if degree else secret, x.shape).copy()
+    for j in range(degree - 2, -2, -1):  # coefficients high to low, the secret last
+        c = secret if j < 0 else coeffs[j]  # type: ignore[index]
+        acc = GF61.add(GF61.mul(acc, x), np.broadcast_to(c, x.shape).copy())
+    return acc
+
+
+def reconstruct_secret(points: Sequence[int], shares: U64) -> bytes:
+    """The 32-byte secret from ``needed`` shares (stacked on axis 0) at ``points``."""
+    return limbs_to_secret(shamir_reconstruct(points, shares))
+
+
+def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
+    """Limbs of many secrets shared at the same points: ``shares`` is (points, secrets, LIMBS)."""
+    return shamir_reconstruct(points, shares)
+
+
+# -- SecAgg+ graph ------------------------------------------------------------------------
+def harary_neighbours(
+    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None
+) -> dict[int, frozenset[int]]:
+    """Bell et al.'s graph: the Harary graph H(k, n) on a seeded random permutation of the clients.
+
+    Each client is joined to the k/2 nearest on either side of a random circular order; ``degree``
+    is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
+    The seed is public (derived from the session id), so every party computes the same graph.
+    With ``only`` the result holds just that client's neighbourhood (what a client needs).
+    """
+    ids = np.asarray(sorted(clients), dtype=np.int64)
+    n = len(ids)
+    if degree >= n - 1:
+        everyone = frozenset(int(v) for v in ids)
+        wanted = ids if only is None else [only]
+        return {int(u): everyone - {int(u)} for u in wanted}
+    half = (degree + 1) // 2
+    # a uniform random permutation: sort by 64-bit keystream values (ties have probability ~n²/2^65)
+    order = ids[np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(n), kind="stable")]
+    offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
+    if only is not None:
+        pos = int(np.flatnonzero(order == only)[0])
+        return {only: frozenset(int(v) for v in order[(pos + offsets) % n])}
+    table = order[(np.arange(n)[:, None] + offsets[None, :]) % n]  # row i: neighbours of order[i]
+    return {int(u): frozenset(row.tolist()) for u, row in zip(order, table, strict=True)}
+
+
+__all__ = [
+    "LIMBS",
+    "agree",
+    "consistency_message",
+    "decrypt_shares",
+    "encrypt_shares",
+    "harary_neighbours",
+    "limbs_to_secret",
+    "reconstruct_many",
+    "reconstruct_secret",
+    "secret_to_limbs",
+    "session_id",
+    "share_limbs",
+    "signing_key",
+    "verify",
+    "verifying_bytes",
+    "x25519_keypair",
+    "x25519_private",
+    "x25519_public",
+]

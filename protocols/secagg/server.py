@@ -1,0 +1,274 @@
+"""The server (aggregator) of SecAgg / SecAgg+ as a sans-IO state machine.
+
+``receive(kind, batch)`` takes what the clients sent in one round (``{client: payload}``, after the
+driver's gather) and returns the replies ``{client: payload}``. It routes the clients' encrypted
+shares (clients talk only to the server, as in the paper), tracks who survived each stage
+(U0 ⊇ U1 ⊇ … ⊇ U5), checks the threshold at every stage and at every secret it must rebuild, and
+finally removes the masks.
+
+A client whose payload is malformed is treated as dropped at that stage (recorded in
+``rejected``), so one bad client cannot stop the round; a reconstructed secret that does not
+match its public key (s_sk) or commitment (b) aborts the round with a ProtocolError, because
+some share holder lied and the sum would be garbage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mpc.errors import ProtocolError, QuorumLost
+from mpc.field import U64
+
+from . import crypto, wire
+from .client import PK_BYTES, SIG_BYTES, self_mask_commitment
+from .masks import decode_sum, unmask_sum
+from .phases import SERVER_TRANSITIONS, Kind, Params, ServerPhase, kind_of, neighbourhoods, transition
+
+CT_BYTES = crypto.SHARE_PLAINTEXT + 16  # AES-GCM tag
+
+
+class SecAggServer:
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self.phase = ServerPhase.JOINING
+        self.rounds: dict[Kind, tuple[int, ...]] = {}  # who answered each kind (U0 … U5)
+        self.rejected: dict[int, str] = {}
+        self._told: set[int] = set()  # rejected clients already sent an abort
+        self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}
+        self.sid = b""
+        self.dim = 0
+        self.graph: dict[int, frozenset[int]] = {}
+        self._cts: dict[int, dict[int, bytes]] = {}  # sender → receiver → ciphertext
+        self._commit: dict[int, bytes] = {}
+        self._masked: dict[int, U64] = {}
+        self._sigs: dict[int, bytes] = {}
+        self.output: NDArray[Any] | None = None
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    _PREVIOUS = {Kind.JOIN: None, Kind.ADVERTISE: Kind.JOIN, Kind.SHARE_KEYS: Kind.ADVERTISE,
+                 Kind.MASKED_INPUT: Kind.SHARE_KEYS, Kind.CONSISTENCY: Kind.MASKED_INPUT,
+                 Kind.UNMASK: Kind.CONSISTENCY}
+
+    def expected(self, kind: Kind) -> tuple[int, ...]:
+        """The clients whose ``kind`` message the server waits for (the previous stage's survivors)."""
+        prev = self._PREVIOUS[kind]
+        return self.params.clients if prev is None else self.rounds.get(prev, ())
+
+    def used(self) -> tuple[int, ...]:
+        """The clients whose masked input is in the sum (U3)."""
+        return self.rounds.get(Kind.MASKED_INPUT, ())
+
+    def holders(self, u: int) -> frozenset[int]:
+        return self.graph[u] | {u}
+
+    def receive(self, kind: Kind | str, batch: dict[int, Any]) -> dict[int, Any]:
+        nxt = transition(SERVER_TRANSITIONS, self.phase, kind)  # UnexpectedMessage if not allowed
+        k = Kind(kind)
+        handler: Callable[[dict[int, Any]], dict[int, Any]] = getattr(self, f"_on_{k.value}")
+        try:
+            valid = self._accept(k, batch)
+            if len(valid) < self.params.threshold:
+                self._close_stage(k, set(valid))  # raises QuorumLost before any work
+            out = handler(valid)
+        except BaseException:
+            self.phase = ServerPhase.FAILED
+            raise
+        self.phase = nxt
+        return out
+
+    def _accept(self, kind: Kind, batch: dict[int, Any]) -> dict[int, dict[str, Any]]:
+        allowed = set(self.expected(kind))
+        valid: dict[int, dict[str, Any]] = {}
+        for u in sorted(batch):
+            payload = batch[u]
+            try:
+                if u not in allowed:
+                    raise ProtocolError(f"not expected to send {kind.value!r}", peer=u)
+                transition(SERVER_TRANSITIONS, self.phase, kind_of(payload, u), u)
+                if payload["kind"] != kind.value:
+                    raise ProtocolError(f"sent {payload['kind']!r} on the {kind.value!r} round", peer=u)
+                valid[u] = payload
+            except ProtocolError as exc:
+                self.rejected[u] = str(exc)
+        return valid
+
+    def _close_stage(self, kind: Kind, accepted: set[int]) -> tuple[int, ...]:
+        """Record who survived this stage; fewer than the threshold ends the round."""
+        survivors = tuple(sorted(accepted))
+        self.rounds[kind] = survivors
+        t = self.params.threshold
+        if len(survivors) < t:
+            raise QuorumLost(set(self.expected(kind)) - accepted, needed=t, have=len(survivors))
+        return survivors
+
+    def _validated(self, batch: dict[int, dict[str, Any]], check: Callable[[int, dict[str, Any]], None]) -> set[int]:
+        ok: set[int] = set()
+        for u, p in batch.items():
+            try:
+                check(u, p)
+                ok.add(u)
+            except ProtocolError as exc:
+                self.rejected[u] = str(exc)
+        return ok
+
+    # -- stages -----------------------------------------------------------------------------
+    def _on_join(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        self._close_stage(Kind.JOIN, set(batch))
+        return {}
+
+    def _on_advertise(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        dims: dict[int, int] = {}
+
+        def check(u: int, p: dict[str, Any]) -> None:
+            for name in ("c_pk", "s_pk", "sig_pk"):
+                wire.blobs([wire.field(p, name, u)], 1, PK_BYTES, u, name)
+            dims[u] = wire.positive_int(wire.field(p, "dim", u), u, "dim")
+
+        ok = self._validated(batch, check)
+        if ok:  # clients disagreeing with the most common length are excluded, not trusted
+            self.dim = Counter(dims[u] for u in ok).most_common(1)[0][0]
+        seen: set[bytes] = set()
+        for u in sorted(ok):
+            triple = (batch[u]["c_pk"], batch[u]["s_pk"], batch[u]["sig_pk"])
+            if dims[u] != self.dim or seen & set(triple) or len(set(triple)) != 3:
+                self.rejected[u] = "wrong vector length or a repeated public key"
+                continue
+            seen |= set(triple)
+            self.keys[u] = triple
+        u1 = self._close_stage(Kind.ADVERTISE, set(self.keys))
+        self.sid = crypto.session_id(self.keys, self.dim)
+        self.graph = neighbourhoods(self.params, u1, self.sid)
+        msg = {"kind": Kind.KEYS.value, "ids": list(u1), "c_pk": [self.keys[u][0] for u in u1],
+               "s_pk": [self.keys[u][1] for u in u1], "sig_pk": [self.keys[u][2] for u in u1], "dim": self.dim}
+        return {u: msg for u in u1}
+
+    def _on_share_keys(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        def check(u: int, p: dict[str, Any]) -> None:
+            to = wire.ids(wire.field(p, "ids", u), self.graph[u], u, "share recipients")
+            if set(to) != self.graph[u]:
+                raise ProtocolError("must send shares to every neighbour", peer=u)
+            cts = wire.blobs(wire.field(p, "cts", u), len(to), CT_BYTES, u, "ciphertexts")
+            commit = wire.blobs([wire.field(p, "commit", u)], 1, 32, u, "commitment")[0]
+            self._cts[u] = dict(zip(to, cts, strict=True))
+            self._commit[u] = commit
+
+        u2 = set(self._close_stage(Kind.SHARE_KEYS, self._validated(batch, check)))
+        for v in sorted(u2):  # SecAgg+: every client needs enough holders of its own secrets
+            have = self.holders(v) & u2
+            if len(have) < self.params.threshold:
+                raise QuorumLost(self.holders(v) - u2, needed=self.params.threshold, have=len(have))
+        out: dict[int, Any] = {}
+        for v in sorted(u2):
+            senders = sorted(self.graph[v] & u2)
+            out[v] = {"kind": Kind.SHARES.value, "ids": senders, "cts": [self._cts[u][v] for u in senders]}
+        return out
+
+    def _on_masked_input(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        def check(u: int, p: dict[str, Any]) -> None:
+            self._masked[u] = wire.vector(wire.field(p, "y", u), self.dim, u, "masked input")
+
+        u3 = self._close_stage(Kind.MASKED_INPUT, self._validated(batch, check))
+        msg = {"kind": Kind.SURVIVORS.value, "ids": list(u3)}
+        return {u: msg for u in u3}
+
+    def _on_consistency(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        u3 = self.used()
+        message = crypto.consistency_message(self.sid, u3)
+
+        def check(u: int, p: dict[str, Any]) -> None:
+            sig = wire.blobs([wire.field(p, "sig", u)], 1, SIG_BYTES, u, "signature")[0]
+            if not self._signature_ok(u, sig, message):
+                raise ProtocolError("consistency signature does not verify", peer=u)
+            self._sigs[u] = sig
+
+        u4 = set(self._close_stage(Kind.CONSISTENCY, self._validated(batch, check)))
+        dropped = set(self.rounds[Kind.SHARE_KEYS]) - set(u3)
+        out: dict[int, Any] = {}
+        for u in sorted(u4):
+            signers = sorted(self.holders(u) & u4)
+            out[u] = {"kind": Kind.UNMASK_REQUEST.value, "ids": signers, "sigs": [self._sigs[v] for v in signers],
+                      "dropped": sorted(dropped & self.graph[u])}
+        return out
+
+    def _signature_ok(self, u: int, sig: bytes, message: bytes) -> bool:
+        return crypto.verify(self.keys[u][2], sig, message)
+
+    def _on_unmask(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+        u3 = set(self.used())
+        dropped = set(self.rounds[Kind.SHARE_KEYS]) - u3
+        b_shares: dict[int, dict[int, U64]] = {v: {} for v in u3}  # owner → holder → share
+        sk_shares: dict[int, dict[int, U64]] = {v: {} for v in dropped}
+
+        def check(u: int, p: dict[str, Any]) -> None:
+            b_ids = wire.ids(wire.field(p, "b_ids", u), u3 & self.holders(u), u, "b_ids")
+            sk_ids = wire.ids(wire.field(p, "sk_ids", u), dropped & self.graph[u], u, "sk_ids")
+            b = wire.limbs(wire.field(p, "b", u), len(b_ids), u, "b shares")
+            sk = wire.limbs(wire.field(p, "sk", u), len(sk_ids), u, "sk shares")
+            for k, v in enumerate(b_ids):
+                b_shares[v][u] = b[k]
+            for k, v in enumerate(sk_ids):
+                sk_shares[v][u] = sk[k]
+
+        u5 = set(self._close_stage(Kind.UNMASK, self._validated(batch, check)))
+        self_seeds = self._rebuild({v: {h: s for h, s in b_shares[v].items() if h in u5} for v in u3})
+        for v, seed in self_seeds.items():
+            if self_mask_commitment(self.sid, seed) != self._commit[v]:
+                raise ProtocolError(f"rebuilt self-mask seed of party {v} does not match its commitment")
+        needed = {v for v in dropped if self.graph[v] & u3}  # whose pairwise masks remain in the sum
+        mask_keys = self._rebuild({v: {h: s for h, s in sk_shares[v].items() if h in u5} for v in needed})
+        pairs = []
+        for v, sk in mask_keys.items():
+            if crypto.x25519_public(sk) != self.keys[v][1]:
+                raise ProtocolError(f"rebuilt mask key of party {v} does not match its public key")
+            key = crypto.x25519_private(sk)
+            pairs += [(u, v, crypto.agree(key, self.keys[u][1], self.sid, crypto.INFO_MASK))
+                      for u in sorted(self.graph[v] & u3)]
+        total = unmask_sum((self._masked[u] for u in sorted(u3)), (self_seeds[v] for v in sorted(u3)), pairs, self.dim)
+        self.output = decode_sum(total, self.params.fractional_bits)
+        msg = {"kind": Kind.RESULT.value, "used": sorted(u3),
+               "output": self.output if self.params.result_to_clients else None}
+        return {u: msg for u in sorted(u5)}
+
+    def _rebuild(self, shares: dict[int, dict[int, U64]]) -> dict[int, bytes]:
+        """Rebuild each owner's 32-byte secret from ``threshold`` shares; owners whose holders
+        share a point set are interpolated together (all of them, in SecAgg)."""
+        t = self.params.threshold
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for v in sorted(shares):
+            pts = tuple(sorted(shares[v]))[:t]
+            if len(pts) < t:
+                missing = self.holders(v) - set(shares[v])
+                raise QuorumLost(missing, needed=t, have=len(pts))
+            groups.setdefault(pts, []).append(v)
+        out: dict[int, bytes] = {}
+        for pts, owners in groups.items():
+            stacked = np.stack([np.stack([shares[v][h] for v in owners]) for h in pts])  # (t, owners, LIMBS)
+            limbs = crypto.reconstruct_many(pts, stacked)
+            for k, v in enumerate(owners):
+                try:
+                    out[v] = crypto.limbs_to_secret(limbs[k])
+                except ValueError:
+                    raise ProtocolError(f"shares of party {v}'s secret are inconsistent") from None
+        return out
+
+    def newly_rejected(self) -> dict[int, str]:
+        """Clients excluded since the last call: they are still waiting and must be told."""
+        fresh = {u: r for u, r in self.rejected.items() if u not in self._told}
+        self._told |= set(fresh)
+        return fresh
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "role": "server",
+            "used": list(self.used()),
+            "stages": {k.value: len(v) for k, v in self.rounds.items()},
+            "rejected": {str(u): r for u, r in sorted(self.rejected.items())},
+        }
+
+
+__all__ = ["SecAggServer"]

@@ -1,0 +1,70 @@
+"""The protocol table: every (phase, message kind) pair of the client and the server, allowed
+pairs proceed (a handler runs), all others raise UnexpectedMessage before anything happens."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mpc.errors import MpcError, QuorumLost, UnexpectedMessage
+from mpc.rng import Csprng
+from protocols.secagg import ClientPhase, Kind, Params, SecAggClient, SecAggServer, ServerPhase
+from protocols.secagg.phases import CLIENT_TRANSITIONS, SERVER_TRANSITIONS
+
+pytestmark = pytest.mark.timeout(30)
+PARAMS = Params.make((1, 2, 3), {})
+
+
+def _client(phase: ClientPhase) -> SecAggClient:
+    c = SecAggClient(1, PARAMS, np.zeros(4, dtype=np.uint64), Csprng())
+    c.phase = phase
+    return c
+
+
+@pytest.mark.parametrize(("phase", "kind"), list(itertools.product(ClientPhase, [*Kind, "bogus"])))
+def test_client_grid(phase: ClientPhase, kind: Kind | str) -> None:
+    client = _client(phase)
+    payload = {"kind": kind.value if isinstance(kind, Kind) else kind}
+    allowed = isinstance(kind, Kind) and (phase, kind) in CLIENT_TRANSITIONS
+    if not allowed:
+        with pytest.raises(UnexpectedMessage):
+            client.receive(payload)
+        assert client.phase is phase  # nothing happened
+        return
+    # an allowed pair reaches its handler: the empty payload is then refused for its content
+    # (or, for abort, ends the round with QuorumLost), never as unexpected
+    with pytest.raises(MpcError) as info:
+        client.receive(payload)
+    assert not isinstance(info.value, UnexpectedMessage)
+    assert client.phase is ClientPhase.FAILED
+
+
+def test_client_abort_carries_quorum_lost() -> None:
+    client = _client(ClientPhase.SHARED)
+    with pytest.raises(QuorumLost) as info:
+        client.receive({"kind": "abort", "error": "QuorumLost", "missing": [2, 3], "needed": 2, "have": 1})
+    assert info.value.missing == (2, 3)
+
+
+@pytest.mark.parametrize(("phase", "kind"), list(itertools.product(ServerPhase, [*Kind, "bogus"])))
+def test_server_grid(phase: ServerPhase, kind: Kind | str) -> None:
+    server = SecAggServer(PARAMS)
+    server.phase = phase
+    allowed = isinstance(kind, Kind) and (phase, kind) in SERVER_TRANSITIONS
+    if not allowed:
+        with pytest.raises(UnexpectedMessage):
+            server.receive(kind, {})
+        assert server.phase is phase
+        return
+    with pytest.raises(QuorumLost):  # an allowed but empty round is a lost quorum, not "unexpected"
+        server.receive(kind, {})
+    assert server.phase is ServerPhase.FAILED
+
+
+def test_server_treats_a_wrong_kind_from_a_client_as_a_dropout() -> None:
+    server = SecAggServer(PARAMS)
+    server.receive(Kind.JOIN, {1: {"kind": "join"}, 2: {"kind": "join"}, 3: {"kind": "advertise"}})
+    assert server.rounds[Kind.JOIN] == (1, 2)
+    assert 3 in server.rejected
