@@ -62,7 +62,8 @@ def encode(obj: Any) -> bytes:
     def default(o: Any) -> Any:
         if isinstance(o, np.ndarray):
             header, arr = _array_header(o)
-            bodies.append(memoryview(arr).cast("B"))
+            if arr.size:  # an empty array has no body (and memoryview cannot cast it)
+                bodies.append(memoryview(arr).cast("B"))
             return msgpack.ExtType(EXT_NDARRAY, header)
         if isinstance(o, np.integer):
             return int(o)

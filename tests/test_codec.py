@@ -17,6 +17,12 @@ def test_arrays_roundtrip(dtype):
     assert np.array_equal(b["list"][0], a[0]) and b["list"][1:] == [1, "s", None, 2.5, b"raw"]
 
 
+def test_empty_and_zero_dim_arrays_roundtrip():
+    for a in (np.zeros(0, dtype=np.uint64), np.zeros((3, 0), dtype=np.int64), np.array(7, dtype=np.uint64)):
+        b = codec.decode(codec.encode([a, np.arange(3, dtype=np.uint64)]))
+        assert b[0].shape == a.shape and np.array_equal(b[0], a) and b[1].tolist() == [0, 1, 2]
+
+
 def test_message_roundtrip():
     m = Message(session=b"s" * 16, instance="sum#1", tag="share", sender=3, payload=np.arange(5, dtype=np.uint64))
     m2 = Message.from_bytes(m.to_bytes())
