@@ -84,13 +84,10 @@ class Context:
         """
         who = self.parties if senders is None else tuple(senders)
         deadline = timeout or self.timeout
-        results = await asyncio.gather(
-            *(self._node.mailbox.recv(self.instance, self._tag(tag), s, deadline) for s in who),
-            return_exceptions=True,
-        )
+        results = await self._node.mailbox.recv_many(self.instance, self._tag(tag), who, deadline)
         got: dict[int, Any] = {}
         missing: list[int] = []
-        for s, r in zip(who, results, strict=True):
+        for s, r in results.items():
             if isinstance(r, PartyDropped):
                 missing.append(s)
             elif isinstance(r, BaseException):

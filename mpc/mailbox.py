@@ -86,6 +86,40 @@ class Mailbox:
         self._consumed.setdefault(instance, set()).add((tag, sender))
         return payload
 
+    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+        """:meth:`recv` from each sender under one shared deadline; a missing sender's entry is a
+        :class:`PartyDropped` instead of its payload. One timer for all: with thousands of senders a
+        task and a timer per sender would dominate."""
+        consumed = self._consumed.get(instance, ())
+        loop = asyncio.get_running_loop()
+        slots: dict[int, asyncio.Future[Any]] = {}
+        out: dict[int, Any] = {}
+        for s in senders:
+            if (tag, s) in consumed:
+                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
+            key = (instance, tag, s)
+            fut = self._slots.get(key)
+            if fut is None:
+                if s in self._down:
+                    out[s] = PartyDropped(s, "connection lost")
+                    continue
+                fut = self._slots[key] = loop.create_future()
+            slots[s] = fut
+        pending = [f for f in slots.values() if not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        got = self._consumed.setdefault(instance, set())
+        for s, fut in slots.items():
+            if not fut.done() or fut.cancelled():
+                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
+            elif fut.exception() is not None:
+                out[s] = fut.exception()
+            else:
+                out[s] = fut.result()
+                got.add((tag, s))
+            self._forget((instance, tag, s))
+        return {s: out[s] for s in senders}
+
     def _forget(self, key: Key) -> None:
         fut = self._slots.pop(key, None)
         if fut is not None and not fut.done():

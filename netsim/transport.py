@@ -208,6 +208,7 @@ class SimNetwork:
 
 class SimTransport:
     __slots__ = ("network", "party_id", "stats", "_inbox", "_waiter", "_closed")
+    immediate_send = True  # send() never suspends: the node may skip a task per message
 
     def __init__(self, network: SimNetwork, party: int) -> None:
         self.network = network
