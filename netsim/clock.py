@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from mpc.errors import MpcError
@@ -78,6 +78,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self.advanced = 0  # how many times the clock jumped (a cheap progress measure)
+        self.cpu_hook: Callable[..., Any] | None = None  # wraps call_soon callbacks (netsim.cpu)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
+        hook = self.cpu_hook
+        if hook is None:
+            return super().call_soon(callback, *args, context=context)
+        return super().call_soon(hook, callback, *args, context=context)
 
     def time(self) -> float:
         return self._now

@@ -16,6 +16,8 @@ probability and a ``reorder`` probability. Keys (all optional)::
     rto_ms = 200              # retransmission timeout (added per lost transmission)
     reorder = 0.0             # probability that a message may overtake earlier ones on its link
 
+    cpu_scale = 0             # > 0: charge each party's measured compute x scale (netsim.cpu)
+
     [network.party.3]         # overrides for every link from or to party 3
     preset = "mobile"
 
@@ -51,7 +53,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mobile": {"latency_ms": 70, "jitter_ms": 25, "jitter": "pareto", "bandwidth_mbps": 10, "loss": 0.01},
 }
 LINK_KEYS = {"preset", "latency_ms", "jitter_ms", "jitter", "bandwidth_mbps", "loss", "loss_mode", "rto_ms", "reorder"}
-TOP_KEYS = LINK_KEYS | {"uplink_mbps", "party", "links"}
+TOP_KEYS = LINK_KEYS | {"uplink_mbps", "party", "links", "cpu_scale"}
 PARTY_KEYS = LINK_KEYS | {"uplink_mbps"}
 
 
@@ -156,6 +158,7 @@ class LinkTable:
         table = _check_keys(network, TOP_KEYS, "network")
         known = set(parties)
         self.base = _apply(Link(), table, "network")
+        self.cpu_scale = _number(table, "cpu_scale", "network", high=1000.0) or 0.0
         self.uplink: dict[int, float] = {}
         if (v := _number(table, "uplink_mbps", "network")) is not None and v > 0:
             self.uplink = {p: v * 1e6 / 8.0 for p in parties}

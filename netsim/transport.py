@@ -25,6 +25,7 @@ from typing import Any
 from mpc.errors import TransportError
 from mpc.transport.base import PEER_DOWN, TransportStats
 
+from .cpu import PARTY, CpuModel
 from .links import LinkTable
 
 Observer = Callable[[float, "float | None", int, int, bytes], None]
@@ -63,6 +64,13 @@ class SimNetwork:
         self.dropped = 0
         self.plan: Any = None  # a netsim.faults.FaultPlan, set by build_network
         self.tracer: Any = None  # a netsim.trace.Tracer, closed with the network
+        self.cpu: CpuModel | None = None
+        if self.links.cpu_scale:
+            loop = asyncio.get_running_loop()
+            if not hasattr(loop, "cpu_hook"):
+                raise TransportError("cpu_scale needs netsim's virtual-time loop (netsim.run)")
+            self.cpu = CpuModel(self.links.cpu_scale, loop.time)
+            loop.cpu_hook = self.cpu
 
     def transport(self, party: int) -> SimTransport:
         if party not in self._members:
@@ -79,6 +87,8 @@ class SimNetwork:
             return
         self.crashed.add(party)
         now = asyncio.get_running_loop().time()
+        if self.cpu is not None:
+            now = self.cpu.departure(party, now)
         for other, t in self._transports.items():
             if other != party and other not in self.crashed and not t._closed:
                 # the disconnect notice travels like a message: after the data already in flight
@@ -131,7 +141,7 @@ class SimNetwork:
                 if p in self.slow:
                     factor, extra = self.slow[p]
                     latency, serialize = latency * factor + extra, serialize * factor
-        depart = now
+        depart = now if self.cpu is None else self.cpu.departure(src, now)
         uplink = self.links.uplink.get(src)
         if uplink is not None:
             depart = max(depart, self._uplink_free.get(src, 0.0)) + size / uplink
@@ -150,7 +160,7 @@ class SimNetwork:
                 if math.isinf(held) or link.loss_mode == "drop":
                     return None
                 arrive = max(arrive, held + latency)  # TCP resends what the partition held back
-        if not link.constant or special:
+        if not link.constant or special or self.cpu is not None:
             if not (link.reorder and self.random.random() < link.reorder):
                 arrive = max(arrive, self._link_last.get(key, 0.0))
             self._link_last[key] = max(arrive, self._link_last.get(key, 0.0))
@@ -196,6 +206,10 @@ class SimNetwork:
             await self.plan.restarted(party)
 
     def close(self) -> None:
+        if self.cpu is not None:
+            loop = asyncio.get_running_loop()
+            if getattr(loop, "cpu_hook", None) is self.cpu:
+                loop.cpu_hook = None
         if self.plan is not None:
             self.plan.close()
         if self.tracer is not None:
@@ -225,6 +239,7 @@ class SimTransport:
 
     async def start(self, timeout: float) -> None:
         self._closed = False
+        PARTY.set(self.party_id)  # this party's tasks (node, pump) carry its id: netsim.cpu
 
     async def send(self, peer: int, data: bytes) -> None:
         if self._closed:

@@ -94,3 +94,14 @@ def test_trace_plot(tmp_path: Path) -> None:
     assert run_sim(scenario(network={"latency_ms": 10}), trace=str(path)).ok
     assert main(["trace", str(path), "--plot", str(tmp_path / "t.png")]) == 0
     assert (tmp_path / "t.png").stat().st_size > 1000
+
+
+def test_cpu_model_charges_measured_compute_only_when_asked() -> None:
+    doc = {"parties": 4, "sharing": "shamir", "inputs": {"default": {"random": 200_000}}}
+    free = run_sim(scenario(**doc))
+    charged = run_sim(scenario(**doc, network={"cpu_scale": 1.0}))
+    assert free.ok and charged.ok
+    assert free.elapsed_s == 0.0  # latency 0 and compute free: no virtual time passes
+    # sharing and opening 200k-element vectors takes real milliseconds; they now count
+    assert charged.elapsed_s > 0.001
+    assert charged.elapsed_s <= charged.wall_s  # charged from measured wall time of each party
