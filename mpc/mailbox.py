@@ -8,6 +8,7 @@ instances are rejected, and what a peer may leave buffered is bounded.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from .errors import PartyDropped, ProtocolError
@@ -18,10 +19,16 @@ MAX_PENDING_PER_SENDER = 4096
 MAX_FINISHED = 1 << 16
 
 
+@functools.lru_cache(maxsize=16)
+def _members(parties: tuple[int, ...]) -> frozenset[int]:
+    """One shared set per party list: thousands of simulated nodes must not each hold a copy."""
+    return frozenset(parties)
+
+
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...]) -> None:
         self.session = session
-        self.parties = frozenset(parties)
+        self.parties = _members(tuple(parties))
         self._slots: dict[Key, asyncio.Future[Any]] = {}
         self._consumed: dict[str, set[tuple[str, int]]] = {}
         self._finished: dict[str, None] = {}  # insertion-ordered set, bounded
