@@ -105,3 +105,21 @@ def test_cpu_model_charges_measured_compute_only_when_asked() -> None:
     # sharing and opening 200k-element vectors takes real milliseconds; they now count
     assert charged.elapsed_s > 0.001
     assert charged.elapsed_s <= charged.wall_s  # charged from measured wall time of each party
+
+
+def test_trace_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    scn = tmp_path / "d.toml"
+    scn.write_text('protocol = "sum"\nparties = 5\nseed = 4\n[inputs]\ndefault = { random = 10 }\n'
+                   '[network]\npreset = "mobile"\nreorder = 0.1\n[[faults]]\nparty = 4\nslow = 2.0\n')
+    traces = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"{hash_seed}.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(Path(__file__).parents[1])}
+        subprocess.run([sys.executable, "-m", "mpc", "run", "--sim", str(scn), "--trace", str(out)],
+                       env=env, check=True, capture_output=True, timeout=60)
+        traces.append(out.read_bytes())
+    assert traces[0] == traces[1] and traces[0].count(b"\n") == 4 * 5 * 4
