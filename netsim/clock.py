@@ -9,7 +9,9 @@ blocking, so ``call_soon_threadsafe`` keeps working.
 
 When nothing is ready and no timer is pending, no event can ever happen again: the loop raises
 :class:`Deadlock` instead of blocking forever (unless worker threads of the default executor may
-still wake it, in which case it waits for them in real time, boundedly).
+still wake it, in which case it waits for them in real time, boundedly). Work in threads takes no
+virtual time, and a pending timer does not wait for a thread: ``wait_for(to_thread(f), 1)`` times
+out at once if ``f`` is slow. Simulated code should not use threads.
 """
 
 from __future__ import annotations

@@ -190,6 +190,7 @@ class LinkTable:
         for src, dst, keys in self._links:
             self._explicit[(src, dst)] = _apply(self._resolve_parties(src, dst), keys, f"network.links {src}->{dst}")
         self._memo: dict[tuple[int, int], Link] = {}
+        self.uniform = not self._party and not self._explicit  # every link is the base link
 
     def _resolve_parties(self, src: int, dst: int) -> Link:
         link = self.base

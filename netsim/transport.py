@@ -62,15 +62,20 @@ class SimNetwork:
         self._uplink_free: dict[int, float] = {}
         self.delivered = 0
         self.dropped = 0
+        self._fixed_latency: float | None = None
         self.plan: Any = None  # a netsim.faults.FaultPlan, set by build_network
         self.tracer: Any = None  # a netsim.trace.Tracer, closed with the network
         self.cpu: CpuModel | None = None
         if self.links.cpu_scale:
-            loop = asyncio.get_running_loop()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
             if not hasattr(loop, "cpu_hook"):
                 raise TransportError("cpu_scale needs netsim's virtual-time loop (netsim.run)")
             self.cpu = CpuModel(self.links.cpu_scale, loop.time)
             loop.cpu_hook = self.cpu
+        self.refresh()
 
     def transport(self, party: int) -> SimTransport:
         if party not in self._members:
@@ -115,18 +120,30 @@ class SimNetwork:
         return until
 
     # -- routing ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute the fast path: when every message takes the same time, skip the link model."""
+        simple = (self.links.uniform and self.links.base.constant and not self.links.uplink
+                  and self.cpu is None and not self.slow and not self.partitions)
+        self._fixed_latency = self.links.base.latency if simple else None
+
     def _route(self, src: int, dst: int, data: bytes) -> None:
-        for hook in self.senders:
-            hook(src, data)
-        if src in self.crashed:
+        if self.senders:
+            for hook in self.senders:
+                hook(src, data)
+        crashed = self.crashed
+        if src in crashed:
             return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        arrive = self._arrival(src, dst, len(data), now)
-        if arrive is None:
-            self.dropped += 1
-        for obs in self.observers:
-            obs(now, arrive, src, dst, data)
+        now = asyncio.get_running_loop().time()
+        fixed = self._fixed_latency
+        if fixed is not None and dst not in crashed and not self.silent:
+            arrive: float | None = now + fixed
+        else:
+            arrive = self._arrival(src, dst, len(data), now)
+            if arrive is None:
+                self.dropped += 1
+        if self.observers:
+            for obs in self.observers:
+                obs(now, arrive, src, dst, data)
         if arrive is not None:
             self._push(arrive, dst, src, data)
 
@@ -199,6 +216,7 @@ class SimNetwork:
         """Arm the scenario's faults; ``start(pid)`` launches a fresh incarnation (restarts)."""
         if self.plan is not None:
             self.plan.install(tasks, start)
+        self.refresh()
 
     async def restarted(self, party: int) -> None:
         """Return once no restart of ``party`` is pending (its new incarnation is running)."""
