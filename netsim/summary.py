@@ -180,11 +180,11 @@ def plot(trace: list[Sent], out: str, limit: int = 20_000) -> None:
         else:
             ax.plot([m.t * 1000, m.at * 1000], [m.src, m.dst], color=colors[round_name(m)], linewidth=0.6, alpha=0.7)
     for r in rounds[:10]:
-        ax.plot([], [], color=colors[r], label=r)
+        ax.plot([], [], color=colors[r], label=r.lstrip("_"))  # matplotlib hides labels starting with _
     ax.set_xlabel("virtual time (ms)")
     ax.set_ylabel("party")
     ax.legend(loc="upper left", fontsize=7)
-    ax.set_title(f"message timeline ({len(shown)} of {len(trace)} messages)")
+    ax.set_title(f"message timeline ({len(shown)} of {len(trace)} messages; x: lost)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
