@@ -25,6 +25,19 @@ def _members(parties: tuple[int, ...]) -> frozenset[int]:
     return frozenset(parties)
 
 
+class _Group:
+    __slots__ = ("remaining", "done")
+
+    def __init__(self, remaining: int, done: asyncio.Future[None]) -> None:
+        self.remaining = remaining
+        self.done = done
+
+
+def _expire(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...]) -> None:
         self.session = session
@@ -35,6 +48,7 @@ class Mailbox:
         self._pending: dict[int, int] = {}
         self._early: set[Key] = set()  # buffered before anyone asked: counted in _pending
         self._down: set[int] = set()
+        self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
 
     @property
     def down(self) -> frozenset[int]:
@@ -62,6 +76,8 @@ class Mailbox:
             self._early.add(key)
             self._pending[msg.sender] = self._pending.get(msg.sender, 0) + 1
         fut.set_result(msg.payload)
+        if key in self._watch:
+            self._settled(key)
 
     def mark_down(self, party: int, reason: str = "connection lost") -> None:
         """Fail every wait on ``party`` whose message has not arrived; later waits fail at once."""
@@ -69,6 +85,14 @@ class Mailbox:
         for (_inst, _tag, sender), fut in list(self._slots.items()):
             if sender == party and not fut.done():
                 fut.set_exception(PartyDropped(party, reason))
+                if (_inst, _tag, sender) in self._watch:
+                    self._settled((_inst, _tag, sender))
+
+    def _settled(self, key: Key) -> None:
+        for group in self._watch.pop(key):
+            group.remaining -= 1
+            if group.remaining == 0 and not group.done.done():
+                group.done.set_result(None)
 
     async def recv(self, instance: str, tag: str, sender: int, timeout: float) -> Any:
         key = (instance, tag, sender)
@@ -112,9 +136,23 @@ class Mailbox:
                     continue
                 fut = self._slots[key] = loop.create_future()
             slots[s] = fut
-        pending = [f for f in slots.values() if not f.done()]
+        pending = [(instance, tag, s) for s, f in slots.items() if not f.done()]
         if pending:
-            await asyncio.wait(pending, timeout=timeout)
+            # one future for the whole group, settled by deliver/mark_down: no callback per slot
+            group = _Group(len(pending), loop.create_future())
+            for key in pending:
+                self._watch.setdefault(key, []).append(group)
+            timer = loop.call_later(timeout, _expire, group.done)
+            try:
+                await group.done
+            finally:
+                timer.cancel()
+                for key in pending:
+                    waiting = self._watch.get(key)
+                    if waiting is not None and group in waiting:
+                        waiting.remove(group)
+                        if not waiting:
+                            del self._watch[key]
         got = self._consumed.setdefault(instance, set())
         for s, fut in slots.items():
             if not fut.done() or fut.cancelled():

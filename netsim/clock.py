@@ -80,13 +80,24 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.loop = self
         self.advanced = 0  # how many times the clock jumped (a cheap progress measure)
-        self.cpu_hook: Callable[..., Any] | None = None  # wraps call_soon callbacks (netsim.cpu)
+        self._cpu_hook: Callable[..., Any] | None = None
 
-    def call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
-        hook = self.cpu_hook
+    @property
+    def cpu_hook(self) -> Callable[..., Any] | None:
+        """A wrapper of every ``call_soon`` callback (see :mod:`netsim.cpu`), or ``None``."""
+        return self._cpu_hook
+
+    @cpu_hook.setter
+    def cpu_hook(self, hook: Callable[..., Any] | None) -> None:
+        # Shadow call_soon on the instance only while hooked: an override would tax every task step.
+        self._cpu_hook = hook
         if hook is None:
-            return super().call_soon(callback, *args, context=context)
-        return super().call_soon(hook, callback, *args, context=context)
+            self.__dict__.pop("call_soon", None)
+        else:
+            self.call_soon = self._hooked_call_soon  # type: ignore[method-assign]
+
+    def _hooked_call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
+        return super().call_soon(self._cpu_hook, callback, *args, context=context)
 
     def time(self) -> float:
         return self._now
