@@ -118,7 +118,8 @@ class Node:
     async def _barrier(self, kind: str, timeout: float, tolerate_down: bool = False) -> None:
         """Tell every peer ``kind`` and wait until every peer said it too (or went away)."""
         peers = list(self.neighbors)
-        live = [p for p in peers if p not in self.mailbox.down]
+        down = self.mailbox.down
+        live = [p for p in peers if p not in down]
         data = Message(session=self.session, instance=CONTROL, tag=kind, sender=self.party_id).to_bytes()
         try:
             async with asyncio.timeout(timeout):
@@ -183,17 +184,19 @@ class Node:
         """Send to several parties at once; a payload for this party is delivered locally."""
         encoded: bytes | None = None
         sends = []
+        members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
         for peer, payload in payloads.items():
-            msg = Message(session=self.session, instance=instance, tag=tag, sender=self.party_id, payload=payload)
             if peer == self.party_id:
-                self.mailbox.deliver(msg)
+                self.mailbox.deliver(Message(session=self.session, instance=instance, tag=tag,
+                                             sender=self.party_id, payload=payload))
                 continue
-            if peer not in self.parties:
+            if peer not in members:
                 raise ConfigError(f"unknown party {peer}")
-            if peer in self.mailbox.down:
+            if peer in down:
                 continue  # it is gone; the protocol's quorum logic decides whether that matters
             if not same or encoded is None:
-                encoded = msg.to_bytes()
+                encoded = Message(session=self.session, instance=instance, tag=tag, sender=self.party_id,
+                                  payload=payload).to_bytes()
             sends.append((peer, encoded))
         if sends:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
