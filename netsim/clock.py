@@ -17,9 +17,10 @@ out at once if ``f`` is slow. Simulated code should not use threads.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from mpc.errors import MpcError
 
@@ -55,20 +56,37 @@ class _VirtualSelector(selectors.BaseSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         events = self._real.select(0)
-        if events or timeout == 0:
+        if events:
             return events
         loop = self.loop
         assert loop is not None  # set by the loop's constructor, before any select
-        if timeout is None:
-            if loop._default_executor is not None:  # type: ignore[attr-defined]
-                events = self._real.select(EXECUTOR_WAIT_S)
-                if events:
-                    return events
-            raise Deadlock(
-                f"deadlock at virtual time {loop.time():.6f} s: every task waits and no timer is pending"
-            )
-        loop._advance(timeout)
+        source = loop.source
+        due = source.next_time() if source is not None else math.inf
+        if timeout != 0:
+            scheduled = loop._scheduled  # type: ignore[attr-defined]
+            target = min(due, scheduled[0]._when if scheduled else math.inf)
+            if math.isinf(target):
+                if loop._default_executor is not None:  # type: ignore[attr-defined]
+                    events = self._real.select(EXECUTOR_WAIT_S)
+                    if events:
+                        return events
+                raise Deadlock(
+                    f"deadlock at virtual time {loop.time():.6f} s: every task waits and no timer is pending"
+                )
+            loop._advance_to(target)
+        if due <= loop._now:
+            source.fire(loop._now)  # type: ignore[union-attr]  # its callbacks run in this iteration
         return []
+
+
+class EventSource(Protocol):
+    """Timed events kept outside the loop's timer heap (netsim's in-flight messages)."""
+
+    def next_time(self) -> float:
+        """The time of the earliest pending event (``inf``: none)."""
+
+    def fire(self, now: float) -> None:
+        """Handle every event due at ``now``."""
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -81,6 +99,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         selector.loop = self
         self.advanced = 0  # how many times the clock jumped (a cheap progress measure)
         self._cpu_hook: Callable[..., Any] | None = None
+        # one source of timed events polled by the selector: no TimerHandle and no extra loop
+        # iteration per event (with jitter, each simulated message arrives at its own instant)
+        self.source: EventSource | None = None
 
     @property
     def cpu_hook(self) -> Callable[..., Any] | None:
@@ -102,10 +123,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._now
 
-    def _advance(self, timeout: float) -> None:
+    def _advance_to(self, target: float) -> None:
         # Land exactly on the next deadline (no float drift from now + (when - now)).
-        scheduled = self._scheduled  # type: ignore[attr-defined]
-        target = scheduled[0]._when if scheduled else self._now + timeout
         if target > self._now:
             self._now = target
             self.advanced += 1
@@ -121,4 +140,4 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return runner.run(coro)
 
 
-__all__ = ["Deadlock", "VirtualTimeLoop", "new_loop", "run"]
+__all__ = ["Deadlock", "EventSource", "VirtualTimeLoop", "new_loop", "run"]

@@ -186,14 +186,32 @@ class SimNetwork:
     def _push(self, when: float, dst: int, src: int, data: bytes | None) -> None:
         heapq.heappush(self._heap, (when, next(self._seq), dst, src, data))
         if when < self._timer_at:
+            loop = asyncio.get_running_loop()
+            if getattr(loop, "source", False) is None:
+                loop.source = self  # type: ignore[attr-defined]  # netsim's loop polls next_time()
+            if loop.source is self:  # type: ignore[attr-defined]
+                return
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = when
-            self._timer = asyncio.get_running_loop().call_at(when, self._deliver_due)
+            self._timer = loop.call_at(when, self._deliver_due)
+
+    def next_time(self) -> float:
+        return self._heap[0][0] if self._heap else math.inf
+
+    def fire(self, now: float) -> None:
+        self._deliver(now)
 
     def _deliver_due(self) -> None:
         loop = asyncio.get_running_loop()
-        now = loop.time()
+        self._deliver(loop.time())
+        if self._heap:
+            self._timer_at = self._heap[0][0]
+            self._timer = loop.call_at(self._timer_at, self._deliver_due)
+        else:
+            self._timer_at, self._timer = math.inf, None
+
+    def _deliver(self, now: float) -> None:
         heap = self._heap
         transports = self._transports
         while heap and heap[0][0] <= now:
@@ -206,11 +224,6 @@ class SimNetwork:
             else:
                 self.delivered += 1
                 t._arrive(src, data)
-        if heap:
-            self._timer_at = heap[0][0]
-            self._timer = loop.call_at(self._timer_at, self._deliver_due)
-        else:
-            self._timer_at, self._timer = math.inf, None
 
     def apply_faults(self, tasks: Mapping[int, asyncio.Task[Any]], start: Callable[[int], None]) -> None:
         """Arm the scenario's faults; ``start(pid)`` launches a fresh incarnation (restarts)."""
@@ -224,8 +237,13 @@ class SimNetwork:
             await self.plan.restarted(party)
 
     def close(self) -> None:
+        try:
+            loop: Any = asyncio.get_running_loop()
+        except RuntimeError:  # closed outside any loop: nothing was scheduled
+            loop = None
+        if getattr(loop, "source", None) is self:
+            loop.source = None  # type: ignore[attr-defined]
         if self.cpu is not None:
-            loop = asyncio.get_running_loop()
             if getattr(loop, "cpu_hook", None) is self.cpu:
                 loop.cpu_hook = None
         if self.plan is not None:
