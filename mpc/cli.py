@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from .errors import MpcError
+from .errors import ConfigError, MpcError
 from .runner import Report, summarize
 
 Command = Callable[[argparse.Namespace], int]
@@ -28,6 +28,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim", action="store_true", help="run all parties in one process over netsim")
     p.add_argument("--json", metavar="FILE", help="write a machine-readable report")
     p.add_argument("--tls", action="store_true", help="real mode: mutual TLS with fresh per-run identities")
+    p.add_argument("--trace", metavar="FILE", help="with --sim: write a JSONL message trace (no payloads)")
 
 
 def print_report(report: Report) -> None:
@@ -61,9 +62,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.sim:
         from .runner import run_sim
 
-        report = run_sim(scn)
+        report = run_sim(scn, trace=args.trace)
     else:
         from .launch import run_real
+
+        if args.trace:
+            raise ConfigError("--trace needs --sim (real runs are not traced)")
 
         report = run_real(scn, tls=args.tls)
     print_report(report)
@@ -124,7 +128,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def _load_plugins() -> None:
+    from netsim import commands  # noqa: F401  (registers "trace")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _load_plugins()
     parser = argparse.ArgumentParser(prog="mpc", description="Peer-to-peer secure multi-party computation runtime")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (never shares or keys)")
     sub = parser.add_subparsers(dest="command", required=True)

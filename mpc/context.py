@@ -7,6 +7,7 @@ directly, so the same code runs over pynng and inside netsim's virtual time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,10 +29,14 @@ class Context:
         self._prefix = prefix
         self.party_id: int = node.party_id
         self.parties: tuple[int, ...] = node.parties
-        self.peers: tuple[int, ...] = tuple(p for p in node.parties if p != node.party_id)
         self.rng: Csprng = node.rng
         self.timeout: float = node.timeout
         self.log: logging.Logger = node.log
+
+    @functools.cached_property
+    def peers(self) -> tuple[int, ...]:
+        # computed on first use: with 10,000 simulated parties a copy per context is 80 kB each
+        return tuple(p for p in self.parties if p != self.party_id)
 
     # -- structure --------------------------------------------------------------------
     def child(self, name: str) -> Context:
@@ -84,13 +89,10 @@ class Context:
         """
         who = self.parties if senders is None else tuple(senders)
         deadline = timeout or self.timeout
-        results = await asyncio.gather(
-            *(self._node.mailbox.recv(self.instance, self._tag(tag), s, deadline) for s in who),
-            return_exceptions=True,
-        )
+        results = await self._node.mailbox.recv_many(self.instance, self._tag(tag), who, deadline)
         got: dict[int, Any] = {}
         missing: list[int] = []
-        for s, r in zip(who, results, strict=True):
+        for s, r in results.items():
             if isinstance(r, PartyDropped):
                 missing.append(s)
             elif isinstance(r, BaseException):

@@ -8,6 +8,7 @@ instances are rejected, and what a peer may leave buffered is bounded.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from .errors import PartyDropped, ProtocolError
@@ -18,16 +19,36 @@ MAX_PENDING_PER_SENDER = 4096
 MAX_FINISHED = 1 << 16
 
 
+@functools.lru_cache(maxsize=16)
+def _members(parties: tuple[int, ...]) -> frozenset[int]:
+    """One shared set per party list: thousands of simulated nodes must not each hold a copy."""
+    return frozenset(parties)
+
+
+class _Group:
+    __slots__ = ("remaining", "done")
+
+    def __init__(self, remaining: int, done: asyncio.Future[None]) -> None:
+        self.remaining = remaining
+        self.done = done
+
+
+def _expire_group(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...]) -> None:
         self.session = session
-        self.parties = frozenset(parties)
+        self.parties = _members(tuple(parties))
         self._slots: dict[Key, asyncio.Future[Any]] = {}
         self._consumed: dict[str, set[tuple[str, int]]] = {}
         self._finished: dict[str, None] = {}  # insertion-ordered set, bounded
         self._pending: dict[int, int] = {}
         self._early: set[Key] = set()  # buffered before anyone asked: counted in _pending
         self._down: set[int] = set()
+        self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
 
     @property
     def down(self) -> frozenset[int]:
@@ -55,6 +76,8 @@ class Mailbox:
             self._early.add(key)
             self._pending[msg.sender] = self._pending.get(msg.sender, 0) + 1
         fut.set_result(msg.payload)
+        if key in self._watch:
+            self._settled(key)
 
     def mark_down(self, party: int, reason: str = "connection lost") -> None:
         """Fail every wait on ``party`` whose message has not arrived; later waits fail at once."""
@@ -62,6 +85,14 @@ class Mailbox:
         for (_inst, _tag, sender), fut in list(self._slots.items()):
             if sender == party and not fut.done():
                 fut.set_exception(PartyDropped(party, reason))
+                if (_inst, _tag, sender) in self._watch:
+                    self._settled((_inst, _tag, sender))
+
+    def _settled(self, key: Key) -> None:
+        for group in self._watch.pop(key):
+            group.remaining -= 1
+            if group.remaining == 0 and not group.done.done():
+                group.done.set_result(None)
 
     async def recv(self, instance: str, tag: str, sender: int, timeout: float) -> Any:
         key = (instance, tag, sender)
@@ -75,7 +106,7 @@ class Mailbox:
             fut = loop.create_future()
             self._slots[key] = fut
             # one timer on the waiter itself (cheaper than asyncio.timeout + shield per message)
-            timer = loop.call_later(timeout, _expire, fut, sender, tag, timeout)
+            timer = loop.call_later(timeout, _expire_one, fut, sender, tag, timeout)
             try:
                 await fut
             except BaseException:  # dropped, timed out, or this waiter was cancelled
@@ -87,6 +118,54 @@ class Mailbox:
         self._forget(key)
         self._consumed.setdefault(instance, set()).add((tag, sender))
         return payload
+
+    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+        """:meth:`recv` from each sender under one shared deadline; a missing sender's entry is a
+        :class:`PartyDropped` instead of its payload. One timer for all: with thousands of senders a
+        task and a timer per sender would dominate."""
+        consumed = self._consumed.get(instance, ())
+        loop = asyncio.get_running_loop()
+        slots: dict[int, asyncio.Future[Any]] = {}
+        out: dict[int, Any] = {}
+        for s in senders:
+            if (tag, s) in consumed:
+                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
+            key = (instance, tag, s)
+            fut = self._slots.get(key)
+            if fut is None:
+                if s in self._down:
+                    out[s] = PartyDropped(s, "connection lost")
+                    continue
+                fut = self._slots[key] = loop.create_future()
+            slots[s] = fut
+        pending = [(instance, tag, s) for s, f in slots.items() if not f.done()]
+        if pending:
+            # one future for the whole group, settled by deliver/mark_down: no callback per slot
+            group = _Group(len(pending), loop.create_future())
+            for key in pending:
+                self._watch.setdefault(key, []).append(group)
+            timer = loop.call_later(timeout, _expire_group, group.done)
+            try:
+                await group.done
+            finally:
+                timer.cancel()
+                for key in pending:
+                    waiting = self._watch.get(key)
+                    if waiting is not None and group in waiting:
+                        waiting.remove(group)
+                        if not waiting:
+                            del self._watch[key]
+        got = self._consumed.setdefault(instance, set())
+        for s, fut in slots.items():
+            if not fut.done() or fut.cancelled():
+                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
+            elif fut.exception() is not None:
+                out[s] = fut.exception()
+            else:
+                out[s] = fut.result()
+                got.add((tag, s))
+            self._forget((instance, tag, s))
+        return {s: out[s] for s in senders}
 
     def _forget(self, key: Key) -> None:
         fut = self._slots.pop(key, None)
@@ -106,7 +185,7 @@ class Mailbox:
             self._finished.pop(next(iter(self._finished)))
 
 
-def _expire(fut: asyncio.Future[Any], sender: int, tag: str, timeout: float) -> None:
+def _expire_one(fut: asyncio.Future[Any], sender: int, tag: str, timeout: float) -> None:
     if not fut.done():
         fut.set_exception(PartyDropped(sender, f"no {tag!r} message within {timeout:g}s"))
 

@@ -85,6 +85,7 @@ class Node:
         self._instances = 0
         self._control: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._control_event = asyncio.Event()
+        self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._pump_task: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -121,19 +122,19 @@ class Node:
     async def _barrier(self, kind: str, timeout: float, tolerate_down: bool = False) -> None:
         """Tell every peer ``kind`` and wait until every peer said it too (or went away)."""
         peers = list(self.neighbors)
-        live = [p for p in peers if p not in self.mailbox.down]
+        down = self.mailbox.down
+        live = [p for p in peers if p not in down]
         data = Message(session=self.session, instance=CONTROL, tag=kind, sender=self.party_id).to_bytes()
         try:
             async with asyncio.timeout(timeout):
-                results = await asyncio.gather(*(self.transport.send(p, data) for p in live), return_exceptions=True)
+                results = await self._send_all([(p, data) for p in live])
                 for p, r in zip(live, results, strict=True):
                     if isinstance(r, BaseException) and not tolerate_down:
                         raise PartyDropped(p, f"cannot reach it: {r}")
-                while True:
-                    down = self.mailbox.down
-                    waiting = [p for p in peers if p not in self._control[kind] and p not in down]
-                    if not waiting:
-                        break
+                # a set that _on_control and lost connections shrink: O(1) per answer, not O(peers)
+                down = self.mailbox.down
+                waiting = self._waiting[kind] = {p for p in peers if p not in self._control[kind] and p not in down}
+                while waiting:
                     self._control_event.clear()
                     await self._control_event.wait()
         except TimeoutError:
@@ -157,6 +158,8 @@ class Node:
         if data is PEER_DOWN:
             self.log.info("party %d: connection to %d lost", self.party_id, peer)
             self.mailbox.mark_down(peer)
+            for waiting in self._waiting.values():
+                waiting.discard(peer)
             self._control_event.set()
             return
         try:
@@ -183,38 +186,58 @@ class Node:
         if msg.tag not in self._control:
             raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
         self._control[msg.tag].add(msg.sender)
-        self._control_event.set()
+        waiting = self._waiting[msg.tag]
+        if msg.sender in waiting:
+            waiting.discard(msg.sender)
+            if not waiting:
+                self._control_event.set()
 
     # -- sending ----------------------------------------------------------------------
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""
         encoded: bytes | None = None
         sends = []
+        members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
         for peer, payload in payloads.items():
-            msg = Message(session=self.session, instance=instance, tag=tag, sender=self.party_id, payload=payload)
             if peer == self.party_id:
-                self.mailbox.deliver(msg)
+                self.mailbox.deliver(Message(session=self.session, instance=instance, tag=tag,
+                                             sender=self.party_id, payload=payload))
                 continue
-            if peer not in self.parties:
+            if peer not in members:
                 raise ConfigError(f"unknown party {peer}")
-            if peer in self.mailbox.down:
+            if peer in down:
                 continue  # it is gone; the protocol's quorum logic decides whether that matters
             if not same or encoded is None:
-                encoded = msg.to_bytes()
-            sends.append(self._send_one(peer, encoded))
-        if len(sends) == 1:
-            await sends[0]
-        elif sends:
-            await asyncio.gather(*sends)
+                encoded = Message(session=self.session, instance=instance, tag=tag, sender=self.party_id,
+                                  payload=payload).to_bytes()
+            sends.append((peer, encoded))
+        if sends:
+            for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
+                if isinstance(r, TransportError):
+                    # a peer we cannot send to is treated like one that dropped
+                    self.log.info("party %d: %s", self.party_id, r)
+                    self.mailbox.mark_down(peer, str(r))
+                elif r is not None:
+                    raise r
         self._after_send(tag)
 
-    async def _send_one(self, peer: int, data: bytes) -> None:
-        try:
-            await self.transport.send(peer, data)
-        except TransportError as exc:
-            # a peer we cannot send to is treated like one that dropped
-            self.log.info("party %d: %s", self.party_id, exc)
-            self.mailbox.mark_down(peer, str(exc))
+    async def _send_all(self, sends: list[tuple[int, bytes]]) -> list[BaseException | None]:
+        """Send each ``(peer, data)`` concurrently; a failed send's exception is returned in its place.
+
+        A transport whose ``send`` never suspends (netsim's, marked ``immediate_send``) is called in
+        a plain loop: a task per message would dominate a simulation of thousands of parties. A
+        single send is awaited directly too (no task, which matters for dependent round trips).
+        """
+        if len(sends) > 1 and not getattr(self.transport, "immediate_send", False):
+            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in sends), return_exceptions=True))
+        out: list[BaseException | None] = []
+        for peer, data in sends:
+            try:
+                await self.transport.send(peer, data)
+                out.append(None)
+            except Exception as exc:  # as gather(return_exceptions=True) would hand it back
+                out.append(exc)
+        return out
 
     def _after_send(self, tag: str) -> None:
         crash = self._crash

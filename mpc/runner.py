@@ -199,11 +199,11 @@ class Report:
 
 
 # -- simulated runs -----------------------------------------------------------------------
-async def _simulate(scn: Scenario) -> tuple[dict[int, Outcome], float]:
+async def _simulate(scn: Scenario, trace: str | None = None) -> tuple[dict[int, Outcome], float]:
     import netsim
 
     ids = node_ids(scn)
-    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults)
+    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults, trace=trace)
     session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -213,28 +213,36 @@ async def _simulate(scn: Scenario) -> tuple[dict[int, Outcome], float]:
         net.crash(pid)
         raise Crashed(f"party {pid} crashed (scenario fault)")
 
-    for pid in ids:
+    def start(pid: int) -> None:
         tasks[pid] = asyncio.create_task(
             run_party(scn, pid, net.transport(pid), session=session, on_crash=lambda p=pid: crash(p), parties=ids)
         )
-    for fault in scn.faults:
-        at = fault.crash_at_s
-        if at is not None and fault.party in tasks:
-            loop.call_later(at, lambda p=fault.party: (net.crash(p), tasks[p].cancel()))
+
+    for pid in ids:
+        start(pid)
+    net.apply_faults(tasks, start)  # timed crashes, restarts, silent, slow, partitions
     outcomes: dict[int, Outcome] = {}
-    for pid, task in tasks.items():
-        try:
-            outcomes[pid] = await task
-        except asyncio.CancelledError:
-            outcomes[pid] = Outcome(status="crashed")
+    try:
+        for pid in ids:
+            while True:  # a restarted party's outcome is its last incarnation's
+                task = tasks[pid]
+                try:
+                    outcomes[pid] = await task
+                except asyncio.CancelledError:
+                    outcomes[pid] = Outcome(status="crashed")
+                await net.restarted(pid)
+                if tasks[pid] is task:
+                    break
+    finally:
+        net.close()
     return outcomes, loop.time() - t0
 
 
-def run_sim(scn: Scenario) -> Report:
+def run_sim(scn: Scenario, *, trace: str | None = None) -> Report:
     import netsim
 
     wall = time.perf_counter()
-    outcomes, elapsed = netsim.run(_simulate(scn))
+    outcomes, elapsed = netsim.run(_simulate(scn, trace))
     reason = check(scn, outcomes)
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 

@@ -1,34 +1,32 @@
-"""netsim: an in-memory network for running many parties in one process, under faults.
+"""netsim: a deterministic network simulator in virtual time, for many parties and their faults.
 
 The runner uses two entry points, :func:`build_network` and :func:`run`; everything else is
-netsim's own business.
+netsim's own business: :mod:`netsim.clock` (the virtual-time event loop), :mod:`netsim.links`
+(latency, jitter, bandwidth, loss), :mod:`netsim.faults`, :mod:`netsim.trace` and
+:mod:`netsim.summary` (JSONL traces and their summary).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from .clock import Deadlock, VirtualTimeLoop, run
+from .faults import FaultPlan
+from .trace import Tracer
 from .transport import SimNetwork, SimTransport
-
-T = TypeVar("T")
 
 
 def build_network(parties: Iterable[int], network: Mapping[str, Any], *, seed: int = 0,
-                  faults: Sequence[Any] = ()) -> SimNetwork:
-    """A network for a scenario's ``[network]`` table (latency_ms, loss; more to come)."""
-    return SimNetwork(
-        parties,
-        latency=float(network.get("latency_ms", 0.0)) / 1000.0,
-        loss=float(network.get("loss", 0.0)),
-        seed=seed,
-    )
+                  faults: Sequence[Any] = (), trace: str | None = None) -> SimNetwork:
+    """A network for a scenario's ``[network]`` table and ``[[faults]]`` (see :mod:`netsim.links`,
+    :mod:`netsim.faults`); ``trace`` names a JSONL file receiving one line per message."""
+    net = SimNetwork(parties, network, seed=seed)
+    net.plan = FaultPlan(net, faults)
+    if trace is not None:
+        net.tracer = Tracer(trace)
+        net.observers.append(net.tracer)
+    return net
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a simulation to completion (currently on asyncio's default loop, in real time)."""
-    return asyncio.run(coro)
-
-
-__all__ = ["SimNetwork", "SimTransport", "build_network", "run"]
+__all__ = ["Deadlock", "FaultPlan", "SimNetwork", "SimTransport", "Tracer", "VirtualTimeLoop", "build_network", "run"]

@@ -47,7 +47,7 @@ class Wire:
     def __init__(self) -> None:
         self.messages: list[tuple[int, int, str, Any]] = []
 
-    def __call__(self, now: float, src: int, dst: int, size: int, data: bytes) -> None:
+    def __call__(self, sent_at: float, arrives_at: float | None, src: int, dst: int, data: bytes) -> None:
         msg = Message.from_bytes(data)
         if msg.instance:
             self.messages.append((src, dst, msg.tag, msg.payload))

@@ -18,7 +18,7 @@ async def _sum_with_rogue(inject):
     """Parties 1 and 2 sum while party 3's transport is driven by ``inject`` (a hostile peer)."""
     net = SimNetwork((1, 2, 3))
     captured: list[tuple[int, int, bytes]] = []
-    net.observers.append(lambda t, src, dst, size, data: captured.append((src, dst, data)))
+    net.observers.append(lambda sent, arrives, src, dst, data: captured.append((src, dst, data)))
     nodes = {}
 
     async def honest(pid):
@@ -59,7 +59,7 @@ async def test_malformed_and_wrong_session_and_spoofed_messages_are_rejected_and
 async def test_replayed_and_stale_messages_are_rejected():
     net = SimNetwork((1, 2))
     captured = []
-    net.observers.append(lambda t, src, dst, size, data: captured.append((src, dst, data)))
+    net.observers.append(lambda sent, arrives, src, dst, data: captured.append((src, dst, data)))
 
     async def party(pid):
         async with Node(pid, transport=net.transport(pid), session=SESSION, timeout=2, parties=(1, 2)) as node:
