@@ -46,6 +46,8 @@ def measure(suite: str, name: str, doc: dict[str, Any], repeat: int, count: int,
         values = [f.meta[key] for f in figs if key in f.meta]
         if len(values) == len(figs):
             row.extra[key] = stats(values)[0]
+    if "online_bytes_sent" in figs[0].meta:
+        row.extra["online_bytes"] = figs[0].meta["online_bytes_sent"]
     if "online_s" in row.extra and row.extra["online_s"] > 0:
         row.extra["online_rate"] = mults / row.extra["online_s"]
     return row

@@ -67,7 +67,7 @@ class RunFigures:
     elapsed_s: float  # launcher: first spawn → last exit
     bytes: int  # payload bytes all parties sent (codec framing included)
     messages: int
-    meta: dict[str, Any] = field(default_factory=dict)  # max over parties of numeric meta
+    meta: dict[str, Any] = field(default_factory=dict)  # numeric meta: max over parties (bytes: sum)
 
 
 def run_scenario(doc: Mapping[str, Any]) -> RunFigures:
@@ -88,7 +88,8 @@ def run_scenario(doc: Mapping[str, Any]) -> RunFigures:
     for o in report.outcomes.values():
         for k, v in (o.result.meta if o.result is not None else {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
-                meta[k] = max(v, meta.get(k, v))
+                # bytes add up over parties; times and counts: the slowest / largest party
+                meta[k] = meta.get(k, 0) + v if k.endswith("bytes_sent") else max(v, meta.get(k, v))
     return RunFigures(protocol_s=d["protocol_s"], elapsed_s=report.elapsed_s, bytes=d["bytes"],
                       messages=d["messages"], meta=meta)
 

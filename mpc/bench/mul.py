@@ -38,7 +38,8 @@ def run(cfg: BenchConfig) -> list[Row]:
                     raw = peer.seconds_to_move(need, 2 * 8 * size)
                     row.extra["raw_pynng_online_s"] = raw
                     row.ratios["online_vs_raw_pynng"] = online / raw
-                    row.ratios["bytes_vs_online_min"] = row.extra["bytes"] / need
+                    if "online_bytes" in row.extra:
+                        row.ratios["online_bytes_vs_min"] = row.extra["online_bytes"] / need
                     if theirs is not None and theirs.skipped is None:
                         row.ratios["speedup_vs_mpyc"] = theirs.median_s / row.median_s
                     rows.append(row)
