@@ -13,7 +13,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from . import codec
 from .errors import ConfigError
@@ -22,6 +24,7 @@ from .scenario import Scenario, load
 from .transport.nng import NngTransport
 
 CRASH_EXIT = 75
+Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode
 FLUSH_BEFORE_CRASH_S = 0.2  # let nng's I/O threads put already-sent messages on the wire
 
 
@@ -40,7 +43,7 @@ async def _readline(proc: asyncio.subprocess.Process, deadline: float) -> dict:
     return json.loads(line)
 
 
-async def _launch(scn: Scenario, workdir: Path) -> tuple[dict[int, Outcome], float]:
+async def _launch(scn: Scenario, workdir: Path, spawn: Spawn | None = None) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
@@ -50,10 +53,13 @@ async def _launch(scn: Scenario, workdir: Path) -> tuple[dict[int, Outcome], flo
     t0 = time.perf_counter()
     for pid in ids:
         err = (workdir / f"party-{pid}.err").open("wb")
-        procs[pid] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mpc.party",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
-        )
+        if spawn is not None:  # e.g. mpc.forkserver.ForkServer.spawn: same streams, no imports
+            procs[pid] = await spawn(err.fileno())  # type: ignore[assignment]
+        else:
+            procs[pid] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "mpc.party",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
+            )
         err.close()
         cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
                "session": session.hex(), "result": str(workdir / f"party-{pid}.out")}
@@ -99,10 +105,11 @@ def _read_outcome(data: bytes) -> Outcome:
                    message=d["message"], protocol_s=d["protocol_s"], stats=d["stats"])
 
 
-def run_real(scn: Scenario) -> Report:
+def run_real(scn: Scenario, *, spawn: Spawn | None = None) -> Report:
+    """Run ``scn`` with one OS process per node; ``spawn`` replaces ``python -m mpc.party``."""
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mpc-run-") as tmp:
-        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp)))
+        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), spawn))
     reason = check(scn, outcomes)
     return Report(scn.name, "real", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 

@@ -70,7 +70,7 @@ class RunFigures:
     meta: dict[str, Any] = field(default_factory=dict)  # numeric meta: max over parties (bytes: sum)
 
 
-def run_scenario(doc: Mapping[str, Any]) -> RunFigures:
+def run_scenario(doc: Mapping[str, Any], spawn: Any = None) -> RunFigures:
     from ..launch import run_real
     from ..scenario import load
 
@@ -78,7 +78,7 @@ def run_scenario(doc: Mapping[str, Any]) -> RunFigures:
         path = Path(tmp) / f"{doc.get('name', 'bench')}.toml"
         path.write_text(to_toml(doc))
         try:
-            report = run_real(load(path))
+            report = run_real(load(path), spawn=spawn)
         except MpcError as exc:
             raise RuntimeError(f"scenario {doc.get('name')} could not run: {exc}") from exc
     if not report.ok:

@@ -1,7 +1,8 @@
 """Start-up: how long until N local parties (real OS processes) are connected, have run a trivial
 computation (a one-element secure sum) and have exited, as ``mpc run`` does it; and where that
 time goes: starting the interpreter, importing the runtime, and the rest (rendezvous, connecting,
-the hello barrier, the protocol, the close barrier, exit). ``--compare mpyc`` runs MPyC's empty
+the hello barrier, the protocol, the close barrier, exit). The same runs with parties forked from
+:class:`mpc.forkserver.ForkServer` (real processes, imports paid once), cold and warm. ``--compare mpyc`` runs MPyC's empty
 program (``mpc.start()``, ``mpc.shutdown()``) with the same number of local parties.
 """
 
@@ -13,6 +14,7 @@ import time
 
 from . import BenchConfig, Row, stats
 from . import _mpyc
+from ..forkserver import ForkServer
 from ._scenario import run_scenario
 
 SUITE = "startup"
@@ -32,6 +34,21 @@ def spawn_all(parties: int, code: str) -> float:
         if p.wait(timeout=60) != 0:
             raise RuntimeError(f"{code!r} failed with exit code {p.returncode}")
     return time.perf_counter() - t
+
+
+def _forked(parties: int, repeat: int) -> list[Row]:
+    """The same runs with parties forked from a pre-imported server (cold: server start included)."""
+    cold, warm = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        with ForkServer() as fs:
+            started = time.perf_counter() - t
+            cold.append(started + run_scenario(trivial(parties), spawn=fs.spawn).elapsed_s)
+            warm += [run_scenario(trivial(parties), spawn=fs.spawn).elapsed_s for _ in range(2)]
+    return [
+        Row(suite=SUITE, name="mpc run (fork server, cold)", params={"parties": parties}).set_times(cold),
+        Row(suite=SUITE, name="mpc run (fork server, warm)", params={"parties": parties}).set_times(warm),
+    ]
 
 
 def run(cfg: BenchConfig) -> list[Row]:
@@ -56,12 +73,13 @@ def run(cfg: BenchConfig) -> list[Row]:
         row.extra.update({
             "interpreters_s": interp,
             "imports_s": imports - interp,
-            "connect_run_close_s": row.median_s - imports,
             "protocol_s": stats([f.protocol_s for f in figs])[0],
         })
-        if theirs is not None and theirs.skipped is None:
-            row.ratios["speedup_vs_mpyc"] = theirs.median_s / row.median_s
         rows.append(row)
+        rows += _forked(parties, repeat)  # warm: connect + hello + protocol + close + exit, nothing else
+        for r in rows:
+            if theirs is not None and theirs.skipped is None and r.params == params and not r.name.startswith("mpyc"):
+                r.ratios["speedup_vs_mpyc"] = theirs.median_s / r.median_s
         if theirs is not None:
             rows.append(theirs)
     return rows
