@@ -117,4 +117,24 @@ def write_plot(path: str, rows: list[Row]) -> None:
     plt.close(fig)
 
 
-__all__ = ["machine", "print_header", "print_rows", "write_json", "write_plot"]
+def markdown(doc: dict[str, Any]) -> str:
+    """A Markdown table of a ``--json`` file's rows (for docs/benchmarks.md)."""
+    lines = ["| suite | row | params | median | [min .. max] | rate | ratios |", "|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        params = " ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
+        if r["skipped"]:
+            lines.append(f"| {r['suite']} | {r['name']} | {params} | skipped: {r['skipped']} | | | |")
+            continue
+        rate = f"{r['rate']:.3g} {r['unit']}" if r["rate"] is not None else ""
+        ratios = ", ".join(f"{k} {v:.3g}x" for k, v in r["ratios"].items())
+        lines.append(f"| {r['suite']} | {r['name']} | {params} | {_seconds(r['median_s'])} | "
+                     f"{_seconds(r['min_s'])} .. {_seconds(r['max_s'])} | {rate} | {ratios} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["machine", "markdown", "print_header", "print_rows", "write_json", "write_plot"]
+
+
+if __name__ == "__main__":  # python -m mpc.bench._report FILE.json → Markdown table
+    with open(sys.argv[1]) as fh:
+        print(markdown(json.load(fh)), end="")
