@@ -7,6 +7,7 @@ it starts fast. Imported, :class:`RawPeer` spawns it and measures round trips an
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -17,14 +18,21 @@ import pynng
 
 ECHO, SINK, FLUSH, ACK, QUIT = b"E", b"S", b"F", b"A", b"Q"
 RECV_TIMEOUT_MS = 60_000
+IDLE_POLL_MS = 1000
 
 
 def _serve() -> None:
-    with pynng.Pair0(recv_max_size=0, recv_timeout=RECV_TIMEOUT_MS, send_timeout=RECV_TIMEOUT_MS) as sock:
+    parent = os.getppid()
+    with pynng.Pair0(recv_max_size=0, recv_timeout=IDLE_POLL_MS, send_timeout=RECV_TIMEOUT_MS) as sock:
         listener = sock.listen("tcp://127.0.0.1:0")
         print(str(listener.local_address).rsplit(":", 1)[1], flush=True)
         while True:
-            data = sock.recv()
+            try:
+                data = sock.recv()
+            except pynng.Timeout:
+                if os.getppid() != parent:  # the measuring process is gone: do not linger
+                    return
+                continue
             op = data[:1]
             if op == ECHO:
                 sock.send(data)
