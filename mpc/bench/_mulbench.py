@@ -8,10 +8,14 @@ parties with generator-table vectors, ``options.k`` for chains. They read the pa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import BenchConfig, Row, Skipped, stats
+import numpy as np
+
+from . import BenchConfig, Row, Skipped, fast_samples, stats
 from . import _mpyc
+from ._rawpeer import RawPeer
 from ._scenario import protocol_available, run_scenario
 
 TRIPLES = ("dealer", "dn07")
@@ -76,4 +80,43 @@ def mpyc_row(cfg: BenchConfig, suite: str, task: str, parties: int, n: int, coun
     return row
 
 
-__all__ = ["TRIPLES", "measure", "mpyc_row", "online_min_bytes", "ours_or_skip", "scenario"]
+def run_vectors(cfg: BenchConfig, suite: str, protocol: str, plain: Callable[[np.ndarray, np.ndarray], Any],
+                sizes: Sequence[int], online_bytes: Callable[[int, Row], tuple[int, int]],
+                compare: str | None = None) -> list[Row]:
+    """Rows for a two-input vector protocol over every (parties, size, triples).
+
+    ``online_bytes(parties, row)`` gives (bytes the online phase must move, message size) for the
+    raw-pynng bound; ``compare`` names the MPyC task of the same computation, if there is one.
+    """
+    rows: list[Row] = []
+    with RawPeer() as peer:
+        for parties in cfg.parties_or((3, 5), (3,)):
+            for size in cfg.sizes_or(sizes, (10**4,)):
+                params = {"parties": parties, "size": size}
+                x, y = (np.random.default_rng([7, p]).integers(-1000, 1000, size) for p in (1, 2))
+                plain_s = stats(fast_samples(lambda: plain(x, y), 3, min_time=0.01))[0]
+                theirs = mpyc_row(cfg, suite, compare, parties, size, size) if compare else None
+                for triples in TRIPLES:
+                    name = f"secure {protocol} ({triples})"
+                    skip = ours_or_skip(suite, protocol, name, params)
+                    if skip is not None:
+                        rows.append(skip)
+                        continue
+                    doc = scenario(protocol, parties, size, triples, -1000, 1000)
+                    row = measure(suite, name, doc, cfg.repeats(), size, params)
+                    row.ratios["vs_plaintext"] = row.median_s / plain_s
+                    need, message = online_bytes(parties, row)
+                    raw = peer.seconds_to_move(need, message)
+                    row.extra["raw_pynng_online_s"] = raw
+                    row.ratios["online_vs_raw_pynng"] = row.extra.get("online_s", row.median_s) / raw
+                    if "online_bytes" in row.extra:
+                        row.ratios["online_bytes_vs_need"] = row.extra["online_bytes"] / need
+                    if theirs is not None and theirs.skipped is None:
+                        row.ratios["speedup_vs_mpyc"] = theirs.median_s / row.median_s
+                    rows.append(row)
+                if theirs is not None:
+                    rows.append(theirs)
+    return rows
+
+
+__all__ = ["TRIPLES", "measure", "mpyc_row", "online_min_bytes", "ours_or_skip", "run_vectors", "scenario"]
