@@ -83,7 +83,7 @@ def write_json(path: str, cfg: BenchConfig, rows: list[Row], failed: list[str]) 
 
 
 def write_plot(path: str, rows: list[Row]) -> None:
-    """Throughput vs size, one line per (suite, row name, parties), log-log."""
+    """Throughput vs size, log-log: one panel per suite, one line per (row name, parties)."""
     try:
         import matplotlib
 
@@ -91,29 +91,36 @@ def write_plot(path: str, rows: list[Row]) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ConfigError("--plot needs matplotlib: install the 'plot' extra") from None
-    series: dict[str, list[tuple[int, float]]] = {}
+    panels: dict[str, dict[str, list[tuple[int, float]]]] = {}
     units: dict[str, str] = {}
     for r in rows:
         size = r.params.get("size")
         if r.skipped or r.rate is None or not isinstance(size, int):
             continue
-        label = f"{r.suite}: {r.name}" + (f" (n={r.params['parties']})" if "parties" in r.params else "")
-        series.setdefault(label, []).append((size, r.rate))
-        units[label] = r.unit
-    if not series:
+        label = r.name + (f" (n={r.params['parties']})" if "parties" in r.params else "")
+        panels.setdefault(r.suite, {}).setdefault(label, []).append((size, r.rate))
+        units[r.suite] = r.unit
+    if not panels:
         raise ConfigError("--plot: no row with a size and a rate to plot")
-    fig, ax = plt.subplots(figsize=(9, 6))
-    for label, points in sorted(series.items()):
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"{label} [{units[label]}]")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("vector size (elements)")
-    ax.set_ylabel("throughput (per second)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    cols = min(2, len(panels))
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(7 * cols, 4.5 * nrows), squeeze=False)
+    for ax, (suite, series) in zip(axes.flat, sorted(panels.items()), strict=False):
+        for label, points in sorted(series.items()):
+            points.sort()
+            style = "--" if label.startswith("mpyc") or "numpy" in label or "floor" in label else "-"
+            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label)
+        ax.set_title(suite)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("vector size (elements)")
+        ax.set_ylabel(units[suite])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
