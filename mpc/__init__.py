@@ -4,6 +4,7 @@ from .context import Context
 from .errors import (
     CodecError,
     ConfigError,
+    Crashed,
     MpcError,
     PartyDropped,
     ProtocolError,
@@ -21,6 +22,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "Context",
+    "Crashed",
     "CrashFault",
     "Csprng",
     "Message",

@@ -27,6 +27,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario file (TOML), see DESIGN.md")
     p.add_argument("--sim", action="store_true", help="run all parties in one process over netsim")
     p.add_argument("--json", metavar="FILE", help="write a machine-readable report")
+    p.add_argument("--tls", action="store_true", help="real mode: mutual TLS with fresh per-run identities")
 
 
 def print_report(report: Report) -> None:
@@ -53,6 +54,7 @@ def print_report(report: Report) -> None:
 
 @command("run", _run_args)
 def cmd_run(args: argparse.Namespace) -> int:
+    """Run every party of a scenario (OS processes over pynng, or --sim) and check [expect]."""
     from .scenario import load
 
     scn = load(args.scenario)
@@ -63,12 +65,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from .launch import run_real
 
-        report = run_real(scn)
+        report = run_real(scn, tls=args.tls)
     print_report(report)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report.as_dict(), fh)
     return 0 if report.ok else 1
+
+
+def _keygen_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--parties", required=True, help="party ids: a count N (1..N) or a comma list, e.g. 0,1,2")
+    p.add_argument("--out", required=True, help="directory for ca.pem and party-<id>.pem (keys are mode 0600)")
+    p.add_argument("--days", type=int, default=365)
+
+
+@command("keygen", _keygen_args)
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Create a CA and one TLS identity per party."""
+    from .errors import ConfigError
+    from .identity import generate
+
+    try:
+        ids = [int(x) for x in args.parties.split(",")] if "," in args.parties else list(range(1, int(args.parties) + 1))
+    except ValueError:
+        raise ConfigError(f"--parties: expected N or a comma list, got {args.parties!r}") from None
+    generate(args.out, ids, days=args.days)
+    print(f"wrote {args.out}/ca.pem and {len(ids)} party identities")
+    return 0
+
+
+def _node_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="party config (TOML): party, scenario, session, [peers], tls_dir")
+    p.add_argument("--json", metavar="FILE", help="write this party's outcome as JSON")
+
+
+@command("node", _node_args)
+def cmd_node(args: argparse.Namespace) -> int:
+    """Run one party of a multi-host deployment."""
+    from .deploy import run_node
+
+    return run_node(args.config, args.json)
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
@@ -84,6 +120,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 @command("bench", _bench_args)
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmarks, as ratios measured side by side in one run."""
     from .bench import main as bench_main
 
     return bench_main(args)
@@ -111,6 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """msgpack codec with numpy arrays as an ext type; strict, bounded decoding.
 
-Wire form of an array (ext code 1): dtype code (1 byte), ndim (1 byte), ndim little-endian
-uint32 dimensions, then the raw little-endian bytes. Only the dtypes in :data:`DTYPES` travel.
-Anything else — unknown ext codes, wrong lengths, oversized containers, trailing bytes — raises
-:class:`~mpc.errors.CodecError` (a :class:`~mpc.errors.ProtocolError`). Nothing is unpickled.
+Wire form: a little-endian uint32 length, a msgpack *envelope*, then the raw bodies of the arrays
+it contains, in order. In the envelope an array is ext type 1 holding only its header: dtype code
+(1 byte), ndim (1 byte), ndim little-endian uint32 dimensions. Keeping bodies out of msgpack means
+encoding copies each array once and decoding copies nothing (arrays are read-only views).
+Only the dtypes in :data:`DTYPES` travel. Anything else — unknown ext codes, wrong lengths,
+oversized containers, trailing bytes — raises :class:`~mpc.errors.CodecError` (a
+:class:`~mpc.errors.ProtocolError`). Nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -42,62 +45,82 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        dt = obj.dtype.newbyteorder("<") if obj.dtype.byteorder == ">" else obj.dtype
-        code = _CODES.get(np.dtype(dt))
-        if code is None or obj.ndim > MAX_NDIM:
-            raise CodecError(f"cannot encode array of dtype {obj.dtype} and ndim {obj.ndim}")
-        header = struct.pack(f"<BB{obj.ndim}I", code, obj.ndim, *obj.shape)
-        return msgpack.ExtType(EXT_NDARRAY, header + np.ascontiguousarray(obj, dtype=dt).tobytes())
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise CodecError(f"cannot encode {type(obj).__name__}")
+_LEN = struct.Struct("<I")
 
 
-def _ext_hook(code: int, data: bytes) -> np.ndarray:
-    if code != EXT_NDARRAY:
-        raise CodecError(f"unknown ext type {code}")
-    if len(data) < 2:
-        raise CodecError("truncated array header")
-    dcode, ndim = data[0], data[1]
-    dt = DTYPES.get(dcode)
-    if dt is None or ndim > MAX_NDIM:
-        raise CodecError(f"unknown array dtype code {dcode} or ndim {ndim}")
-    head = 2 + 4 * ndim
-    if len(data) < head:
-        raise CodecError("truncated array shape")
-    shape = struct.unpack_from(f"<{ndim}I", data, 2)
-    count = 1
-    for d in shape:
-        count *= d
-    if len(data) - head != count * dt.itemsize:
-        raise CodecError(f"array body of {len(data) - head} bytes does not match shape {shape} and {dt}")
-    return np.frombuffer(data, dtype=dt, count=count, offset=head).reshape(shape)
+def _array_header(obj: np.ndarray) -> tuple[bytes, np.ndarray]:
+    dt = obj.dtype.newbyteorder("<") if obj.dtype.byteorder == ">" else obj.dtype
+    code = _CODES.get(np.dtype(dt))
+    if code is None or obj.ndim > MAX_NDIM:
+        raise CodecError(f"cannot encode array of dtype {obj.dtype} and ndim {obj.ndim}")
+    return struct.pack(f"<BB{obj.ndim}I", code, obj.ndim, *obj.shape), np.ascontiguousarray(obj, dtype=dt)
 
 
 def encode(obj: Any) -> bytes:
+    bodies: list[memoryview] = []
+
+    def default(o: Any) -> Any:
+        if isinstance(o, np.ndarray):
+            header, arr = _array_header(o)
+            bodies.append(memoryview(arr).cast("B"))
+            return msgpack.ExtType(EXT_NDARRAY, header)
+        if isinstance(o, np.integer):
+            return int(o)
+        if isinstance(o, np.floating):
+            return float(o)
+        if isinstance(o, tuple):
+            return list(o)
+        raise CodecError(f"cannot encode {type(o).__name__}")
+
     try:
-        return msgpack.packb(obj, default=_default, use_bin_type=True, strict_types=False)
+        env = msgpack.packb(obj, default=default, use_bin_type=True, strict_types=False)
     except CodecError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode: {exc}") from exc
+    return b"".join([_LEN.pack(len(env)), env, *bodies])
 
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CodecError("expected bytes")
-    if len(data) > limits.max_message_bytes:
-        raise CodecError(f"message of {len(data)} bytes exceeds the limit of {limits.max_message_bytes}")
+    size = len(data)
+    if size > limits.max_message_bytes:
+        raise CodecError(f"message of {size} bytes exceeds the limit of {limits.max_message_bytes}")
+    if size < 4:
+        raise CodecError("truncated message")
+    (env_len,) = _LEN.unpack_from(data, 0)
+    if 4 + env_len > size:
+        raise CodecError("envelope longer than the message")
+    offset = 4 + env_len
+
+    def ext_hook(code: int, header: bytes) -> np.ndarray:
+        nonlocal offset
+        if code != EXT_NDARRAY:
+            raise CodecError(f"unknown ext type {code}")
+        if len(header) < 2:
+            raise CodecError("truncated array header")
+        dcode, ndim = header[0], header[1]
+        dt = DTYPES.get(dcode)
+        if dt is None or ndim > MAX_NDIM:
+            raise CodecError(f"unknown array dtype code {dcode} or ndim {ndim}")
+        if len(header) != 2 + 4 * ndim:
+            raise CodecError("array header does not match its ndim")
+        shape = struct.unpack_from(f"<{ndim}I", header, 2)
+        count = 1
+        for d in shape:
+            count *= d
+        nbytes = count * dt.itemsize
+        if offset + nbytes > size:
+            raise CodecError(f"array of shape {shape} runs past the end of the message")
+        arr = np.frombuffer(data, dtype=dt, count=count, offset=offset).reshape(shape)
+        offset += nbytes
+        return arr
+
     try:
-        return msgpack.unpackb(
-            data,
-            ext_hook=_ext_hook,
+        obj = msgpack.unpackb(
+            memoryview(data)[4 : 4 + env_len],
+            ext_hook=ext_hook,
             raw=False,
             strict_map_key=True,
             use_list=True,
@@ -105,12 +128,15 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
             max_bin_len=limits.max_message_bytes,
             max_array_len=limits.max_container_len,
             max_map_len=limits.max_container_len,
-            max_ext_len=limits.max_message_bytes,
+            max_ext_len=2 + 4 * MAX_NDIM,
         )
     except CodecError:
         raise
     except Exception as exc:  # msgpack raises many types for hostile bytes; all mean "malformed"
         raise CodecError(f"malformed message: {type(exc).__name__}: {exc}") from exc
+    if offset != size:
+        raise CodecError(f"{size - offset} trailing bytes after the message")
+    return obj
 
 
 __all__ = ["DEFAULT_LIMITS", "DTYPES", "Limits", "decode", "encode"]

@@ -121,7 +121,10 @@ class Context:
             gone = sorted(set(group) - set(live))
             raise PartyDropped(gone[0], f"needed for {self._tag(tag)!r} but gone (with {gone[1:]})")
         await self.broadcast(tag, payload, to=live)
-        return await self.gather(tag, live, quorum=quorum)
+        got = await self.gather(tag, live, quorum=quorum if quorum is None else 0)
+        if quorum is not None and len(got) < quorum:
+            raise QuorumLost(set(group) - set(got), needed=quorum, have=len(got))
+        return got
 
     def stats(self) -> dict[str, int]:
         return self._node.transport.stats.as_dict()

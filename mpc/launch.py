@@ -28,6 +28,13 @@ Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, st
 FLUSH_BEFORE_CRASH_S = 0.2  # let nng's I/O threads put already-sent messages on the wire
 
 
+def progress(text: str) -> None:
+    """A one-line status on an interactive terminal (nothing when output is captured)."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[2K[mpc] {text}")
+        sys.stderr.flush()
+
+
 def _stderr_tail(path: Path, lines: int = 5) -> str:
     try:
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
@@ -43,11 +50,18 @@ async def _readline(proc: asyncio.subprocess.Process, deadline: float) -> dict:
     return json.loads(line)
 
 
-async def _launch(scn: Scenario, workdir: Path, spawn: Spawn | None = None) -> tuple[dict[int, Outcome], float]:
+async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
+                  spawn: Spawn | None = None) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
     session = new_session()
+    tls_dir = None
+    if tls:
+        from .identity import generate
+
+        tls_dir = workdir / "tls"
+        generate(tls_dir, list(ids), days=1)
     procs: dict[int, asyncio.subprocess.Process] = {}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
@@ -62,7 +76,8 @@ async def _launch(scn: Scenario, workdir: Path, spawn: Spawn | None = None) -> t
             )
         err.close()
         cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
-               "session": session.hex(), "result": str(workdir / f"party-{pid}.out")}
+               "session": session.hex(), "result": str(workdir / f"party-{pid}.out"),
+               "tls_dir": str(tls_dir) if tls_dir else None}
         procs[pid].stdin.write((json.dumps(cfg) + "\n").encode())  # type: ignore[union-attr]
     try:
         deadline = time.monotonic() + 60.0
@@ -71,8 +86,13 @@ async def _launch(scn: Scenario, workdir: Path, spawn: Spawn | None = None) -> t
             dial = {str(i): listening[i][str(pid)] for i in neighbors(scn, pid, ids) if i < pid}
             p.stdin.write((json.dumps({"dial": dial}) + "\n").encode())  # type: ignore[union-attr]
             await p.stdin.drain()  # type: ignore[union-attr]
+        progress(f"{len(ids)} parties listening, connecting and running")
         limit = max(120.0, 20 * scn.timeout_s)
-        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs.values())), limit)
+        done = 0
+        for finished in asyncio.as_completed([p.wait() for p in procs.values()], timeout=limit):
+            await finished
+            done += 1
+            progress(f"{done}/{len(ids)} parties finished")
     except (TimeoutError, ConfigError, KeyError, json.JSONDecodeError) as exc:
         for p in procs.values():
             if p.returncode is None:
@@ -81,6 +101,8 @@ async def _launch(scn: Scenario, workdir: Path, spawn: Spawn | None = None) -> t
         tails = {pid: _stderr_tail(workdir / f"party-{pid}.err") for pid in ids}
         raise ConfigError(f"real run did not complete ({type(exc).__name__}: {exc}); stderr: {tails}") from None
     elapsed = time.perf_counter() - t0
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[2K")
     outcomes: dict[int, Outcome] = {}
     for pid, p in procs.items():
         out = workdir / f"party-{pid}.out"
@@ -105,11 +127,12 @@ def _read_outcome(data: bytes) -> Outcome:
                    message=d["message"], protocol_s=d["protocol_s"], stats=d["stats"])
 
 
-def run_real(scn: Scenario, *, spawn: Spawn | None = None) -> Report:
-    """Run ``scn`` with one OS process per node; ``spawn`` replaces ``python -m mpc.party``."""
+def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None) -> Report:
+    """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities;
+    ``spawn`` replaces ``python -m mpc.party`` (e.g. :meth:`mpc.forkserver.ForkServer.spawn`)."""
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mpc-run-") as tmp:
-        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), spawn))
+        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls, spawn))
     reason = check(scn, outcomes)
     return Report(scn.name, "real", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
@@ -124,19 +147,26 @@ def party_main() -> None:
     cfg = json.loads(sys.stdin.readline())
     scn = load(cfg["scenario"])
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
-    transport = NngTransport(pid)
+    creds = None
+    if cfg.get("tls_dir"):
+        from .identity import load_creds
+
+        creds = load_creds(cfg["tls_dir"], pid)
+    transport = NngTransport(pid, tls=creds)
     peers = neighbors(scn, pid, ids)
     bound = transport.bind([p for p in peers if p > pid])
     print(json.dumps({"listening": {str(k): v for k, v in bound.items()}}), flush=True)
     dial = {int(k): v for k, v in json.loads(sys.stdin.readline())["dial"].items()}
     transport.connect(dial, list(peers))
 
-    async def main() -> Outcome:
+    def arm_timed_crashes() -> None:  # at_ms counts from the moment every neighbour is connected
         for fault in scn.faults_of(pid):
             if fault.crash_at_s is not None:
                 asyncio.get_running_loop().call_later(fault.crash_at_s, os._exit, CRASH_EXIT)
+
+    async def main() -> Outcome:
         return await run_party(scn, pid, transport, session=bytes.fromhex(cfg["session"]),
-                               on_crash=_crash_now, parties=ids)
+                               on_crash=_crash_now, parties=ids, on_ready=arm_timed_crashes)
 
     outcome = run_event_loop(main())
     output = outcome.result.output if outcome.result is not None else None

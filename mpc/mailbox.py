@@ -71,17 +71,19 @@ class Mailbox:
         if fut is None:
             if sender in self._down:
                 raise PartyDropped(sender, "connection lost")
-            fut = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
             self._slots[key] = fut
-        try:
-            async with asyncio.timeout(timeout):
-                payload = await asyncio.shield(fut)
-        except TimeoutError:
-            self._forget(key)
-            raise PartyDropped(sender, f"no {tag!r} message within {timeout:g}s") from None
-        except PartyDropped:
-            self._forget(key)
-            raise
+            # one timer on the waiter itself (cheaper than asyncio.timeout + shield per message)
+            timer = loop.call_later(timeout, _expire, fut, sender, tag, timeout)
+            try:
+                await fut
+            except BaseException:  # dropped, timed out, or this waiter was cancelled
+                self._forget(key)
+                raise
+            finally:
+                timer.cancel()
+        payload = fut.result()  # an early message, or the one just awaited
         self._forget(key)
         self._consumed.setdefault(instance, set()).add((tag, sender))
         return payload
@@ -102,6 +104,11 @@ class Mailbox:
         self._finished[instance] = None
         if len(self._finished) > MAX_FINISHED:
             self._finished.pop(next(iter(self._finished)))
+
+
+def _expire(fut: asyncio.Future[Any], sender: int, tag: str, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(PartyDropped(sender, f"no {tag!r} message within {timeout:g}s"))
 
 
 __all__ = ["Mailbox"]

@@ -90,7 +90,11 @@ class Node:
     # -- lifecycle --------------------------------------------------------------------
     async def __aenter__(self) -> Node:
         await self.transport.start(self.connect_timeout)
-        self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+        set_sink = getattr(self.transport, "set_sink", None)
+        if set_sink is not None:
+            set_sink(self.ingress)  # direct delivery: one task hop less per message
+        else:
+            self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
         try:
             await self._barrier(HELLO, self.connect_timeout)
         except BaseException:
@@ -141,28 +145,35 @@ class Node:
 
     # -- receiving --------------------------------------------------------------------
     async def _pump(self) -> None:
-        """The one ingress point: bytes → Message → mailbox; bad input is rejected, never fatal."""
+        """Feed :meth:`ingress` from a transport that only offers ``recv()``."""
         while True:
             peer, data = await self.transport.recv()
-            if data is PEER_DOWN:
-                self.log.info("party %d: connection to %d lost", self.party_id, peer)
-                self.mailbox.mark_down(peer)
-                self._control_event.set()
-                continue
-            try:
-                msg = Message.from_bytes(data, self.limits)
-                if msg.sender != peer:
-                    raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
-                if msg.instance == CONTROL:
-                    self._on_control(msg)
-                else:
-                    self.mailbox.deliver(msg)
-            except ProtocolError as exc:
-                if exc.peer is None:
-                    exc.peer = peer
-                self.rejected_count += 1
-                self.rejected = [*self.rejected[-31:], exc]
-                self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
+            self.ingress(peer, data)
+
+    def ingress(self, peer: int, data: bytes | None) -> None:
+        """The one ingress point: bytes → Message → mailbox; bad input is rejected, never fatal."""
+        if data is PEER_DOWN:
+            self.log.info("party %d: connection to %d lost", self.party_id, peer)
+            self.mailbox.mark_down(peer)
+            self._control_event.set()
+            return
+        try:
+            msg = Message.from_bytes(data, self.limits)
+            if msg.sender != peer:
+                raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
+            if msg.instance == CONTROL:
+                self._on_control(msg)
+            else:
+                self.mailbox.deliver(msg)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
+            if not isinstance(exc, ProtocolError):
+                self.log.error("party %d: internal error on a message from %d: %r", self.party_id, peer, exc)
+                exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
+            if exc.peer is None:
+                exc.peer = peer
+            self.rejected_count += 1
+            self.rejected = [*self.rejected[-31:], exc]
+            self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
 
     def _on_control(self, msg: Message) -> None:
         if msg.session != self.session:
@@ -189,7 +200,9 @@ class Node:
             if not same or encoded is None:
                 encoded = msg.to_bytes()
             sends.append(self._send_one(peer, encoded))
-        if sends:
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
             await asyncio.gather(*sends)
         self._after_send(tag)
 

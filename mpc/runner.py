@@ -14,7 +14,7 @@ import numpy as np
 
 from protocols.registry import Job, PartyResult, lookup
 
-from .errors import Crashed, MpcError
+from .errors import ConfigError, Crashed, MpcError
 from .node import CrashFault, Node
 from .scenario import Scenario
 from .transport.base import Transport
@@ -35,8 +35,16 @@ def job_of(scn: Scenario) -> Job:
 
 
 def node_ids(scn: Scenario) -> tuple[int, ...]:
+    """Every node of a run: parties 1..n and the protocol's extra nodes; checks the scenario fits."""
     extra = lookup(scn.protocol).extra_parties(job_of(scn))
-    return tuple(sorted({*scn.party_ids, *extra}))
+    ids = tuple(sorted({*scn.party_ids, *extra}))
+    for pid in scn.inputs:
+        if pid not in ids:
+            raise ConfigError(f"{scn.name}: inputs for party {pid}, which is not a node of {scn.protocol!r}")
+    for fault in scn.faults:
+        if fault.party not in ids:
+            raise ConfigError(f"{scn.name}: a fault names party {fault.party}, which is not a node")
+    return ids
 
 
 def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
@@ -75,6 +83,7 @@ async def run_party(
     session: bytes,
     on_crash: Callable[[], None],
     parties: tuple[int, ...],
+    on_ready: Callable[[], None] | None = None,
 ) -> Outcome:
     """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike)."""
     spec = lookup(scn.protocol)
@@ -94,6 +103,8 @@ async def run_party(
             neighbors=neighbors(scn, pid, parties),
         ) as node:
             t0 = loop.time()
+            if on_ready is not None:
+                on_ready()
             raw = await node.run(spec.run, job_of(scn), scn.inputs.get(pid))
             elapsed = loop.time() - t0
         result = raw if isinstance(raw, PartyResult) else PartyResult(None if raw is None else np.asarray(raw))

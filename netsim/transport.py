@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable, Iterable
 
 from mpc.errors import TransportError
-from mpc.transport.base import PEER_DOWN, TransportStats
+from mpc.transport.base import PEER_DOWN, Sink, TransportStats
 
 LinkDelay = Callable[[int, int, int], float | None]
 """``(src, dst, size) -> seconds``, or ``None`` to drop the message."""
@@ -73,6 +73,7 @@ class SimTransport:
         self.peers = tuple(p for p in network.parties if p != party)
         self.stats = TransportStats()
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
+        self._sink: Sink | None = None
         self._closed = False
 
     async def start(self, timeout: float) -> None:
@@ -92,14 +93,25 @@ class SimTransport:
             return
         self.stats.messages_received += 1
         self.stats.bytes_received += len(data)
-        self._queue.put_nowait((src, data))
+        self._put(src, data)
 
     def _peer_down(self, peer: int) -> None:
         if not self._closed:
-            self._queue.put_nowait((peer, PEER_DOWN))
+            self._put(peer, PEER_DOWN)
 
     async def recv(self) -> tuple[int, bytes | None]:
         return await self._queue.get()
+
+    def set_sink(self, sink: Sink | None) -> None:
+        self._sink = sink
+        while sink is not None and not self._queue.empty():
+            sink(*self._queue.get_nowait())
+
+    def _put(self, peer: int, data: bytes | None) -> None:
+        if self._sink is not None:
+            self._sink(peer, data)
+        else:
+            self._queue.put_nowait((peer, data))
 
     async def close(self) -> None:
         self._closed = True

@@ -30,7 +30,8 @@ class Scheme:
             return cls(kind=kind, parties=parties, t=n - 1)
         if kind != "shamir":
             raise ConfigError(f"unknown sharing {kind!r} (shamir | additive)")
-        t = (n - 1) // 2 if threshold is None else threshold
+        # default: honest majority, but never degree 0 (a degree-0 share *is* the secret)
+        t = max(1, (n - 1) // 2) if threshold is None and n > 1 else (0 if threshold is None else threshold)
         if not 0 <= t < n:
             raise ConfigError(f"Shamir threshold t={t} needs 0 <= t < parties={n}")
         return cls(kind=kind, parties=parties, t=t)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 PEER_DOWN = None
@@ -49,3 +50,9 @@ class Transport(Protocol):
 
     async def close(self) -> None:
         """Release every resource; pending received data is discarded."""
+
+
+Sink = Callable[[int, "bytes | None"], None]
+"""Optional fast path: a transport with ``set_sink(sink)`` calls ``sink(peer, data)`` for every
+received message (and ``PEER_DOWN``) instead of queueing it for ``recv()``; data queued before
+the sink was set is handed over first."""

@@ -1,0 +1,168 @@
+"""Beaver multiplication, dot products and openings on shared vectors, one round per layer.
+
+``x·y`` from a triple ``(a, b, c = a·b)``: open ``d = x − a`` and ``e = y − b`` — both in ONE
+message per party — then ``[xy] = c + d·[y] + e·[a]`` locally. ``d`` and ``e`` are uniformly
+random (masked by ``a``, ``b``), so the openings reveal nothing. Every multiplication of a layer
+goes into the same round (:meth:`Beaver.mul_layer`).
+
+Dot products under Shamir (n ≥ 2t + 1) need no triple at all: each party sums its local
+products, a degree-2t sharing of ``x·y``, and one degree reduction with a double sharing
+``([r]_t, [r]_2t)`` opens ``x·y − r`` — one opened element per output, whatever the length.
+Under additive sharing local products are not shares of anything, so a dot product is an
+elementwise Beaver product summed locally (openings per input element; see :meth:`Beaver.dot`).
+
+Dropouts (Shamir): an opening of a degree-t sharing needs any t + 1 live parties; a degree
+reduction (degree 2t) needs 2t + 1. Fewer raise :class:`QuorumLost` at every survivor. Additive
+sharing tolerates no dropout (:class:`PartyDropped`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mpc.context import Context
+from mpc.errors import ConfigError, ProtocolError
+from mpc.field import GF61, U64
+from mpc.sharing import lagrange_at_zero
+
+from . import kernels
+from .common import Scheme, as_share
+from .triples import Pool
+
+
+def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
+    share = as_share(payload, peer, shape)
+    if scheme.kind == "shamir" and share.size and int(share.max()) >= GF61.modulus:
+        raise ProtocolError("share outside the field", peer=peer)
+    return share
+
+
+async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None) -> U64:
+    """Open a (possibly batched) sharing to every computing party in one all-to-all round.
+
+    Shamir: interpolates from ``degree + 1`` shares (own share and the nearest ids); shares are
+    consistent, so any surviving quorum yields the same value. Additive: all shares are needed.
+    """
+    dom = scheme.domain
+    if scheme.kind == "additive":
+        got = await ctx.exchange(tag, share, among=scheme.parties)
+        out = share
+        for p, v in got.items():
+            if p != ctx.party_id:
+                peer = _validated(v, p, share.shape, scheme)
+                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
+        return out if out is not share else share.copy()
+    deg = scheme.t if degree is None else degree
+    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
+    use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
+    lam = lagrange_at_zero(tuple(use), dom.modulus)
+    return kernels.lincomb(dom, lam, arrays)
+
+
+def add_public(scheme: Scheme, share: U64, value: U64, party: int) -> U64:
+    """A share of ``x + v`` for public ``v``: Shamir shifts every share, additive only the first."""
+    if scheme.kind == "shamir":
+        return GF61.add(share, value)
+    return share + value if party == scheme.parties[0] else share.copy()
+
+
+class Beaver:
+    """Shared arithmetic of one computation: multiplications, dot products, openings.
+
+    Rounds are numbered, so every party produces the same tags (``r<k>/open``) in the same
+    order; the counters feed the run's metadata.
+    """
+
+    def __init__(self, ctx: Context, scheme: Scheme, pool: Pool) -> None:
+        self.ctx = ctx
+        self.scheme = scheme
+        self.dom = scheme.domain
+        self.pool = pool
+        self.rounds = 0
+        self.multiplications = 0
+        self.reductions = 0
+        self.opened_elements = 0
+
+    def _tag(self, kind: str) -> str:
+        self.rounds += 1
+        return f"r{self.rounds}/{kind}"
+
+    async def open(self, share: U64, *, degree: int | None = None, kind: str = "output") -> U64:
+        self.opened_elements += share.size
+        return await open_values(self.ctx, self.scheme, share, self._tag(kind), degree=degree)
+
+    async def mul(self, x: U64, y: U64) -> U64:
+        return (await self.mul_layer([(x, y)]))[0]
+
+    async def mul_layer(self, pairs: Sequence[tuple[U64, U64]]) -> list[U64]:
+        """Independent products ``x_k · y_k`` in one round (one message per party)."""
+        for x, y in pairs:
+            if x.shape != y.shape or x.dtype != np.uint64 or y.dtype != np.uint64:
+                raise ConfigError(f"cannot multiply shares of shapes {x.shape} and {y.shape}")
+        sizes = [x.size for x, _ in pairs]
+        total = sum(sizes)
+        a, b, c = self.pool.triples(total)
+        masked = np.empty((2, total), dtype=np.uint64)  # row 0: x − a, row 1: y − b
+        off = 0
+        for (x, y), n in zip(pairs, sizes, strict=True):
+            kernels.sub(self.dom, x.reshape(-1), a[off : off + n], out=masked[0, off : off + n])
+            kernels.sub(self.dom, y.reshape(-1), b[off : off + n], out=masked[1, off : off + n])
+            off += n
+        opened = await self.open(masked, kind="open")
+        self.multiplications += total
+        out = []
+        off = 0
+        for (x, y), n in zip(pairs, sizes, strict=True):
+            blk = slice(off, off + n)
+            z = kernels.beaver_combine(self.dom, c[blk], opened[0, blk], y.reshape(-1), opened[1, blk], a[blk])
+            out.append(z.reshape(x.shape))
+            off += n
+        return out
+
+    def can_reduce(self) -> bool:
+        return self.scheme.kind == "shamir" and 2 * self.scheme.t < len(self.scheme.parties)
+
+    async def reduce(self, share_2t: U64) -> U64:
+        """Degree 2t → t with double sharings: open ``s − r`` from 2t + 1 shares, add ``[r]_t``."""
+        r_t, r_2t = self.pool.doubles(share_2t.size)
+        masked = GF61.sub(share_2t.reshape(-1), r_2t)
+        opened = await self.open(masked, degree=2 * self.scheme.t, kind="reduce")
+        self.reductions += share_2t.size
+        return GF61.add(r_t, opened).reshape(share_2t.shape)
+
+    async def dot(self, x: U64, y: U64) -> U64:
+        """Row-wise dot products of two (m, k) shared arrays (1-D: one dot product)."""
+        if x.shape != y.shape:
+            raise ConfigError(f"dot product of shapes {x.shape} and {y.shape}")
+        x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
+        if self.can_reduce():
+            self.multiplications += x.size  # local products; mul_layer counts the Beaver ones
+            z = await self.reduce(kernels.row_dot(self.dom, x2, y2))
+        else:
+            z = self.dom.sum(await self.mul(x2, y2), axis=1)
+        return z if x.ndim > 1 else z.reshape(1)
+
+    async def matvec(self, matrix: U64, vector: U64) -> U64:
+        """``M·v`` for a shared (m, k) matrix and a shared k-vector: m row dot products, so one
+        opened element per output row under Shamir (n ≥ 2t + 1)."""
+        if matrix.ndim != 2 or vector.shape != (matrix.shape[1],):
+            raise ConfigError(f"matrix {matrix.shape} and vector {vector.shape} do not fit")
+        return await self.dot(matrix, np.broadcast_to(vector, matrix.shape))
+
+    @staticmethod
+    def dot_need(scheme: Scheme, m: int, k: int) -> tuple[int, int]:
+        """(triples, doubles) that ``m`` dot products of length ``k`` consume."""
+        if scheme.kind == "shamir" and 2 * scheme.t < len(scheme.parties):
+            return 0, m
+        return m * k, 0
+
+    def meta(self) -> dict[str, Any]:
+        return {"multiplications": self.multiplications, "rounds": self.rounds,
+                "degree_reductions": self.reductions, "opened_elements": self.opened_elements}
+
+
+__all__ = ["Beaver", "add_public", "open_values"]

@@ -1,0 +1,152 @@
+"""Preprocessed material for multiplication, and the trusted dealer that can provide it.
+
+A :class:`Pool` holds one party's shares of
+
+* Beaver triples ``([a], [b], [c = a·b])`` — one per elementwise multiplication;
+* double sharings ``([r]_t, [r]_2t)`` — Shamir only, one per degree reduction (dot products);
+* truncation masks ``([r], [r_hi])`` with ``r = r_hi·2^f + r_lo`` of bounded size (fixed point).
+
+Sources fill a pool ahead of the online phase from a public :class:`Need` (counts are public:
+they follow from input lengths, never from values): the trusted dealer (:mod:`protocols.dealer`)
+and the dealer-free DN07 generation (:mod:`protocols.dn07`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mpc.errors import ConfigError, MpcError, ProtocolError
+from mpc.field import GF61, U64
+from mpc.rng import Csprng
+from mpc.sharing import additive_share
+
+from . import kernels
+from .common import Scheme, as_share, check_field
+
+MAX_ITEMS = 50_000_000  # bound on what a peer may ask the dealer for
+_BLOCK = kernels.BLOCK
+
+
+class PoolExhausted(MpcError):
+    """A protocol consumed more preprocessed material than it asked for (a bug, not a peer)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Need:
+    """How much preprocessing a computation needs; public, identical at every party."""
+
+    triples: int = 0
+    doubles: int = 0
+    masks: int = 0
+    frac_bits: int = 0  # f: masks split as r_hi·2^f + r_lo
+    mask_bits: int = 0  # r < 2^mask_bits per contributor
+
+    def as_payload(self) -> list[int]:
+        return [self.triples, self.doubles, self.masks, self.frac_bits, self.mask_bits]
+
+    @classmethod
+    def from_payload(cls, payload: Any, peer: int) -> Need:
+        if not isinstance(payload, list) or len(payload) != 5 or not all(type(v) is int for v in payload):
+            raise ProtocolError("malformed preprocessing request", peer=peer)
+        t, d, m, f, bits = payload
+        if not (0 <= t <= MAX_ITEMS and 0 <= d <= MAX_ITEMS and 0 <= m <= MAX_ITEMS and 0 <= f <= bits <= 64):
+            raise ProtocolError(f"preprocessing request out of bounds: {payload}", peer=peer)
+        return cls(triples=t, doubles=d, masks=m, frac_bits=f, mask_bits=bits)
+
+    def __add__(self, other: Need) -> Need:
+        if self.masks and other.masks and (self.frac_bits, self.mask_bits) != (other.frac_bits, other.mask_bits):
+            raise ConfigError("one pool holds masks of one size only")
+        f, bits = (self.frac_bits, self.mask_bits) if self.masks else (other.frac_bits, other.mask_bits)
+        return Need(triples=self.triples + other.triples, doubles=self.doubles + other.doubles,
+                    masks=self.masks + other.masks, frac_bits=f, mask_bits=bits)
+
+
+KINDS = ("a", "b", "c", "r_t", "r_2t", "m", "m_hi")
+
+
+class Pool:
+    """One party's preprocessed shares, handed out front to back (each item used once)."""
+
+    def __init__(self, need: Need, shares: Mapping[str, U64], *, mask_contributors: int = 1,
+                 meta: Mapping[str, Any] | None = None) -> None:
+        self.need = need
+        self.mask_contributors = mask_contributors
+        self.meta = dict(meta or {})
+        self._shares = dict(shares)
+        self._used = {"triples": 0, "doubles": 0, "masks": 0}
+
+    def _take(self, kind: str, keys: tuple[str, ...], n: int) -> tuple[U64, ...]:
+        start = self._used[kind]
+        have = getattr(self.need, kind)
+        if start + n > have:
+            raise PoolExhausted(f"asked for {n} more {kind}, {have - start} left")
+        self._used[kind] = start + n
+        return tuple(self._shares[k][start : start + n] for k in keys)
+
+    def triples(self, n: int) -> tuple[U64, U64, U64]:
+        return self._take("triples", ("a", "b", "c"), n)  # type: ignore[return-value]
+
+    def doubles(self, n: int) -> tuple[U64, U64]:
+        return self._take("doubles", ("r_t", "r_2t"), n)  # type: ignore[return-value]
+
+    def masks(self, n: int) -> tuple[U64, U64]:
+        return self._take("masks", ("m", "m_hi"), n)  # type: ignore[return-value]
+
+
+def share_vector(scheme: Scheme, secret: U64, rng: Csprng, degree: int | None = None) -> U64:
+    """Shares of ``secret`` for every party of ``scheme`` (rows in party order), block by block."""
+    n = len(scheme.parties)
+    if scheme.kind == "additive":
+        return additive_share(secret, n, rng, scheme.domain)
+    deg = scheme.t if degree is None else degree
+    if not 0 <= deg < n:
+        raise ConfigError(f"a degree-{deg} sharing needs more than {deg} parties")
+    out = np.empty((n, secret.size), dtype=np.uint64)
+    for s in range(0, secret.size, _BLOCK):
+        sec = secret[s : s + _BLOCK]
+        coeffs = GF61.random(rng, (deg, sec.size))  # same draws as mpc.sharing.shamir_share
+        for k, x in enumerate(scheme.parties):
+            # Horner: f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
+            acc = coeffs[deg - 1].copy() if deg else sec.copy()
+            for j in range(deg - 2, -1, -1):
+                acc = _times_plus(acc, x, coeffs[j])
+            out[k, s : s + _BLOCK] = _times_plus(acc, x, sec) if deg else acc
+    return out
+
+
+def _times_plus(acc: U64, x: int, c: U64) -> U64:
+    """``acc·x + c`` in GF(p); a small evaluation point (party id ≤ 7) needs no full product."""
+    if x <= kernels.SMALL:
+        acc *= np.uint64(x)  # < 7p, plus c < 8p < 2^64
+        acc += c
+        return kernels.fold(acc)
+    return GF61.add(GF61.scale(acc, x), c)
+
+
+def bounded_mask(rng: Csprng, count: int, frac_bits: int, mask_bits: int) -> tuple[U64, U64]:
+    """A uniform ``r < 2^mask_bits`` and its high part ``r >> frac_bits`` (plain values)."""
+    r = rng.uint64(count)
+    if mask_bits < 64:
+        r &= np.uint64((1 << mask_bits) - 1)
+    return r, r >> np.uint64(frac_bits)
+
+
+def sizes_of(need: Need) -> dict[str, int]:
+    """The length of each kind of share in a pool for ``need``."""
+    return {"a": need.triples, "b": need.triples, "c": need.triples, "r_t": need.doubles,
+            "r_2t": need.doubles, "m": need.masks, "m_hi": need.masks}
+
+
+def validate_bundle(payload: Any, scheme: Scheme, need: Need, peer: int) -> dict[str, U64]:
+    """A peer's bundle of shares: exactly :data:`KINDS`, each a vector of the agreed length."""
+    sizes = sizes_of(need)
+    if not isinstance(payload, dict) or set(payload) != set(KINDS):
+        raise ProtocolError("malformed preprocessing bundle", peer=peer)
+    return {k: check_field(as_share(payload[k], peer, (sizes[k],)), scheme, peer) for k in KINDS}
+
+
+__all__ = ["KINDS", "Need", "Pool", "PoolExhausted", "bounded_mask", "share_vector", "sizes_of", "validate_bundle"]

@@ -1,0 +1,174 @@
+"""Real runs: OS processes over pynng on loopback, the CLI, and a node embedded in an asyncio app."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpc import Node
+from mpc.launch import run_real
+from mpc.runner import run_sim
+from mpc.scenario import load
+from mpc.transport.nng import NngTransport
+from protocols import secure_sum
+
+ROOT = Path(__file__).resolve().parent.parent
+FOUNDATION = ["sum-3", "sum-5-shamir", "mean-10"]
+pytestmark = pytest.mark.timeout(120)
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.fixture(autouse=True)
+def _children_find_the_package(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+
+
+@pytest.mark.parametrize("name", FOUNDATION)
+def test_shipped_scenarios_pass_in_real_mode(name):
+    report = run_real(load(ROOT / "scenarios" / f"{name}.toml"))
+    assert report.ok, report.reason
+    assert all(o.status in ("ok", "crashed") for o in report.outcomes.values())
+
+
+@pytest.mark.parametrize("name", FOUNDATION)
+def test_shipped_scenarios_pass_in_sim_mode(name):
+    report = run_sim(load(ROOT / "scenarios" / f"{name}.toml"))
+    assert report.ok, report.reason
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    return p
+
+
+def test_a_peer_killed_before_the_sum_makes_the_others_raise_partydropped(tmp_path):
+    scn = load(_write(tmp_path, """
+name = "killed"
+protocol = "sum"
+parties = 3
+sharing = "additive"
+timeout_s = 4
+[inputs]
+1 = [1]
+2 = [2]
+3 = [3]
+[[faults]]
+party = 3
+crash = "at_ms:0"
+[expect]
+error = "PartyDropped"
+"""))
+    t0 = time.perf_counter()
+    report = run_real(scn)
+    assert report.ok, report.reason
+    assert report.outcomes[3].status == "crashed"
+    for p in (1, 2):
+        assert report.outcomes[p].error == "PartyDropped"
+        assert report.outcomes[p].protocol_s < scn.timeout_s + 1
+    assert time.perf_counter() - t0 < 30
+
+
+def test_cli_wrong_expect_exits_nonzero_with_a_clear_message(tmp_path):
+    bad = (ROOT / "scenarios" / "sum-3.toml").read_text().replace("output = [12, 15, 18]", "output = [12, 15, 19]")
+    path = _write(tmp_path, bad)
+    out = tmp_path / "r.json"
+    for extra in ([], ["--sim"]):
+        proc = subprocess.run([sys.executable, "-m", "mpc", "run", str(path), "--json", str(out), *extra],
+                              capture_output=True, text=True, env=_env(), timeout=60)
+        assert proc.returncode == 1
+        assert "FAILED" in proc.stdout and "does not match expected [12, 15, 19]" in proc.stdout
+        report = json.loads(out.read_text())
+        assert report["ok"] is False and report["outputs"]["1"] == [12, 15, 18]
+        assert {"scenario", "ok", "outputs", "elapsed_s", "messages", "bytes"} <= set(report)
+
+
+def test_cli_user_errors_are_readable(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mpc", "run", str(tmp_path / "missing.toml")],
+                          capture_output=True, text=True, env=_env(), timeout=30)
+    assert proc.returncode == 2 and "scenario file not found" in proc.stderr and "Traceback" not in proc.stderr
+    path = _write(tmp_path, 'protocol = "sum"\nparties = 3\nthreshold = 5\n')
+    proc = subprocess.run([sys.executable, "-m", "mpc", "run", str(path)],
+                          capture_output=True, text=True, env=_env(), timeout=30)
+    assert proc.returncode == 2 and "threshold" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_embedded_nodes_over_real_sockets_in_one_event_loop():
+    ids = (1, 2, 3)
+    transports = {p: NngTransport(p) for p in ids}
+    bound = {p: transports[p].bind([q for q in ids if q > p]) for p in ids}
+    for p in ids:
+        transports[p].connect({q: bound[q][p] for q in ids if q < p}, [q for q in ids if q != p])
+
+    async def party(p):
+        async with Node(p, transport=transports[p], parties=ids, session=b"embedded") as node:
+            return await node.run(secure_sum, np.array([p, -p, 10**12]))
+
+    res = await asyncio.wait_for(asyncio.gather(*(party(p) for p in ids)), 30)
+    for r in res:
+        assert r.tolist() == [6, -6, 3 * 10**12]
+
+
+def _free_base_ports(count, span):
+    """Base ports p with p+1..p+span free on loopback (best effort; the test retries on collision)."""
+    import socket
+
+    bases = []
+    while len(bases) < count:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + span < 65000 and all(abs(base - b) > span for b in bases):
+            bases.append(base)
+    return bases
+
+
+def test_mpc_node_multi_host_deployment_with_tls(tmp_path):
+    subprocess.run([sys.executable, "-m", "mpc", "keygen", "--parties", "3", "--out", str(tmp_path / "keys")],
+                   check=True, env=_env(), timeout=30, capture_output=True)
+    assert oct((tmp_path / "keys" / "party-1.pem").stat().st_mode & 0o777) == "0o600"
+    scenario = tmp_path / "job.toml"
+    scenario.write_text('protocol = "sum"\nparties = 3\n[inputs]\n1 = [5, -1]\n2 = [7, 0]\n3 = [1, 1]\n'
+                        '[expect]\noutput = [13, 0]\n')
+    bases = _free_base_ports(3, 4)
+    peers = "\n".join(f'{p} = "tls+tcp://127.0.0.1:{bases[p - 1]}"' for p in (1, 2, 3))
+    procs = []
+    for p in (1, 2, 3):
+        cfg = tmp_path / f"party{p}.toml"
+        cfg.write_text(f'party = {p}\nscenario = "job.toml"\nsession = "test"\ntls_dir = "keys"\n[peers]\n{peers}\n')
+        procs.append(subprocess.Popen([sys.executable, "-m", "mpc", "node", "--config", str(cfg),
+                                       "--json", str(tmp_path / f"out{p}.json")],
+                                      env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = [proc.communicate(timeout=60) for proc in procs]
+    for p, proc in zip((1, 2, 3), procs):
+        assert proc.returncode == 0, outs[p - 1]
+        assert json.loads((tmp_path / f"out{p}.json").read_text())["output"] == [13, 0]
+
+
+async def test_tls_rejects_a_party_from_another_ca(tmp_path):
+    from mpc.identity import generate
+    from mpc.errors import PartyDropped
+
+    ids = (1, 2)
+    good = generate(tmp_path / "a", list(ids))
+    rogue = generate(tmp_path / "b", [2])
+    t1, t2 = NngTransport(1, tls=good[1]), NngTransport(2, tls=rogue[2])
+    bound = t1.bind([2])
+    t2.connect({1: bound[2]}, [1])
+    t1.connect({}, [2])
+
+    async def party(p, t):
+        async with Node(p, transport=t, parties=ids, session=b"x", connect_timeout=1.5) as node:
+            return node
+
+    res = await asyncio.gather(party(1, t1), party(2, t2), return_exceptions=True)
+    assert all(isinstance(r, PartyDropped) for r in res), res

@@ -1,0 +1,109 @@
+"""Secure sum and mean over the in-memory network: the same protocol code as over pynng."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from mpc import Crashed, CrashFault, Node, PartyDropped, QuorumLost
+from netsim import SimNetwork
+from protocols import secure_mean, secure_sum
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("sharing,n,t", [("additive", 3, None), ("shamir", 3, 1), ("shamir", 5, 2), ("shamir", 4, 0)])
+async def test_sum_matches_plaintext_with_negatives(parties, sharing, n, t):
+    rng = np.random.default_rng(n)
+    xs = {p: rng.integers(-(1 << 40), 1 << 40, 1000) for p in range(1, n + 1)}
+
+    async def body(node):
+        return await node.run(secure_sum, xs[node.party_id], sharing=sharing, threshold=t)
+
+    res = await parties(n, body, latency=0.001)
+    want = sum(xs.values())
+    for p in range(1, n + 1):
+        assert np.array_equal(res[p], want)
+
+
+async def test_compute_only_parties_and_mean_of_floats(parties):
+    xs = {1: np.array([1.5, -2.25, 1e6]), 2: np.array([0.25, 0.0, -3.0])}
+
+    async def body(node):
+        x = xs.get(node.party_id)
+        return await node.run(secure_mean, x, input_parties=(1, 2), fractional_bits=20)
+
+    res = await parties(5, body)
+    want = (xs[1] + xs[2]) / 2
+    for p in range(1, 6):
+        assert np.allclose(res[p], want, atol=2.0**-20)
+
+
+async def test_input_shape_mismatch_is_a_protocol_error(parties):
+    async def body(node):
+        return await node.run(secure_sum, np.arange(node.party_id + 1), sharing="shamir")
+
+    res = await parties(3, body, timeout=0.5)
+    assert all(isinstance(r, Exception) for r in res.values())
+
+
+def _crashing_parties(n, crash_party, after, sharing, threshold=None):
+    net = SimNetwork(range(1, n + 1), latency=0.002)
+    ids = tuple(range(1, n + 1))
+
+    async def one(pid):
+        crash = CrashFault(after=after) if pid == crash_party else None
+
+        def on_crash():
+            net.crash(pid)
+            raise Crashed("fault")
+
+        async with Node(pid, transport=net.transport(pid), parties=ids, session=b"s", timeout=1.0,
+                        crash=crash, on_crash=on_crash) as node:
+            return await node.run(secure_sum, np.array([pid, 2 * pid]), sharing=sharing, threshold=threshold)
+
+    return asyncio.gather(*(one(p) for p in ids), return_exceptions=True)
+
+
+async def test_shamir_sum_survives_a_crash_after_sharing():
+    res = await _crashing_parties(5, 3, "share", "shamir", threshold=2)
+    assert isinstance(res[2], Crashed)
+    for r in res[:2] + res[3:]:
+        assert r.tolist() == [15, 30]  # the crashed party's input was shared, so it counts
+
+
+async def test_additive_sum_fails_cleanly_when_a_party_crashes():
+    t0 = asyncio.get_running_loop().time()
+    res = await _crashing_parties(3, 2, "share", "additive")
+    assert isinstance(res[1], Crashed)
+    assert all(isinstance(r, PartyDropped) and r.party == 2 for r in (res[0], res[2]))
+    assert asyncio.get_running_loop().time() - t0 < 1.0  # detected by the disconnect, not the timeout
+
+
+async def test_shamir_open_loses_quorum_when_too_many_crash():
+    net = SimNetwork(range(1, 4))
+
+    async def one(pid):
+        async with Node(pid, transport=net.transport(pid), parties=(1, 2, 3), session=b"s", timeout=0.5) as node:
+            if pid == 3:
+                net.crash(3)
+                return "crashed"
+            await asyncio.sleep(0.01)
+            return await node.run(secure_sum, np.array([pid]), sharing="shamir", threshold=1, input_parties=(1, 2))
+
+    res = await asyncio.gather(one(1), one(2), one(3), return_exceptions=True)
+    # t = 1 needs 2 shares to open: 1 and 2 still have them → success
+    assert res[0].tolist() == [3] and res[1].tolist() == [3]
+
+    net = SimNetwork(range(1, 4))
+
+    async def two(pid):
+        async with Node(pid, transport=net.transport(pid), parties=(1, 2, 3), session=b"s", timeout=0.5) as node:
+            if pid != 1:
+                net.crash(pid)
+                return "crashed"
+            await asyncio.sleep(0.01)
+            return await node.run(secure_sum, np.array([pid]), sharing="shamir", threshold=1, input_parties=(1,))
+
+    res = await asyncio.gather(two(1), two(2), two(3), return_exceptions=True)
+    assert isinstance(res[0], QuorumLost) and res[0].missing == (2, 3)
