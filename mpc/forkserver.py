@@ -45,14 +45,18 @@ def _preload() -> None:
         importlib.import_module(info.name)
 
 
-def _child(conn: socket.socket, listener: socket.socket, fds: list[int], wake: int) -> None:
-    """In the forked child: become a party process."""
+def _child(conn: socket.socket, fds: list[int], server_side: list[Any]) -> None:
+    """In the forked child: become a party process (keeping none of the server's descriptors)."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.close(wake)
-        listener.close()
+        for obj in server_side:  # listener, wake-up pipe, selector, other children's connections
+            with contextlib.suppress(OSError):
+                if isinstance(obj, int):
+                    os.close(obj)
+                else:
+                    obj.close()
         conn.close()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -114,7 +118,7 @@ def serve(path: str) -> None:
                 continue
             pid = os.fork()
             if pid == 0:
-                _child(conn, listener, fds, wake_r)
+                _child(conn, fds, [listener, wake_r, wake_w, sel, *children.values()])
             for fd in fds:
                 os.close(fd)
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
