@@ -26,9 +26,10 @@ def test_forked_parties_run_scenarios_and_crash_faults() -> None:
         assert crashed.ok, crashed.reason
         assert crashed.outcomes[2].status == "crashed"
         assert all(crashed.outcomes[p].status == "ok" for p in (1, 3, 4, 5))
-        # the server lives on for further runs
-        again = run_real(load(ROOT / "scenarios/sum-3.toml"), spawn=fs.spawn)
+        # the server lives on for further runs; protocols found by discovery and TLS work in children
+        again = run_real(load(ROOT / "scenarios/mul-3-dealer.toml"), spawn=fs.spawn, tls=True)
         assert again.ok, again.reason
+        assert again.outcomes[0].status == "ok"  # the dealer node is a forked process too
 
 
 @pytest.mark.timeout(60)
