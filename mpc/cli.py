@@ -28,6 +28,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim", action="store_true", help="run all parties in one process over netsim")
     p.add_argument("--json", metavar="FILE", help="write a machine-readable report")
     p.add_argument("--tls", action="store_true", help="real mode: mutual TLS with fresh per-run identities")
+    p.add_argument("--fork-server", action="store_true",
+                   help="real mode: fork the party processes from one pre-imported server (faster start-up)")
 
 
 def print_report(report: Report) -> None:
@@ -65,7 +67,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from .launch import run_real
 
-        report = run_real(scn, tls=args.tls)
+        if args.fork_server:
+            from .forkserver import ForkServer
+
+            with ForkServer() as fs:
+                report = run_real(scn, tls=args.tls, spawn=fs.spawn)
+        else:
+            report = run_real(scn, tls=args.tls)
     print_report(report)
     if args.json:
         with open(args.json, "w") as fh:

@@ -47,3 +47,20 @@ async def test_a_failing_party_reports_its_exit_status() -> None:
         finally:
             os.close(r)
             os.close(w)
+
+
+@pytest.mark.timeout(60)
+def test_mpc_run_with_fork_server(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "report.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "mpc", "run", "--fork-server", str(ROOT / "scenarios/sum-5-shamir.toml"),
+                           "--json", str(out)], env=env, capture_output=True, text=True, timeout=50)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["ok"] and report["parties"]["2"]["status"] == "crashed"
+    assert report["outputs"]["1"] == [1000000000014, -17, 39, -8]
