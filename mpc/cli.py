@@ -29,6 +29,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="write a machine-readable report")
     p.add_argument("--tls", action="store_true", help="real mode: mutual TLS with fresh per-run identities")
     p.add_argument("--trace", metavar="FILE", help="with --sim: write a JSONL message trace (no payloads)")
+    p.add_argument("--fork-server", action="store_true",
+                   help="real mode: fork the party processes from one pre-imported server (faster start-up)")
 
 
 def print_report(report: Report) -> None:
@@ -68,8 +70,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if args.trace:
             raise ConfigError("--trace needs --sim (real runs are not traced)")
+        if args.fork_server:
+            from .forkserver import ForkServer
 
-        report = run_real(scn, tls=args.tls)
+            with ForkServer() as fs:
+                report = run_real(scn, tls=args.tls, spawn=fs.spawn)
+        else:
+            report = run_real(scn, tls=args.tls)
     print_report(report)
     if args.json:
         with open(args.json, "w") as fh:
@@ -112,11 +119,13 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("suites", nargs="*", default=["sum"], help="suites to run (default: sum)")
-    p.add_argument("--parties", default="3", help="comma-separated party counts")
-    p.add_argument("--sizes", default="1e6", help="comma-separated vector sizes, e.g. 1e3,1e6")
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--json", metavar="FILE")
+    p.add_argument("suites", nargs="*", default=[], help="suites to run (default: all; see docs/benchmarks.md)")
+    p.add_argument("--parties", default=None, help="comma-separated party counts (default: per suite)")
+    p.add_argument("--sizes", default=None, help="comma-separated vector sizes, e.g. 1e3,1e6 (default: per suite)")
+    p.add_argument("--repeat", type=int, default=3, help="repeats per figure (median, min, max)")
+    p.add_argument("--json", metavar="FILE", help="write every row as JSON")
+    p.add_argument("--plot", metavar="FILE", help="throughput vs size plot (needs the 'plot' extra)")
+    p.add_argument("--compare", default="", metavar="RUNTIMES", help="also run the equivalent programs of: mpyc")
     p.add_argument("--quick", action="store_true", help="small sizes, one repeat")
 
 

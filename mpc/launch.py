@@ -13,7 +13,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from . import codec
 from .errors import ConfigError
@@ -22,6 +24,7 @@ from .scenario import Scenario, load
 from .transport.nng import NngTransport
 
 CRASH_EXIT = 75
+Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode
 FLUSH_BEFORE_CRASH_S = 0.2  # let nng's I/O threads put already-sent messages on the wire
 
 
@@ -47,7 +50,8 @@ async def _readline(proc: asyncio.subprocess.Process, deadline: float) -> dict:
     return json.loads(line)
 
 
-async def _launch(scn: Scenario, workdir: Path, tls: bool = False) -> tuple[dict[int, Outcome], float]:
+async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
+                  spawn: Spawn | None = None) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
@@ -63,10 +67,13 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False) -> tuple[dict
     t0 = time.perf_counter()
     for pid in ids:
         err = (workdir / f"party-{pid}.err").open("wb")
-        procs[pid] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mpc.party",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
-        )
+        if spawn is not None:  # e.g. mpc.forkserver.ForkServer.spawn: same streams, no imports
+            procs[pid] = await spawn(err.fileno())  # type: ignore[assignment]
+        else:
+            procs[pid] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "mpc.party",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
+            )
         err.close()
         cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
                "session": session.hex(), "result": str(workdir / f"party-{pid}.out"),
@@ -120,11 +127,12 @@ def _read_outcome(data: bytes) -> Outcome:
                    message=d["message"], protocol_s=d["protocol_s"], stats=d["stats"])
 
 
-def run_real(scn: Scenario, *, tls: bool = False) -> Report:
-    """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities."""
+def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None) -> Report:
+    """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities;
+    ``spawn`` replaces ``python -m mpc.party`` (e.g. :meth:`mpc.forkserver.ForkServer.spawn`)."""
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mpc-run-") as tmp:
-        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls))
+        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls, spawn))
     reason = check(scn, outcomes)
     return Report(scn.name, "real", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
