@@ -18,6 +18,7 @@ from ..errors import ConfigError, TransportError
 from .base import PEER_DOWN, Sink, TransportStats
 
 DOWN_GRACE_S = 0.25
+READ_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,7 +60,8 @@ class NngTransport:
         self._listen_addr: dict[int, str] = {}
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
         self._sink: Sink | None = None
-        self._readers: list[asyncio.Task[None]] = []
+        self._reader_fds: list[int] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._down_reported: set[int] = set()
         self._down_events: dict[int, asyncio.Event] = {}  # wakes sends stuck on a vanished peer
@@ -123,10 +125,14 @@ class NngTransport:
                 self._setup_static()
             except pynng.NNGException as exc:
                 raise TransportError(f"party {self.party_id}: cannot set up sockets: {exc}") from exc
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         for peer, sock in self._sockets.items():
             sock.add_post_pipe_remove_cb(lambda _pipe, p=peer: self._pipe_removed(loop, p))
-            self._readers.append(asyncio.create_task(self._read(peer, sock), name=f"nng-read-{peer}"))
+            # nng raises this descriptor while messages wait: the event loop polls it, so receiving
+            # runs no Python on nng's threads (no GIL hand-off, no cross-thread wake-up per message)
+            fd = sock.recv_fd
+            self._reader_fds.append(fd)
+            loop.add_reader(fd, self._readable, peer, sock)
 
     def _pipe_removed(self, loop: asyncio.AbstractEventLoop, peer: int) -> None:
         if not self._closing:
@@ -145,16 +151,17 @@ class NngTransport:
             ev = self._down_events[peer] = asyncio.Event()
         return ev
 
-    async def _read(self, peer: int, sock: pynng.Pair0) -> None:
-        while True:
+    def _readable(self, peer: int, sock: pynng.Pair0) -> None:
+        for _ in range(READ_BATCH):  # bounded, so one busy peer cannot starve the loop
             try:
-                data = await sock.arecv()
-            except (pynng.Closed, asyncio.CancelledError):
+                data = sock.recv(block=False)
+            except pynng.TryAgain:
                 return
             except pynng.NNGException:
-                if self._closing:
-                    return
-                self._report_down(peer)
+                if not self._closing:
+                    self._report_down(peer)
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(sock.recv_fd)
                 return
             self.stats.messages_received += 1
             self.stats.bytes_received += len(data)
@@ -212,14 +219,12 @@ class NngTransport:
 
     async def close(self) -> None:
         self._closing = True
-        for task in self._readers:
-            task.cancel()
+        if self._loop is not None:
+            for fd in self._reader_fds:
+                self._loop.remove_reader(fd)
+        self._reader_fds.clear()
         for sock in self._sockets.values():
             sock.close()
-        for task in self._readers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._readers.clear()
 
 
 __all__ = ["NngTransport", "TlsCreds", "pair_port"]
