@@ -91,8 +91,8 @@ async def _run_star(node: Any, x: np.ndarray | None) -> np.ndarray | None:
 
 
 def run(cfg: BenchConfig) -> list[Row]:
-    counts = (10, 100) if cfg.quick else cfg.parties
-    size = 8 if cfg.quick else min(cfg.sizes[0], 1000)
+    counts = (10, 100) if cfg.quick else (cfg.parties or (100, 1000))
+    size = 8 if cfg.quick else (min(cfg.sizes[0], 1000) if cfg.sizes else 8)
     rows = [star(n, size) for n in counts]
     rows += [all_to_all(n, size) for n in counts if n <= ALL_TO_ALL_LIMIT]
     return rows
