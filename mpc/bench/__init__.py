@@ -10,6 +10,7 @@ package missing) returns a row marked ``skipped`` with the reason; it never fake
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import pkgutil
 import statistics
@@ -31,6 +32,7 @@ class BenchConfig:
     repeat: int = 3
     quick: bool = False
     compare: tuple[str, ...] = ()
+    every_suite: bool = False  # no suite was named: suites keep their heaviest rows for a named run
 
     def sizes_or(self, default: Sequence[int], quick: Sequence[int]) -> tuple[int, ...]:
         if self.sizes is not None:
@@ -166,6 +168,8 @@ def main(args: argparse.Namespace) -> int:
     from ._report import print_header, print_rows, write_json, write_plot
 
     cfg = config_of(args)
+    if not args.suites:
+        cfg = dataclasses.replace(cfg, every_suite=True)
     names = list(args.suites) or suites()
     for name in names:
         if name not in suites():

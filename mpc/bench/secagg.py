@@ -24,6 +24,7 @@ from . import BenchConfig, Row
 
 STAGES = ("join", "advertise", "share_keys", "masked_input", "consistency")
 DEFAULT_N = (10, 100, 500)
+EVERY_SUITE_N = (10, 100)  # in a run of every suite: 500 clients cost ~8 min of CPU, run `mpc bench secagg`
 DEFAULT_DIM = (10**5,)
 DROPOUTS = (0.0, 0.1, 0.3)
 
@@ -81,7 +82,10 @@ def run(cfg: BenchConfig) -> list[Row]:
     if cfg.quick:
         ns, dims, rates = (5, 10), (1000,), (0.0, 0.3)
     else:
-        ns = DEFAULT_N if cfg.parties == default.parties else cfg.parties
+        if cfg.parties != default.parties:
+            ns = cfg.parties
+        else:
+            ns = EVERY_SUITE_N if cfg.every_suite else DEFAULT_N
         dims = DEFAULT_DIM if cfg.sizes == default.sizes else cfg.sizes
         rates = DROPOUTS
     rows: list[Row] = []
