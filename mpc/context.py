@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import PartyDropped, QuorumLost
-from .message import Message
 from .rng import Csprng
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ class Context:
 
     # -- receiving --------------------------------------------------------------------
     async def recv(self, sender: int, tag: str, timeout: float | None = None) -> Any:
-        return await self._node.mailbox.recv(self.instance, self._tag(tag), sender, timeout or self.timeout)
+        return await self._node.mailbox.recv(self.instance, self._tag(tag), sender, self.timeout if timeout is None else timeout)
 
     async def gather(
         self,
@@ -88,7 +87,7 @@ class Context:
         :class:`PartyDropped`; with it, fewer than ``quorum`` answers raise :class:`QuorumLost`.
         """
         who = self.parties if senders is None else tuple(senders)
-        deadline = timeout or self.timeout
+        deadline = self.timeout if timeout is None else timeout
         results = await self._node.mailbox.recv_many(self.instance, self._tag(tag), who, deadline)
         got: dict[int, Any] = {}
         missing: list[int] = []
@@ -130,10 +129,6 @@ class Context:
 
     def stats(self) -> dict[str, int]:
         return self._node.transport.stats.as_dict()
-
-
-def make_message(node: Node, instance: str, tag: str, payload: Any) -> Message:
-    return Message(session=node.session, instance=instance, tag=tag, sender=node.party_id, payload=payload)
 
 
 __all__ = ["Context"]

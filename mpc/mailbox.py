@@ -16,6 +16,7 @@ from .message import Message
 
 Key = tuple[str, str, int]
 MAX_PENDING_PER_SENDER = 4096
+MAX_PENDING_BYTES_PER_SENDER = 1 << 31  # what one peer may leave unread (early messages)
 MAX_FINISHED = 1 << 16
 
 
@@ -47,15 +48,19 @@ class Mailbox:
         self._finished: dict[str, None] = {}  # insertion-ordered set, bounded
         self._pending: dict[int, int] = {}
         self._early: set[Key] = set()  # buffered before anyone asked: counted in _pending
+        self._pending_bytes: dict[int, int] = {}
+        self._early_size: dict[Key, int] = {}
         self._down: set[int] = set()
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
 
     @property
-    def down(self) -> frozenset[int]:
-        return frozenset(self._down)
+    def down(self) -> set[int]:
+        """Parties known to have dropped (the live set: read it, do not change it)."""
+        return self._down
 
-    def deliver(self, msg: Message) -> None:
-        """Store a message from the network; raises :class:`ProtocolError` to reject it."""
+    def deliver(self, msg: Message, size: int = 0) -> None:
+        """Store a message from the network (``size``: its bytes on the wire); raises
+        :class:`ProtocolError` to reject it."""
         if msg.session != self.session:
             raise ProtocolError("message for another session", peer=msg.sender)
         if msg.sender not in self.parties:
@@ -71,6 +76,10 @@ class Mailbox:
         if fut is None:
             if self._pending.get(msg.sender, 0) >= MAX_PENDING_PER_SENDER:
                 raise ProtocolError("too many buffered messages", peer=msg.sender)
+            if self._pending_bytes.get(msg.sender, 0) + size > MAX_PENDING_BYTES_PER_SENDER:
+                raise ProtocolError("too many buffered bytes", peer=msg.sender)
+            self._pending_bytes[msg.sender] = self._pending_bytes.get(msg.sender, 0) + size
+            self._early_size[key] = size
             fut = asyncio.get_running_loop().create_future()
             self._slots[key] = fut
             self._early.add(key)
@@ -114,6 +123,8 @@ class Mailbox:
                 raise
             finally:
                 timer.cancel()
+        elif not fut.done():
+            raise ProtocolError(f"{instance}/{tag} from {sender} is already being awaited", peer=sender)
         payload = fut.result()  # an early message, or the one just awaited
         self._forget(key)
         self._consumed.setdefault(instance, set()).add((tag, sender))
@@ -147,6 +158,10 @@ class Mailbox:
             timer = loop.call_later(timeout, _expire_group, group.done)
             try:
                 await group.done
+            except BaseException:  # cancelled: leave no timer-less slot behind
+                for key in pending:
+                    self._forget(key)
+                raise
             finally:
                 timer.cancel()
                 for key in pending:
@@ -174,6 +189,7 @@ class Mailbox:
         if key in self._early:
             self._early.discard(key)
             self._pending[key[2]] -= 1
+            self._pending_bytes[key[2]] -= self._early_size.pop(key, 0)
 
     def finish(self, instance: str) -> None:
         """Drop everything buffered for ``instance``; later messages for it are rejected."""

@@ -169,10 +169,12 @@ class Node:
             if msg.instance == CONTROL:
                 self._on_control(msg)
             else:
-                self.mailbox.deliver(msg)
+                self.mailbox.deliver(msg, len(data))
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             if not isinstance(exc, ProtocolError):
-                self.log.error("party %d: internal error on a message from %d: %r", self.party_id, peer, exc)
+                # the type only: the text of an arbitrary exception could quote peer data
+                self.log.error("party %d: internal error (%s) on a message from %d",
+                               self.party_id, type(exc).__name__, peer)
                 exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
             if exc.peer is None:
                 exc.peer = peer

@@ -61,9 +61,4 @@ class Csprng:
         return int.from_bytes(self.random_bytes(nbytes), "little") % bound
 
 
-def random_key(n: int = 32) -> bytes:
-    """Fresh key material from the OS."""
-    return os.urandom(n)
-
-
-__all__ = ["Csprng", "random_key"]
+__all__ = ["Csprng"]

@@ -71,7 +71,7 @@ class Outcome:
 
 
 def error_outcome(exc: BaseException) -> Outcome:
-    kinds = tuple(c.__name__ for c in type(exc).__mro__ if issubclass(c, MpcError))
+    kinds = tuple(c.__name__ for c in type(exc).__mro__ if issubclass(c, MpcError)) or (type(exc).__name__,)
     return Outcome(status="error", error=type(exc).__name__, error_kinds=kinds, message=str(exc))
 
 
@@ -111,7 +111,7 @@ async def run_party(
         return Outcome(status="ok", result=result, protocol_s=elapsed, stats=transport.stats.as_dict())
     except Crashed:
         return Outcome(status="crashed", protocol_s=loop.time() - t0, stats=transport.stats.as_dict())
-    except MpcError as exc:
+    except Exception as exc:  # a bug or a bad peer payload must end this party cleanly, not the run
         out = error_outcome(exc)
         out.protocol_s = loop.time() - t0
         out.stats = transport.stats.as_dict()

@@ -196,6 +196,9 @@ class NngTransport:
         waiting = asyncio.ensure_future(down.wait())
         try:
             await asyncio.wait((sending, waiting), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            sending.cancel()  # our caller gave up (a deadline): so does the send
+            raise
         finally:
             waiting.cancel()
         if not sending.done():
