@@ -65,21 +65,20 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
     procs: dict[int, asyncio.subprocess.Process] = {}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
-    for pid in ids:
-        err = (workdir / f"party-{pid}.err").open("wb")
-        if spawn is not None:  # e.g. mpc.forkserver.ForkServer.spawn: same streams, no imports
-            procs[pid] = await spawn(err.fileno())  # type: ignore[assignment]
-        else:
-            procs[pid] = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "mpc.party",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
-            )
-        err.close()
-        cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
-               "session": session.hex(), "result": str(workdir / f"party-{pid}.out"),
-               "tls_dir": str(tls_dir) if tls_dir else None}
-        procs[pid].stdin.write((json.dumps(cfg) + "\n").encode())  # type: ignore[union-attr]
     try:
+        for pid in ids:
+            with (workdir / f"party-{pid}.err").open("wb") as err:
+                if spawn is not None:  # e.g. mpc.forkserver.ForkServer.spawn: same streams, no imports
+                    procs[pid] = await spawn(err.fileno())  # type: ignore[assignment]
+                else:
+                    procs[pid] = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "mpc.party",
+                        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
+                    )
+            cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
+                   "session": session.hex(), "result": str(workdir / f"party-{pid}.out"),
+                   "tls_dir": str(tls_dir) if tls_dir else None}
+            procs[pid].stdin.write((json.dumps(cfg) + "\n").encode())  # type: ignore[union-attr]
         deadline = time.monotonic() + 60.0
         listening = {pid: (await _readline(p, deadline))["listening"] for pid, p in procs.items()}
         for pid, p in procs.items():
@@ -93,13 +92,19 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
             await finished
             done += 1
             progress(f"{done}/{len(ids)} parties finished")
-    except (TimeoutError, ConfigError, KeyError, json.JSONDecodeError) as exc:
+    except (TimeoutError, ConfigError, KeyError, json.JSONDecodeError, OSError) as exc:
+        # OSError: a party died early (broken pipe) or could not be spawned
         for p in procs.values():
             if p.returncode is None:
                 p.kill()
         await asyncio.gather(*(p.wait() for p in procs.values()))
         tails = {pid: _stderr_tail(workdir / f"party-{pid}.err") for pid in ids}
         raise ConfigError(f"real run did not complete ({type(exc).__name__}: {exc}); stderr: {tails}") from None
+    except BaseException:  # cancelled or interrupted: leave no party process behind
+        for p in procs.values():
+            if p.returncode is None:
+                p.kill()
+        raise
     elapsed = time.perf_counter() - t0
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[2K")
