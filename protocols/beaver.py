@@ -24,20 +24,17 @@ from typing import Any
 import numpy as np
 
 from mpc.context import Context
-from mpc.errors import ConfigError, ProtocolError
+from mpc.errors import ConfigError
 from mpc.field import GF61, U64
 from mpc.sharing import lagrange_at_zero
 
 from . import kernels
-from .common import Scheme, as_share
+from .common import Scheme, as_share, check_field
 from .triples import Pool
 
 
 def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
-    share = as_share(payload, peer, shape)
-    if scheme.kind == "shamir" and share.size and int(share.max()) >= GF61.modulus:
-        raise ProtocolError("share outside the field", peer=peer)
-    return share
+    return check_field(as_share(payload, peer, shape), scheme, peer)
 
 
 async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None) -> U64:

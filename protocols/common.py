@@ -11,7 +11,7 @@ import numpy as np
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64, Z64, PrimeField, Ring64
-from mpc.sharing import additive_reconstruct, additive_share, shamir_reconstruct, shamir_share
+from mpc.sharing import additive_share, shamir_share
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,12 +49,6 @@ class Scheme:
         if self.kind == "shamir":
             return shamir_share(secret, self.parties, self.t, ctx.rng)
         return additive_share(secret, len(self.parties), ctx.rng, Z64)
-
-    def reconstruct(self, shares: dict[int, U64]) -> U64:
-        if self.kind == "shamir":
-            ids = sorted(shares)[: self.t + 1]
-            return shamir_reconstruct(ids, np.stack([shares[i] for i in ids]))
-        return additive_reconstruct(np.stack([shares[i] for i in self.parties]), Z64)
 
 
 def as_share(payload: Any, peer: int, shape: tuple[int, ...] | None = None) -> U64:
@@ -96,13 +90,9 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
 
     Shamir needs t + 1 of the live parties (dropouts tolerated); additive needs all of them.
     """
-    quorum = scheme.open_quorum
-    if scheme.kind == "shamir":
-        got = await ctx.exchange(tag, share, among=scheme.parties, quorum=quorum)
-    else:
-        got = await ctx.exchange(tag, share, among=scheme.parties, quorum=None)
-    shares = {p: check_field(as_share(v, p, share.shape), scheme, p) for p, v in got.items()}
-    return scheme.reconstruct(shares)
+    from .beaver import open_values  # one implementation of the opening, shared with Beaver
+
+    return await open_values(ctx, scheme, share, tag)
 
 
 __all__ = ["Scheme", "as_share", "open_shares", "share_inputs"]
