@@ -124,7 +124,7 @@ class Node:
         peers = list(self.neighbors)
         down = self.mailbox.down
         live = [p for p in peers if p not in down]
-        data = Message(session=self.session, instance=CONTROL, tag=kind, sender=self.party_id).to_bytes()
+        data = self._message(CONTROL, kind, None).to_bytes()
         try:
             async with asyncio.timeout(timeout):
                 results = await self._send_all([(p, data) for p in live])
@@ -195,6 +195,9 @@ class Node:
                 self._control_event.set()
 
     # -- sending ----------------------------------------------------------------------
+    def _message(self, instance: str, tag: str, payload: Any) -> Message:
+        return Message(session=self.session, instance=instance, tag=tag, sender=self.party_id, payload=payload)
+
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""
         encoded: bytes | None = None
@@ -202,16 +205,14 @@ class Node:
         members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
         for peer, payload in payloads.items():
             if peer == self.party_id:
-                self.mailbox.deliver(Message(session=self.session, instance=instance, tag=tag,
-                                             sender=self.party_id, payload=payload))
+                self.mailbox.deliver(self._message(instance, tag, payload))
                 continue
             if peer not in members:
                 raise ConfigError(f"unknown party {peer}")
             if peer in down:
                 continue  # it is gone; the protocol's quorum logic decides whether that matters
             if not same or encoded is None:
-                encoded = Message(session=self.session, instance=instance, tag=tag, sender=self.party_id,
-                                  payload=payload).to_bytes()
+                encoded = self._message(instance, tag, payload).to_bytes()
             sends.append((peer, encoded))
         if sends:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):

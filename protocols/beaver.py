@@ -121,7 +121,7 @@ class Beaver:
         return out
 
     def can_reduce(self) -> bool:
-        return self.scheme.kind == "shamir" and 2 * self.scheme.t < len(self.scheme.parties)
+        return self.scheme.can_reduce_degree
 
     async def reduce(self, share_2t: U64) -> U64:
         """Degree 2t → t with double sharings: open ``s − r`` from 2t + 1 shares, add ``[r]_t``."""
@@ -153,7 +153,7 @@ class Beaver:
     @staticmethod
     def dot_need(scheme: Scheme, m: int, k: int) -> tuple[int, int]:
         """(triples, doubles) that ``m`` dot products of length ``k`` consume."""
-        if scheme.kind == "shamir" and 2 * scheme.t < len(scheme.parties):
+        if scheme.can_reduce_degree:
             return 0, m
         return m * k, 0
 

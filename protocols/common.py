@@ -41,6 +41,11 @@ class Scheme:
         return GF61 if self.kind == "shamir" else Z64
 
     @property
+    def can_reduce_degree(self) -> bool:
+        """Shamir with n ≥ 2t + 1: a degree-2t product of shares can be reduced back to degree t."""
+        return self.kind == "shamir" and 2 * self.t < len(self.parties)
+
+    @property
     def open_quorum(self) -> int:
         """Shares needed to open: t + 1 for Shamir, all n for additive."""
         return self.t + 1 if self.kind == "shamir" else len(self.parties)
