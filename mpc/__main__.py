@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from mpc.app.cli import main
 
 sys.exit(main())

@@ -9,20 +9,44 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Set
+from typing import Any, Protocol
 
 from .errors import PartyDropped, QuorumLost
 from .rng import Csprng
 
-if TYPE_CHECKING:
-    from .node import Node
+
+class Port(Protocol):
+    """What a :class:`Context` needs from the node under it (``Node`` implements it; a test may
+    pass a fake): identity, parties, tagged sends, keyed receives, who is known to be gone."""
+
+    @property
+    def party_id(self) -> int: ...
+    @property
+    def parties(self) -> tuple[int, ...]: ...
+    @property
+    def rng(self) -> Csprng: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def log(self) -> logging.Logger: ...
+    @property
+    def down(self) -> Set[int]:
+        """Parties known to have dropped (a live view)."""
+        ...
+
+    async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None: ...
+    async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any: ...
+    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]: ...
+    def traffic(self) -> dict[str, int]:
+        """Messages and bytes this node has sent and received so far."""
+        ...
 
 
 class Context:
     """Messaging scoped to one protocol instance; round tags may be nested with :meth:`child`."""
 
-    def __init__(self, node: Node, instance: str, prefix: str = "") -> None:
+    def __init__(self, node: Port, instance: str, prefix: str = "") -> None:
         self._node = node
         self.instance = instance
         self._prefix = prefix
@@ -45,7 +69,7 @@ class Context:
     @property
     def alive(self) -> tuple[int, ...]:
         """Parties not known to have dropped (this party included)."""
-        down = self._node.mailbox.down
+        down = self._node.down
         return tuple(p for p in self.parties if p not in down)
 
     def now(self) -> float:
@@ -70,7 +94,7 @@ class Context:
 
     # -- receiving --------------------------------------------------------------------
     async def recv(self, sender: int, tag: str, timeout: float | None = None) -> Any:
-        return await self._node.mailbox.recv(self.instance, self._tag(tag), sender, self.timeout if timeout is None else timeout)
+        return await self._node.recv_one(self.instance, self._tag(tag), sender, self.timeout if timeout is None else timeout)
 
     async def gather(
         self,
@@ -88,7 +112,7 @@ class Context:
         """
         who = self.parties if senders is None else tuple(senders)
         deadline = self.timeout if timeout is None else timeout
-        results = await self._node.mailbox.recv_many(self.instance, self._tag(tag), who, deadline)
+        results = await self._node.recv_many(self.instance, self._tag(tag), who, deadline)
         got: dict[int, Any] = {}
         missing: list[int] = []
         for s, r in results.items():
@@ -113,7 +137,7 @@ class Context:
         One round. Parties already known to have dropped are neither sent to nor waited for;
         ``quorum`` (if given) is checked against the answers.
         """
-        down = self._node.mailbox.down
+        down = self._node.down
         group = self.parties if among is None else tuple(among)
         live = tuple(p for p in group if p not in down)
         if self.party_id in group and self.party_id not in live:
@@ -128,7 +152,7 @@ class Context:
         return got
 
     def stats(self) -> dict[str, int]:
-        return self._node.transport.stats.as_dict()
+        return self._node.traffic()
 
 
-__all__ = ["Context"]
+__all__ = ["Context", "Port"]

@@ -250,6 +250,20 @@ class Node:
             if self._on_crash is not None:
                 self._on_crash()
 
+    # -- the Port a Context sees ---------------------------------------------------------
+    @property
+    def down(self) -> set[int]:
+        return self.mailbox.down
+
+    async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any:
+        return await self.mailbox.recv(instance, tag, sender, timeout)
+
+    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+        return await self.mailbox.recv_many(instance, tag, senders, timeout)
+
+    def traffic(self) -> dict[str, int]:
+        return self.transport.stats.as_dict()
+
     # -- running protocols ------------------------------------------------------------
     async def run(
         self,

@@ -1,7 +1,8 @@
 """MPC protocols. Each sees only a :class:`mpc.Context`; none touches sockets, clocks or entropy."""
 
 from .common import Scheme, open_shares, share_inputs
-from .registry import REGISTRY, Job, PartyResult, Spec, lookup, register
+from .registry import REGISTRY, lookup
+from .spec import Job, PartyResult, Spec
 from .sum import secure_mean, secure_sum
 
 __all__ = [
@@ -12,7 +13,6 @@ __all__ = [
     "Spec",
     "lookup",
     "open_shares",
-    "register",
     "secure_mean",
     "secure_sum",
     "share_inputs",

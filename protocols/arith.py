@@ -28,7 +28,7 @@ from .common import Scheme, share_inputs
 from .dealer import DEALER, dealer_prepare, dealer_serve
 from .dn07 import dn07_prepare
 from .fixed import DEFAULT_MIN_KAPPA, FixedParams, fixed_mul
-from .registry import Job, PartyResult, Spec
+from .spec import Job, PartyResult, Spec
 from .sum import encode_input
 from .triples import Need, Pool
 

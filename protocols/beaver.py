@@ -29,35 +29,8 @@ from mpc.field import GF61, U64
 from mpc.sharing import lagrange_at_zero
 
 from . import kernels
-from .common import Scheme, as_share, check_field
+from .common import Scheme, open_values
 from .triples import Pool
-
-
-def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
-    return check_field(as_share(payload, peer, shape), scheme, peer)
-
-
-async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None) -> U64:
-    """Open a (possibly batched) sharing to every computing party in one all-to-all round.
-
-    Shamir: interpolates from ``degree + 1`` shares (own share and the nearest ids); shares are
-    consistent, so any surviving quorum yields the same value. Additive: all shares are needed.
-    """
-    dom = scheme.domain
-    if scheme.kind == "additive":
-        got = await ctx.exchange(tag, share, among=scheme.parties)
-        out = share
-        for p, v in got.items():
-            if p != ctx.party_id:
-                peer = _validated(v, p, share.shape, scheme)
-                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
-        return out if out is not share else share.copy()
-    deg = scheme.t if degree is None else degree
-    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
-    use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
-    arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
-    lam = lagrange_at_zero(tuple(use), dom.modulus)
-    return kernels.lincomb(dom, lam, arrays)
 
 
 def add_public(scheme: Scheme, share: U64, value: U64, party: int) -> U64:

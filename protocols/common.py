@@ -11,7 +11,9 @@ import numpy as np
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64, Z64, PrimeField, Ring64
-from mpc.sharing import additive_share, shamir_share
+from mpc.sharing import additive_share, lagrange_at_zero, shamir_share
+
+from . import kernels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,14 +92,39 @@ async def share_inputs(
     return out
 
 
+def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
+    return check_field(as_share(payload, peer, shape), scheme, peer)
+
+
+async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None) -> U64:
+    """Open a (possibly batched) sharing to every computing party in one all-to-all round.
+
+    Shamir: interpolates from ``degree + 1`` shares (own share and the nearest ids); shares are
+    consistent, so any surviving quorum yields the same value. Additive: all shares are needed.
+    """
+    dom = scheme.domain
+    if scheme.kind == "additive":
+        got = await ctx.exchange(tag, share, among=scheme.parties)
+        out = share
+        for p, v in got.items():
+            if p != ctx.party_id:
+                peer = _validated(v, p, share.shape, scheme)
+                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
+        return out if out is not share else share.copy()
+    deg = scheme.t if degree is None else degree
+    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
+    use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
+    lam = lagrange_at_zero(tuple(use), dom.modulus)
+    return kernels.lincomb(dom, lam, arrays)
+
+
 async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open") -> U64:
     """Open a shared value to every party: one round, all-to-all.
 
     Shamir needs t + 1 of the live parties (dropouts tolerated); additive needs all of them.
     """
-    from .beaver import open_values  # one implementation of the opening, shared with Beaver
-
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "open_shares", "share_inputs"]
+__all__ = ["Scheme", "as_share", "check_field", "open_shares", "open_values", "share_inputs"]

@@ -35,7 +35,7 @@ from mpc.errors import ConfigError, ProtocolError, QuorumLost
 from mpc.field import GF61, U64
 
 from . import kernels
-from .beaver import open_values
+from .common import open_values
 from .common import Scheme, as_share, check_field
 from .triples import Need, Pool, bounded_mask, share_vector
 

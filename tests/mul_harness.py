@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from mpc.message import Message
-from mpc.runner import Report, run_sim
-from mpc.scenario import parse
+from mpc.app.runner import Report, run_sim
+from mpc.app.scenario import parse
 
 
 def scenario(protocol: str, parties: int, inputs: dict[int, Any], **kw: Any) -> dict[str, Any]:

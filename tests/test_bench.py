@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mpc.bench import BenchConfig, Row, fast_samples, stats, suites
-from mpc.bench._mulbench import ours_or_skip
-from mpc.bench._scenario import protocol_available, to_toml
+from mpc.app.bench import BenchConfig, Row, fast_samples, stats, suites
+from mpc.app.bench._mulbench import ours_or_skip
+from mpc.app.bench._scenario import protocol_available, to_toml
 from mpc.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +137,6 @@ def test_config_defaults_per_suite() -> None:
     assert quick.sizes_or((1, 2), (3,)) == (3,) and quick.repeats() == 1
     assert BenchConfig(sizes=(7,)).sizes_or((1,), (2,)) == (7,)
     with pytest.raises(ConfigError):
-        from mpc.bench import _ints
+        from mpc.app.bench import _ints
 
         _ints("0,1")

@@ -1,5 +1,5 @@
 """Real runs with parties forked from the pre-imported server: same outcomes as ``python -m
-mpc.party`` processes, crash faults included."""
+mpc.app.party`` processes, crash faults included."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mpc.forkserver import ForkServer
-from mpc.launch import run_real
-from mpc.scenario import load
+from mpc.app.forkserver import ForkServer
+from mpc.app.launch import run_real
+from mpc.app.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]
 

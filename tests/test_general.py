@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mpc.errors import ConfigError
-from mpc.launch import run_real
-from mpc.runner import run_sim
-from mpc.scenario import load
+from mpc.app.launch import run_real
+from mpc.app.runner import run_sim
+from mpc.app.scenario import load
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mpc.launch import run_real
-from mpc.runner import run_sim
-from mpc.scenario import load
+from mpc.app.launch import run_real
+from mpc.app.runner import run_sim
+from mpc.app.scenario import load
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 NAMES = ["mul-3-dealer", "mul-5-dn07", "dot-3", "fixed-mean-var", "mul-7-crash"]

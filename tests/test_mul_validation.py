@@ -8,7 +8,7 @@ from mul_harness import run_nodes
 
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61
-from protocols.beaver import open_values
+from protocols.common import open_values
 from protocols.common import Scheme
 from protocols.dn07 import _check_contribution, _check_list, dn07_prepare
 from protocols.triples import KINDS, Need, validate_bundle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpc.bench.netsim import all_to_all, star
+from mpc.app.bench.netsim import all_to_all, star
 
 pytestmark = pytest.mark.timeout(60)
 

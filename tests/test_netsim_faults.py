@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mpc.errors import ConfigError
-from mpc.runner import Report, run_sim
-from mpc.scenario import parse
+from mpc.app.runner import Report, run_sim
+from mpc.app.scenario import parse
 
 pytestmark = pytest.mark.timeout(60)
 INPUTS = {"1": [10, -20, 30], "2": [-1, -2, -3], "3": [1000, 0, 7], "4": [5, 5, 5]}
@@ -82,7 +82,7 @@ def test_silent_party_times_out_its_peers_after_exactly_the_timeout() -> None:
     import netsim
     from mpc.errors import PartyDropped
     from mpc.node import Node
-    from mpc.scenario import Fault
+    from mpc.app.scenario import Fault
     from protocols.sum import secure_sum
 
     async def party(net: netsim.SimNetwork, pid: int) -> tuple[str, float]:

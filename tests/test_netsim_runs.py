@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mpc.cli import main
-from mpc.runner import run_sim
-from mpc.scenario import Scenario, parse
+from mpc.app.cli import main
+from mpc.app.runner import run_sim
+from mpc.app.scenario import Scenario, parse
 
 pytestmark = pytest.mark.timeout(60)
 INPUTS = {"1": [1, 2, 3], "2": [4, -5, 6], "3": [7, 8, 9]}

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from mpc import Node
-from mpc.launch import run_real
-from mpc.runner import run_sim
-from mpc.scenario import load
+from mpc.app.launch import run_real
+from mpc.app.runner import run_sim
+from mpc.app.scenario import load
 from mpc.transport.nng import NngTransport
 from protocols import secure_sum
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpc.bench import BenchConfig, run_suite
+from mpc.app.bench import BenchConfig, run_suite
 
 
 @pytest.mark.timeout(60)

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mpc.runner import Report, run_sim
-from mpc.scenario import Scenario, load, parse
+from mpc.app.runner import Report, run_sim
+from mpc.app.scenario import Scenario, load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE_MASKED_INPUT = {"join", "advertise", "share_keys"}
@@ -52,7 +52,7 @@ def test_secagg_10_sim() -> None:
 
 @pytest.mark.timeout(120)
 def test_secagg_10_real_processes() -> None:
-    from mpc.launch import run_real
+    from mpc.app.launch import run_real
 
     scn = load(ROOT / "scenarios" / "secagg-10.toml")
     report = run_real(scn)

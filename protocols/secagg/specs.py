@@ -15,7 +15,7 @@ import numpy as np
 
 from mpc.context import Context
 from mpc.errors import ConfigError
-from protocols.registry import Array, Job, PartyResult, Spec
+from protocols.spec import Array, Job, PartyResult, Spec
 
 from .phases import Params
 from .protocol import run_client, run_server

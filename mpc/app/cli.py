@@ -8,20 +8,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from .errors import ConfigError, MpcError
-from .runner import Report, summarize
+from mpc.errors import ConfigError, MpcError
+from mpc.app.runner import Report, summarize
+
+from .trace_cmd import cmd_trace, trace_args
 
 Command = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]] = {}
-
-
-def command(name: str, setup: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
-    def register(fn: Command) -> Command:
-        COMMANDS[name] = (setup, fn)
-        return fn
-
-    return register
-
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario file (TOML), see DESIGN.md")
@@ -55,23 +47,22 @@ def print_report(report: Report) -> None:
         print(f"  mismatch: {report.reason}")
 
 
-@command("run", _run_args)
 def cmd_run(args: argparse.Namespace) -> int:
     """Run every party of a scenario (OS processes over pynng, or --sim) and check [expect]."""
-    from .scenario import load
+    from mpc.app.scenario import load
 
     scn = load(args.scenario)
     if args.sim:
-        from .runner import run_sim
+        from mpc.app.runner import run_sim
 
         report = run_sim(scn, trace=args.trace)
     else:
-        from .launch import run_real
+        from mpc.app.launch import run_real
 
         if args.trace:
             raise ConfigError("--trace needs --sim (real runs are not traced)")
         if args.fork_server:
-            from .forkserver import ForkServer
+            from mpc.app.forkserver import ForkServer
 
             with ForkServer() as fs:
                 report = run_real(scn, tls=args.tls, spawn=fs.spawn)
@@ -90,11 +81,10 @@ def _keygen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, default=365)
 
 
-@command("keygen", _keygen_args)
 def cmd_keygen(args: argparse.Namespace) -> int:
     """Create a CA and one TLS identity per party."""
-    from .errors import ConfigError
-    from .identity import generate
+    from mpc.errors import ConfigError
+    from mpc.identity import generate
 
     try:
         ids = [int(x) for x in args.parties.split(",")] if "," in args.parties else list(range(1, int(args.parties) + 1))
@@ -110,10 +100,9 @@ def _node_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="write this party's outcome as JSON")
 
 
-@command("node", _node_args)
 def cmd_node(args: argparse.Namespace) -> int:
     """Run one party of a multi-host deployment."""
-    from .deploy import run_node
+    from mpc.app.deploy import run_node
 
     return run_node(args.config, args.json)
 
@@ -129,20 +118,23 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, one repeat")
 
 
-@command("bench", _bench_args)
 def cmd_bench(args: argparse.Namespace) -> int:
     """Benchmarks, as ratios measured side by side in one run."""
-    from .bench import main as bench_main
+    from mpc.app.bench import main as bench_main
 
     return bench_main(args)
 
 
-def _load_plugins() -> None:
-    from netsim import commands  # noqa: F401  (registers "trace")
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]] = {
+    "run": (_run_args, cmd_run),
+    "keygen": (_keygen_args, cmd_keygen),
+    "node": (_node_args, cmd_node),
+    "bench": (_bench_args, cmd_bench),
+    "trace": (trace_args, cmd_trace),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    _load_plugins()
     parser = argparse.ArgumentParser(prog="mpc", description="Peer-to-peer secure multi-party computation runtime")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (never shares or keys)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..field import GF61, Z64
-from ..rng import Csprng
-from . import BenchConfig, Row, fast_samples
+from mpc.field import GF61, Z64
+from mpc.rng import Csprng
+from mpc.app.bench._common import BenchConfig, Row, fast_samples
 
 SUITE = "field"
 INV_SCALARS = 2000

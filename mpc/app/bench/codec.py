@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..message import Message
-from ..rng import Csprng
-from . import BenchConfig, Row, fast_samples
+from mpc.message import Message
+from mpc.rng import Csprng
+from mpc.app.bench._common import BenchConfig, Row, fast_samples
 
 SUITE = "codec"
 SESSION = bytes(16)

@@ -1,4 +1,4 @@
-"""Where a real run's time goes: ``python -m mpc.bench._profile SCENARIO [--party N] [--top K]``.
+"""Where a real run's time goes: ``python -m mpc.app.bench._profile SCENARIO [--party N] [--top K]``.
 
 Runs the scenario exactly as ``mpc run`` does (one OS process per node), but starts every party
 under cProfile, then prints each requested party's hottest functions by own time and by
@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..launch import run_real
-from ..scenario import load
+from mpc.app.launch import run_real
+from mpc.app.scenario import load
 
 
 def profile(scenario: str, parties: list[int] | None, top: int) -> int:
@@ -27,7 +27,7 @@ def profile(scenario: str, parties: list[int] | None, top: int) -> int:
             count += 1
             out = Path(tmp) / f"spawn-{count}.prof"
             return await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "cProfile", "-o", str(out), "-m", "mpc.party",
+                sys.executable, "-m", "cProfile", "-o", str(out), "-m", "mpc.app.party",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr,
             )
 
@@ -49,7 +49,7 @@ def profile(scenario: str, parties: list[int] | None, top: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mpc.bench._profile", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m mpc.app.bench._profile", description=__doc__)
     ap.add_argument("scenario")
     ap.add_argument("--party", type=int, action="append", help="only this party (repeatable)")
     ap.add_argument("--top", type=int, default=15)

@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from . import codec
-from .errors import ConfigError
-from .runner import Outcome, Report, check, neighbors, new_session, node_ids, run_party
-from .scenario import Scenario, load
-from .transport.nng import NngTransport
+from mpc import codec
+from mpc.errors import ConfigError
+from mpc.app.runner import Outcome, Report, check, neighbors, new_session, node_ids, run_party
+from mpc.app.scenario import Scenario, load
+from mpc.transport.nng import NngTransport
 
 CRASH_EXIT = 75
 Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode
@@ -58,7 +58,7 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
     session = new_session()
     tls_dir = None
     if tls:
-        from .identity import generate
+        from mpc.identity import generate
 
         tls_dir = workdir / "tls"
         generate(tls_dir, list(ids), days=1)
@@ -68,11 +68,11 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
     try:
         for pid in ids:
             with (workdir / f"party-{pid}.err").open("wb") as err:
-                if spawn is not None:  # e.g. mpc.forkserver.ForkServer.spawn: same streams, no imports
+                if spawn is not None:  # e.g. mpc.app.forkserver.ForkServer.spawn: same streams, no imports
                     procs[pid] = await spawn(err.fileno())  # type: ignore[assignment]
                 else:
                     procs[pid] = await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "mpc.party",
+                        sys.executable, "-m", "mpc.app.party",
                         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
                     )
             cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
@@ -134,7 +134,7 @@ def _read_outcome(data: bytes) -> Outcome:
 
 def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None) -> Report:
     """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities;
-    ``spawn`` replaces ``python -m mpc.party`` (e.g. :meth:`mpc.forkserver.ForkServer.spawn`)."""
+    ``spawn`` replaces ``python -m mpc.app.party`` (e.g. :meth:`mpc.app.forkserver.ForkServer.spawn`)."""
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mpc-run-") as tmp:
         outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls, spawn))
@@ -154,7 +154,7 @@ def party_main() -> None:
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
     creds = None
     if cfg.get("tls_dir"):
-        from .identity import load_creds
+        from mpc.identity import load_creds
 
         creds = load_creds(cfg["tls_dir"], pid)
     transport = NngTransport(pid, tls=creds)

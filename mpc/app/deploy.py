@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
-from .runner import check, node_ids, run_party, summarize
-from .scenario import load
-from .transport.nng import NngTransport
+from mpc.errors import ConfigError
+from mpc.app.runner import check, node_ids, run_party, summarize
+from mpc.app.scenario import load
+from mpc.transport.nng import NngTransport
 
 
 def session_id(text: str) -> bytes:
@@ -53,7 +53,7 @@ def run_node(config_path: str, json_path: str | None = None) -> int:
         raise ConfigError(f"{path}: [peers] must list exactly the parties {list(ids)}, got {sorted(peers)}")
     creds = None
     if cfg.get("tls_dir"):
-        from .identity import load_creds
+        from mpc.identity import load_creds
 
         creds = load_creds(path.parent / cfg["tls_dir"], pid)
     transport = NngTransport(pid, peers, tls=creds)
@@ -61,7 +61,7 @@ def run_node(config_path: str, json_path: str | None = None) -> int:
     def crash() -> None:
         raise SystemExit(75)
 
-    from .launch import run_event_loop
+    from mpc.app.launch import run_event_loop
 
     outcome = run_event_loop(run_party(scn, pid, transport, session=session_id(str(cfg["session"])),
                                        on_crash=crash, parties=ids))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import BenchConfig, Row, fast_samples, stats
-from . import _mpyc
-from ._rawpeer import RawPeer
-from ._scenario import run_scenario
+from mpc.app.bench._common import BenchConfig, Row, fast_samples, stats
+from mpc.app.bench import _mpyc
+from mpc.app.bench._rawpeer import RawPeer
+from mpc.app.bench._scenario import run_scenario
 
 SUITE = "sum"
 LOW, HIGH = -1000, 1000

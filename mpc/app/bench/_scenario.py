@@ -1,7 +1,7 @@
 """Real multi-process runs of generated scenarios, for suites that measure whole protocols.
 
 A suite describes a scenario as a dict (the TOML format of DESIGN.md); it is written to a
-temporary file and run through :func:`mpc.launch.run_real`, so every party is its own OS process
+temporary file and run through :func:`mpc.app.launch.run_real`, so every party is its own OS process
 on loopback exactly as with ``mpc run``. Timings come from the parties' own measurements
 (``Outcome.protocol_s``: from the ready barrier to the protocol's end) and from the launcher
 (spawn to exit). A run whose outputs do not match the plaintext reference is an error, never a
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, MpcError
-from . import Skipped
+from mpc.errors import ConfigError, MpcError
+from mpc.app.bench._common import Skipped
 
 
 def _toml_value(v: Any) -> str:
@@ -71,8 +71,8 @@ class RunFigures:
 
 
 def run_scenario(doc: Mapping[str, Any], spawn: Any = None) -> RunFigures:
-    from ..launch import run_real
-    from ..scenario import load
+    from mpc.app.launch import run_real
+    from mpc.app.scenario import load
 
     with tempfile.TemporaryDirectory(prefix="mpc-bench-") as tmp:
         path = Path(tmp) / f"{doc.get('name', 'bench')}.toml"

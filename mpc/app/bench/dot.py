@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import BenchConfig, Row
-from ._mulbench import run_vectors
+from mpc.app.bench._common import BenchConfig, Row
+from mpc.app.bench._mulbench import run_vectors
 
 SUITE = "dot"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import BenchConfig, Row
+from mpc.app.bench._common import BenchConfig, Row
 
 STAR_HUB = 0
 ALL_TO_ALL_LIMIT = 2000  # 4 n^2 messages: beyond this a run takes many minutes
@@ -31,8 +31,8 @@ def _peak_mb() -> float:
 
 
 def all_to_all(n: int, size: int) -> Row:
-    from mpc.runner import run_sim
-    from mpc.scenario import parse
+    from mpc.app.runner import run_sim
+    from mpc.app.scenario import parse
 
     scn = parse({"name": f"sum-{n}", "protocol": "sum", "parties": n, "sharing": "additive", "seed": 1,
                  "timeout_s": 60, "inputs": {"default": {"random": size, "low": -1000, "high": 1000}},

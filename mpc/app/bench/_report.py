@@ -9,8 +9,8 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from ..errors import ConfigError
-from . import BenchConfig, Row
+from mpc.errors import ConfigError
+from mpc.app.bench._common import BenchConfig, Row
 
 
 def machine() -> dict[str, Any]:
@@ -142,6 +142,6 @@ def markdown(doc: dict[str, Any]) -> str:
 __all__ = ["machine", "markdown", "print_header", "print_rows", "write_json", "write_plot"]
 
 
-if __name__ == "__main__":  # python -m mpc.bench._report FILE.json → Markdown table
+if __name__ == "__main__":  # python -m mpc.app.bench._report FILE.json → Markdown table
     with open(sys.argv[1]) as fh:
         print(markdown(json.load(fh)), end="")

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import Skipped
+from mpc.app.bench._common import Skipped
 
 PROGRAM = Path(__file__).with_name("_mpyc_program.py")
 TIMEOUT_S = 300.0

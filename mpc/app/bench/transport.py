@@ -9,8 +9,8 @@ import time
 
 import pynng
 
-from . import BenchConfig, Row, stats
-from ._rawpeer import RawPeer, tcp_round_trip
+from mpc.app.bench._common import BenchConfig, Row, stats
+from mpc.app.bench._rawpeer import RawPeer, tcp_round_trip
 
 SUITE = "transport"
 SMALL = 64  # bytes: a small control message

@@ -1,5 +1,5 @@
 """Running a scenario: one party's part (shared by both modes), the simulated run, and the check
-of outcomes against ``[expect]``. Real multi-process runs live in :mod:`mpc.launch`."""
+of outcomes against ``[expect]``. Real multi-process runs live in :mod:`mpc.app.launch`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import numpy as np
 
 from protocols.registry import Job, PartyResult, lookup
 
-from .errors import ConfigError, Crashed, MpcError
-from .node import CrashFault, Node
-from .scenario import Scenario
-from .transport.base import Transport
+from mpc.errors import ConfigError, Crashed, MpcError
+from mpc.node import CrashFault, Node
+from mpc.app.scenario import Scenario
+from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ConfigError
-from .fixedpoint import DEFAULT_FRACTIONAL_BITS
+from mpc.errors import ConfigError
+from mpc.fixedpoint import DEFAULT_FRACTIONAL_BITS
 
 MAX_GENERATED = 50_000_000
 

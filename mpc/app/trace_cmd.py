@@ -1,6 +1,6 @@
 """``mpc trace FILE``: summarise a JSONL message trace written by ``mpc run --sim --trace FILE``.
 
-Registered on :mod:`mpc.cli`'s command table when that module imports this one.
+One row of :mod:`mpc.app.cli`'s command table.
 """
 
 from __future__ import annotations
@@ -8,20 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from mpc.cli import command
 
-
-def _trace_args(p: argparse.ArgumentParser) -> None:
+def trace_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="a JSONL trace from mpc run --sim --trace FILE")
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--plot", metavar="PNG", help="draw a message timeline (needs matplotlib: the 'plot' extra)")
     p.add_argument("--top", type=int, default=20, help="parties listed in the per-party table")
 
 
-@command("trace", _trace_args)
 def cmd_trace(args: argparse.Namespace) -> int:
     """Summarise a message trace: per round, per party, critical path."""
-    from . import summary
+    from netsim import summary
 
     trace = list(summary.read(args.trace))
     s = summary.summarize(trace)
@@ -35,4 +32,4 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["cmd_trace"]
+__all__ = ["cmd_trace", "trace_args"]

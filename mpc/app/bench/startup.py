@@ -2,7 +2,7 @@
 computation (a one-element secure sum) and have exited, as ``mpc run`` does it; and where that
 time goes: starting the interpreter, importing the runtime, and the rest (rendezvous, connecting,
 the hello barrier, the protocol, the close barrier, exit). The same runs with parties forked from
-:class:`mpc.forkserver.ForkServer` (real processes, imports paid once), cold and warm. ``--compare mpyc`` runs MPyC's empty
+:class:`mpc.app.forkserver.ForkServer` (real processes, imports paid once), cold and warm. ``--compare mpyc`` runs MPyC's empty
 program (``mpc.start()``, ``mpc.shutdown()``) with the same number of local parties.
 """
 
@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 
-from . import BenchConfig, Row, stats
-from . import _mpyc
-from ..forkserver import ForkServer
-from ._scenario import run_scenario
+from mpc.app.bench._common import BenchConfig, Row, stats
+from mpc.app.bench import _mpyc
+from mpc.app.forkserver import ForkServer
+from mpc.app.bench._scenario import run_scenario
 
 SUITE = "startup"
-RUNTIME_IMPORTS = "import mpc.launch, uvloop"
+RUNTIME_IMPORTS = "import mpc.app.launch, uvloop"
 
 
 def trivial(parties: int) -> dict:

@@ -5,9 +5,9 @@ pynng round trip between two processes (one multiplication needs at least one me
 
 from __future__ import annotations
 
-from . import BenchConfig, Row
-from ._mulbench import TRIPLES, measure, mpyc_row, ours_or_skip, scenario
-from ._rawpeer import RawPeer
+from mpc.app.bench._common import BenchConfig, Row
+from mpc.app.bench._mulbench import TRIPLES, measure, mpyc_row, ours_or_skip, scenario
+from mpc.app.bench._rawpeer import RawPeer
 
 SUITE = "latency"
 SMALL = 64

@@ -1,6 +1,6 @@
 """A pre-imported fork server for real runs: party processes in a fraction of the start-up time.
 
-Starting a party with ``python -m mpc.party`` costs an interpreter plus ~0.2 s of imports (numpy,
+Starting a party with ``python -m mpc.app.party`` costs an interpreter plus ~0.2 s of imports (numpy,
 asyncio, cryptography, pynng, uvloop) per process, and N parties pay it at once on few cores.
 The fork server imports the runtime (and every protocol module) once, then forks one child per
 party on request. Children are real OS processes with their own address space, stdin, stdout and
@@ -32,17 +32,11 @@ READY = "ready"
 
 # -- the server process -------------------------------------------------------------------
 def _preload() -> None:
-    import importlib
-    import pkgutil
-
     import numpy  # noqa: F401
     import uvloop  # noqa: F401
 
-    import mpc.launch  # noqa: F401
-    import protocols
-
-    for info in pkgutil.walk_packages(protocols.__path__, "protocols."):
-        importlib.import_module(info.name)
+    import mpc.app.launch  # noqa: F401
+    import protocols.registry  # noqa: F401  (the static table imports every protocol)
 
 
 def _child(conn: socket.socket, fds: list[int], server_side: list[Any]) -> None:
@@ -64,7 +58,7 @@ def _child(conn: socket.socket, fds: list[int], server_side: list[Any]) -> None:
         sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the party reads the rendezvous here
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        from mpc.launch import party_main
+        from mpc.app.launch import party_main
 
         party_main()
         code = 0
@@ -139,7 +133,7 @@ def serve(path: str) -> None:
 
 # -- the launcher's side ------------------------------------------------------------------
 class ForkedProcess:
-    """The parts of ``asyncio.subprocess.Process`` that :mod:`mpc.launch` uses."""
+    """The parts of ``asyncio.subprocess.Process`` that :mod:`mpc.app.launch` uses."""
 
     def __init__(self, pid: int, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader,
                  status: asyncio.StreamReader, transports: list[Any]) -> None:
@@ -171,7 +165,7 @@ class ForkServer:
         self._dir = tempfile.TemporaryDirectory(prefix="mpc-forkserver-")
         self.path = str(Path(self._dir.name) / "sock")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._proc = subprocess.Popen([sys.executable, "-m", "mpc.forkserver", self.path],
+        self._proc = subprocess.Popen([sys.executable, "-m", "mpc.app.forkserver", self.path],
                                       stdout=subprocess.PIPE, text=True, env=env)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()  # blocks until the imports are done

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from . import BenchConfig, Row
+from mpc.app.bench._common import BenchConfig, Row
 
 STAGES = ("join", "advertise", "share_keys", "masked_input", "consistency")
 DEFAULT_N = (10, 100, 500)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import BenchConfig, Row
-from ._mulbench import online_min_bytes, run_vectors
+from mpc.app.bench._common import BenchConfig, Row
+from mpc.app.bench._mulbench import online_min_bytes, run_vectors
 
 SUITE = "mul"
 

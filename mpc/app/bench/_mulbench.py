@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from . import BenchConfig, Row, Skipped, fast_samples, stats
-from . import _mpyc
-from ._rawpeer import RawPeer
-from ._scenario import protocol_available, run_scenario
+from mpc.app.bench._common import BenchConfig, Row, Skipped, fast_samples, stats
+from mpc.app.bench import _mpyc
+from mpc.app.bench._rawpeer import RawPeer
+from mpc.app.bench._scenario import protocol_available, run_scenario
 
 TRIPLES = ("dealer", "dn07")
 
