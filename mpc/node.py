@@ -23,7 +23,7 @@ from .errors import ConfigError, Crashed, MpcError, PartyDropped, ProtocolError,
 from .mailbox import Mailbox
 from .message import CONTROL, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, Transport
+from .transport.base import PEER_DOWN, DirectDelivery, Transport, sends_immediately
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,6 +71,7 @@ class Node:
         # the peers this node exchanges hello/bye with (all, unless the protocol is not a mesh)
         self.neighbors = tuple(p for p in (parties if neighbors is None else neighbors) if p != party_id)
         self.transport = transport
+        self._immediate = sends_immediately(transport)
         self.session = session
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -91,9 +92,8 @@ class Node:
     # -- lifecycle --------------------------------------------------------------------
     async def __aenter__(self) -> Node:
         await self.transport.start(self.connect_timeout)
-        set_sink = getattr(self.transport, "set_sink", None)
-        if set_sink is not None:
-            set_sink(self.ingress)  # direct delivery: one task hop less per message
+        if isinstance(self.transport, DirectDelivery):
+            self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
         else:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
         try:
@@ -231,7 +231,7 @@ class Node:
         a plain loop: a task per message would dominate a simulation of thousands of parties. A
         single send is awaited directly too (no task, which matters for dependent round trips).
         """
-        if len(sends) > 1 and not getattr(self.transport, "immediate_send", False):
+        if len(sends) > 1 and not self._immediate:
             return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in sends), return_exceptions=True))
         out: list[BaseException | None] = []
         for peer, data in sends:
