@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections import deque
 
 import pynng
 
-if TYPE_CHECKING:
-    from .nng import NngTransport, TlsCreds
+from .tls import TlsCreds, party_name
 
 PROBE_S = 3.0
+MAX_NOTES = 6
 
 _DIAL_ERRORS: tuple[tuple[type[pynng.NNGException], str], ...] = (
     (pynng.ConnectionRefused, "connection refused (nothing listens there: is party {peer} running, "
@@ -29,6 +29,26 @@ _DIAL_ERRORS: tuple[tuple[type[pynng.NNGException], str], ...] = (
     (pynng.AddressInvalid, "invalid address"),
     (pynng.ProtocolError, "the listener speaks another protocol (a TLS/plain TCP mismatch?)"),
 )
+
+
+class LinkState:
+    """What the transport knows about one peer's connection (written from nng's threads: plain
+    attribute writes, atomic under the GIL)."""
+
+    __slots__ = ("peer", "listening", "address", "pipe", "ever_connected", "drops_before_start", "notes")
+
+    def __init__(self, peer: int, listening: bool, address: str) -> None:
+        self.peer = peer
+        self.listening = listening
+        self.address = address
+        self.pipe: int | None = None  # id of the accepted pipe
+        self.ever_connected = False
+        self.drops_before_start = 0
+        self.notes: deque[str] = deque(maxlen=MAX_NOTES)
+
+    def note(self, text: str) -> None:
+        if not self.notes or self.notes[-1] != text:
+            self.notes.append(text)
 
 
 def _probe_blocking(sock: pynng.Pair0, address: str) -> str | None:
@@ -51,8 +71,6 @@ def _explain(exc: pynng.NNGException) -> str:
 
 async def probe(address: str, tls: TlsCreds | None, peer: int, me: int) -> str:
     """Dial ``address`` once, as the transport would, and say what happened."""
-    from .nng import party_name
-
     sock = pynng.Pair0()
     try:
         if tls is not None:
@@ -74,22 +92,22 @@ async def probe(address: str, tls: TlsCreds | None, peer: int, me: int) -> str:
     return result.format(peer=peer, name=party_name(peer))
 
 
-async def connect_failure(transport: NngTransport, missing: list[int], timeout: float) -> str:
+async def connect_failure(me: int, links: list[LinkState], tls: TlsCreds | None, timeout: float) -> str:
     """The one-line message of the :class:`TransportError` raised at the connect deadline."""
     parts = []
-    for peer in missing:
-        link = transport._links[peer]
+    for link in links:
+        peer = link.peer
         if link.listening:
             what = f"party {peer}: listening on {link.address}, no connection from it arrived"
-            if transport._tls is not None and not link.notes:
+            if tls is not None and not link.notes:
                 what += " (if it dialed, its TLS handshake failed: another CA, or plain TCP)"
         else:
-            reason = await probe(link.address, transport._tls, peer, transport.party_id)
+            reason = await probe(link.address, tls, peer, me)
             what = f"party {peer}: dialing {link.address}: {reason}"
         if link.notes:
             what += "; " + "; ".join(link.notes)
         parts.append(what)
-    return f"party {transport.party_id}: not connected within {timeout:g}s: " + " | ".join(parts)
+    return f"party {me}: not connected within {timeout:g}s: " + " | ".join(parts)
 
 
-__all__ = ["connect_failure", "probe"]
+__all__ = ["LinkState", "connect_failure", "probe"]

@@ -14,31 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pynng
 
 from ..errors import ConfigError, TransportError
 from .base import PEER_DOWN, Sink, TransportStats
+from .diagnose import LinkState, connect_failure
+from .tls import TlsCreds, party_name
 
 DOWN_GRACE_S = 0.25
 READ_BATCH = 64
-MAX_NOTES = 6
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TlsCreds:
-    """PEM material for mutual TLS (``tls+tcp://`` addresses)."""
-
-    cert_key_file: str  # this party's certificate followed by its private key
-    ca_file: str  # the CA that signed every party's certificate
-
-
-def party_name(pid: int) -> str:
-    """The name a party's certificate carries (CN and DNS SAN)."""
-    return f"party-{pid}"
 
 
 def pair_port(base_port: int, peer: int) -> int:
@@ -94,26 +80,6 @@ def _remote(pipe: pynng.Pipe) -> str:
         return "an unknown address"
 
 
-class _Link:
-    """What the transport knows about one peer's connection (written from nng's threads: plain
-    attribute writes, atomic under the GIL)."""
-
-    __slots__ = ("peer", "listening", "address", "pipe", "ever_connected", "drops_before_start", "notes")
-
-    def __init__(self, peer: int, listening: bool, address: str) -> None:
-        self.peer = peer
-        self.listening = listening
-        self.address = address
-        self.pipe: int | None = None  # id of the accepted pipe
-        self.ever_connected = False
-        self.drops_before_start = 0
-        self.notes: deque[str] = deque(maxlen=MAX_NOTES)
-
-    def note(self, text: str) -> None:
-        if not self.notes or self.notes[-1] != text:
-            self.notes.append(text)
-
-
 class NngTransport:
     def __init__(
         self,
@@ -132,7 +98,7 @@ class NngTransport:
         self._tls = tls
         self._scheme = "tls+tcp" if tls else "tcp"
         self._sockets: dict[int, pynng.Pair0] = {}
-        self._links: dict[int, _Link] = {}
+        self._links: dict[int, LinkState] = {}
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
         self._sink: Sink | None = None
         self._reader_fds: list[int] = []
@@ -166,7 +132,7 @@ class NngTransport:
     # -- set-up -------------------------------------------------------------------------
     def _new_socket(self, peer: int, server: bool, address: str) -> pynng.Pair0:
         sock = pynng.Pair0(recv_max_size=self._max, send_timeout=self._send_timeout_ms)
-        link = self._links[peer] = _Link(peer, server, address)
+        link = self._links[peer] = LinkState(peer, server, address)
         if self._tls is not None:
             # the dialer checks that the listener is the party it meant to reach (server name);
             # the listener checks the dialer's name in _admit
@@ -248,9 +214,8 @@ class NngTransport:
         while missing := [p for p in self._peers if not self._links[p].ever_connected]:
             left = deadline - self._loop.time()
             if left <= 0:
-                from .diagnose import connect_failure
-
-                raise TransportError(await connect_failure(self, missing, timeout))
+                links = [self._links[p] for p in missing]
+                raise TransportError(await connect_failure(self.party_id, links, self._tls, timeout))
             self._connected.clear()
             # the wake-up comes from nng's thread; the cap covers a wake-up that raced the clear()
             with contextlib.suppress(TimeoutError):
@@ -258,7 +223,7 @@ class NngTransport:
         self._started = True
 
     # -- pipe events (nng's threads) ----------------------------------------------------
-    def _admit(self, link: _Link, pipe: pynng.Pipe) -> None:
+    def _admit(self, link: LinkState, pipe: pynng.Pipe) -> None:
         """Before a pipe is attached: refuse the wrong party and a second connection. A pipe
         closed here never fires the remove event, so it cannot make the real peer look down."""
         reason = None
@@ -276,14 +241,14 @@ class NngTransport:
             with contextlib.suppress(pynng.NNGException):
                 pipe.close()
 
-    def _accepted(self, link: _Link, pipe: pynng.Pipe) -> None:
+    def _accepted(self, link: LinkState, pipe: pynng.Pipe) -> None:
         if pipe.closed:
             return
         link.pipe = pipe.id
         link.ever_connected = True
         self._call_in_loop(self._connected.set)
 
-    def _removed(self, link: _Link, pipe: pynng.Pipe) -> None:
+    def _removed(self, link: LinkState, pipe: pynng.Pipe) -> None:
         if link.pipe != pipe.id:
             return  # a connection Pair0 refused (it never carried data): the pair is undisturbed
         link.pipe = None
@@ -300,7 +265,7 @@ class NngTransport:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(fn)  # type: ignore[arg-type]
 
-    def _report_down(self, link: _Link) -> None:
+    def _report_down(self, link: LinkState) -> None:
         if self._closing or link.peer in self._down_reported:
             return
         if link.pipe is not None:
