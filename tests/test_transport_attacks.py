@@ -19,22 +19,10 @@ from mpc.errors import TransportError
 from mpc.identity import generate
 from mpc.message import Message
 from mpc.transport.nng import DOWN_GRACE_S, NngTransport, TlsCreds
-from protocols import secure_sum
+from tests.nng_mesh import IDS, connect, mesh, run_sum, until
 
 pytestmark = pytest.mark.timeout(60)
-IDS = (1, 2, 3)
 SP_HEADER_PAIR0 = b"\x00SP\x00\x00\x10\x00\x00"  # what an nng Pair0 peer sends first
-
-
-def _mesh(creds: dict[int, TlsCreds] | None) -> tuple[dict[int, NngTransport], dict[int, dict[int, str]]]:
-    ts = {p: NngTransport(p, tls=creds[p] if creds else None) for p in IDS}
-    bound = {p: ts[p].bind([q for q in IDS if q > p]) for p in IDS}
-    return ts, bound
-
-
-def _connect(ts: dict[int, NngTransport], bound: dict[int, dict[int, str]]) -> None:
-    for p in IDS:
-        ts[p].connect({q: bound[q][p] for q in IDS if q < p}, [q for q in IDS if q != p])
 
 
 def _intruder(creds: TlsCreds, expect_listener: str) -> pynng.Pair0:
@@ -45,30 +33,17 @@ def _intruder(creds: TlsCreds, expect_listener: str) -> pynng.Pair0:
     return sock
 
 
-async def _until(cond, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.01)
-
-
-async def _sum(ts: dict[int, NngTransport], session: bytes, inputs: dict[int, list[int]],
-               during=None) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
-    async def party(p: int) -> tuple[list[int], Node]:
-        async with Node(p, transport=ts[p], parties=IDS, session=session, timeout=10, connect_timeout=10) as node:
-            if during is not None:
-                await during(p, node)
-            out = await node.run(secure_sum, np.array(inputs[p]))
-            return out.tolist(), node
-
-    res = await asyncio.wait_for(asyncio.gather(*(party(p) for p in IDS)), 40)
-    for _, node in res:
-        assert not node.down, f"party {node.party_id} saw {node.down} go down"
-    return {p: r[0] for p, r in zip(IDS, res)}
+async def _sum(ts, session, inputs, during=None):  # type: ignore[no-untyped-def]
+    res = await run_sum(ts, session, inputs, during=during)
+    for p, r in res.items():
+        assert not isinstance(r, BaseException), (p, r)
+        assert not r[1].down, f"party {p} saw {r[1].down} go down"
+    return {p: r[0][0] for p, r in res.items()}
 
 
 async def test_party3_cannot_impersonate_party2_at_party1_and_the_real_party2_still_connects(tmp_path):
     creds = generate(tmp_path, IDS)
-    ts, bound = _mesh(creds)
+    ts, bound = mesh(creds)
     # party 3 dials party 1's listener meant for party 2, before party 2 does; party 1's
     # certificate is genuine, so the intruder's own checks pass
     intruder = _intruder(creds[3], "party-1")
@@ -80,8 +55,8 @@ async def test_party3_cannot_impersonate_party2_at_party1_and_the_real_party2_st
         with contextlib.suppress(pynng.NNGException):
             intruder.send(spoof)  # as "party 2"
         # party 1 has decided about the intruder: refused it, or (without pinning) taken it as party 2
-        await _until(lambda: ts[1].stats.connections_refused >= 1 or ts[1]._links[2].pipe is not None, "decided")
-        _connect(ts, bound)
+        await until(lambda: ts[1].stats.connections_refused >= 1 or ts[1]._links[2].pipe is not None)
+        connect(ts, bound)
         inputs = {1: [5, 6, 7], 2: [10, 20, 30], 3: [100, 200, 300]}
         outs = await _sum(ts, b"attack", inputs)
         assert outs == {p: [115, 226, 337] for p in IDS}
@@ -98,8 +73,8 @@ async def test_party3_cannot_impersonate_party2_at_party1_and_the_real_party2_st
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 async def test_a_late_intruder_connection_does_not_make_the_connected_peer_down(tmp_path, tls):
     creds = generate(tmp_path, IDS) if tls else None
-    ts, bound = _mesh(creds)
-    _connect(ts, bound)
+    ts, bound = mesh(creds)
+    connect(ts, bound)
     raw: list[socket.socket] = []
     intruders: list[pynng.Pair0] = []
 
