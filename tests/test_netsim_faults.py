@@ -87,7 +87,7 @@ def test_silent_party_times_out_its_peers_after_exactly_the_timeout() -> None:
 
     async def party(net: netsim.SimNetwork, pid: int) -> tuple[str, float]:
         loop = asyncio.get_running_loop()
-        async with Node(pid, transport=net.transport(pid), parties=(1, 2, 3), timeout=5.0) as node:
+        async with Node(pid, transport=net.transport(pid), parties=(1, 2, 3), session=b"faults", timeout=5.0) as node:
             t0 = loop.time()
             try:
                 await node.run(secure_sum, [pid], sharing="additive")
