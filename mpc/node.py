@@ -13,89 +13,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import codec
+from .agreement import (
+    AGREEMENT_TAGS,
+    DECISION,
+    END_TAG,
+    JOB_TAG,
+    Decision,
+    Shape,
+    agreed_error,
+    decide_end,
+    decide_job,
+    end_view,
+    job_view,
+    settle,
+)
+from .config import Barrier, NodeConfig, session_bytes
 from .context import Context
-from .errors import ConfigError, Crashed, MpcError, PartyDropped, ProtocolError, TransportError
+from .errors import ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
+from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, Message
+from .message import CONTROL, MAX_NAME, Message
 from .rng import Csprng
 from .transport.base import PEER_DOWN, Transport
 
 if TYPE_CHECKING:
     from .transport.nng import TlsCreds
 
-P = ParamSpec("P")
 R = TypeVar("R")
 HELLO, BYE = "hello", "bye"
-Barrier = Literal["mesh", "star"]
+MAX_EARLY_ABORTS = 1024
 SendObserver = Callable[[str], None]
 """Called with the full round tag after every send of this node (e.g. a crash fault trigger)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeConfig:
-    """Everything a node needs besides its transport and its CSPRNG; validated at construction.
-
-    ``session`` binds every message of a run: parties of one run share it, and two runs never do
-    (there is no default). ``neighbors`` are the peers this node talks to (``None``: all of
-    them). ``barrier`` is the shape of the start and close barriers: ``"mesh"`` — every party
-    tells every neighbour; passing it proves every link carried a message. ``"star"`` — every party
-    tells the lowest id (the root), which answers everyone once all have arrived: O(n) messages;
-    passing it proves every party started and reached the root, not that every pairwise link is up
-    (a send on a link still being set up waits, bounded by the transport's send timeout). Leaves of
-    a star must have the root among their neighbours.
-    """
-
-    party_id: int
-    parties: tuple[int, ...]
-    session: bytes
-    timeout: float = 10.0
-    connect_timeout: float = 30.0
-    limits: codec.Limits = codec.DEFAULT_LIMITS
-    neighbors: tuple[int, ...] | None = None
-    barrier: Barrier = "mesh"
-
-    def __post_init__(self) -> None:
-        parties = tuple(sorted(set(self.parties)))
-        object.__setattr__(self, "parties", parties)
-        if self.party_id not in parties:
-            raise ConfigError(f"party {self.party_id} is not among the parties {list(parties)}")
-        if not isinstance(self.session, bytes) or not 0 < len(self.session) <= 64:
-            raise ConfigError("the session must be 1 to 64 bytes that every party of this run (and no other run) uses")
-        if not (self.timeout >= 0 and self.connect_timeout >= 0):
-            raise ConfigError("timeouts must be non-negative numbers of seconds")
-        if self.barrier not in ("mesh", "star"):
-            raise ConfigError(f"unknown barrier {self.barrier!r} (mesh | star)")
-        if self.neighbors is not None:
-            neighbors = tuple(sorted(set(self.neighbors) - {self.party_id}))
-            unknown = set(neighbors) - set(parties)
-            if unknown:
-                raise ConfigError(f"neighbours {sorted(unknown)} are not among the parties")
-            object.__setattr__(self, "neighbors", neighbors)
-        if self.barrier == "star" and self.party_id != self.root and self.root not in self.peers:
-            raise ConfigError(f"a star barrier needs the root (party {self.root}) among party {self.party_id}'s neighbours")
-
-    @property
-    def root(self) -> int:
-        """The lowest party id: the centre of a star barrier."""
-        return self.parties[0]
-
-    @property
-    def peers(self) -> tuple[int, ...]:
-        """The parties this node talks to (its neighbours, or every other party)."""
-        if self.neighbors is not None:
-            return self.neighbors
-        return tuple(p for p in self.parties if p != self.party_id)
-
-
-def session_bytes(session: bytes | str) -> bytes:
-    """A session given as text is its UTF-8 bytes."""
-    return session.encode() if isinstance(session, str) else session
 
 
 class Node:
@@ -178,6 +133,15 @@ class Node:
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._pump_task: asyncio.Task[None] | None = None
         self._started = False
+        self._nonce = os.urandom(8)  # this incarnation: a peer that sees a new one knows we restarted
+        self._incarnations: dict[int, bytes] = {}
+        self._peer_counts: dict[int, int] = {}
+        self._names: set[str] = set()
+        self._running: dict[str, asyncio.Future[Any]] = {}
+        self._abort_cause: dict[str, dict[str, Any]] = {}  # instance -> the abort that stopped it
+        self._early_aborts: dict[str, dict[str, Any]] = {}  # aborts for instances not started here yet
+        self._background: set[asyncio.Task[None]] = set()
+        self._shape = Shape(party_id=config.party_id, peers=config.peers, root=config.root, star=config.star)
 
     def add_send_observer(self, observer: SendObserver) -> None:
         """Call ``observer(tag)`` after every send (the application layer's crash faults use it;
@@ -200,6 +164,10 @@ class Node:
         except BaseException:
             await self._shutdown()
             raise
+        if self._instances == 0 and self._peer_counts:
+            # a restarted party: the others' counter says how many unnamed computations ran, so
+            # the next unnamed one has the same instance id everywhere
+            self._instances = max(self._peer_counts.values())
         self._started = True
 
     async def close(self, *, goodbye: bool = True) -> None:
@@ -220,6 +188,8 @@ class Node:
         await self.close(goodbye=not (exc_type is not None and issubclass(exc_type, Crashed)))
 
     async def _shutdown(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         if self._pump_task is not None:
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -264,7 +234,8 @@ class Node:
         live = [p for p in peers if p not in down]
         if not live:
             return
-        data = self._message(CONTROL, kind, None).to_bytes()
+        payload = {"nonce": self._nonce, "count": self._instances, "star": self.config.star} if kind == HELLO else None
+        data = self._message(CONTROL, kind, payload).to_bytes()
         for p, r in zip(live, await self._send_all([(p, data) for p in live]), strict=True):
             if isinstance(r, BaseException) and not tolerate_down:
                 raise PartyDropped(p, f"cannot reach it: {r}")
@@ -293,6 +264,8 @@ class Node:
                 self._on_control(msg)
             else:
                 self.mailbox.deliver(msg, len(data))
+                if msg.tag in AGREEMENT_TAGS:
+                    self._on_early_abort(msg)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             if not isinstance(exc, ProtocolError):
                 # the type only: the text of an arbitrary exception could quote peer data
@@ -310,12 +283,60 @@ class Node:
             raise ProtocolError("control message for another session", peer=msg.sender)
         if msg.tag not in self._control:
             raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
+        if msg.tag == HELLO:
+            self._on_hello(msg.sender, msg.payload)
         self._control[msg.tag].add(msg.sender)
         waiting = self._waiting[msg.tag]
         if msg.sender in waiting:
             waiting.discard(msg.sender)
             if not waiting:
                 self._control_event.set()
+
+    def _on_hello(self, peer: int, payload: Any) -> None:
+        if not (isinstance(payload, dict) and isinstance(payload.get("nonce"), bytes) and len(payload["nonce"]) <= 32
+                and isinstance(payload.get("count"), int) and 0 <= payload["count"] < 1 << 62
+                and isinstance(payload.get("star"), bool)):
+            raise ProtocolError("malformed hello", peer=peer)
+        if payload["star"] and not self._shape.star:
+            # one party's neighbours are not everyone: the whole session's agreement steps go
+            # through the root (as the star barrier does), else the root would not answer it
+            self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
+        known = self._incarnations.get(peer)
+        self._incarnations[peer] = payload["nonce"]
+        self._peer_counts[peer] = payload["count"]
+        if known is not None and known != payload["nonce"]:
+            self._peer_restarted(peer)
+
+    def _peer_restarted(self, peer: int) -> None:
+        """A new incarnation of ``peer`` said hello: what its old one owed us is lost (waits on it
+        fail now), it takes part in the next computation, and it needs our hello to start."""
+        self.log.info("party %d: party %d restarted", self.party_id, peer)
+        self.mailbox.mark_down(peer, "it restarted; its part of the computation in flight is lost")
+        self.mailbox.mark_up(peer)
+        self._control[BYE].discard(peer)
+        star, root = self.config.barrier == "star", self.config.root
+        if self._started and (not star or root in (self.party_id, peer)):
+            task = asyncio.get_running_loop().create_task(self._tell(HELLO, (peer,), tolerate_down=True))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _on_early_abort(self, msg: Message) -> None:
+        """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
+        p = msg.payload
+        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False:
+            cause = p if p.get("relayed") else {**p, "by": msg.sender}
+        elif msg.tag.endswith(DECISION) and isinstance(p, dict):
+            cause = p
+        else:
+            return
+        task = self._running.pop(msg.instance, None)
+        if task is None:  # not started here yet: stop it as soon as it starts
+            self._early_aborts[msg.instance] = cause
+            while len(self._early_aborts) > MAX_EARLY_ABORTS:
+                self._early_aborts.pop(next(iter(self._early_aborts)))
+        elif not task.done():
+            self._abort_cause[msg.instance] = cause
+            task.cancel()
 
     # -- sending ----------------------------------------------------------------------
     def _message(self, instance: str, tag: str, payload: Any) -> Message:
@@ -381,22 +402,91 @@ class Node:
         return self.transport.stats.as_dict()
 
     # -- running protocols ------------------------------------------------------------
+    def _claim(self, protocol: Callable[..., Any], name: str | None) -> str:
+        if name is None:  # the default for sequential programs: the same call order everywhere
+            self._instances += 1
+            return f"{getattr(protocol, '__name__', 'protocol')}#{self._instances}"
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME or "#" in name or name.startswith("~"):
+            raise ConfigError(f"a computation name is 1..{MAX_NAME} characters without '#' or a leading '~'")
+        if name in self._names:
+            raise NameInUse(f"the computation name {name!r} was already used in this session")
+        self._names.add(name)
+        return name
+
+    async def _agree(self, ctx: Context, tag: str, view: Any, decide: Callable[..., Decision]) -> Decision:
+        return await settle(self, self._shape, ctx.instance, tag, view, decide, self.timeout)
+
+    async def _computation(self, ctx: Context, job: JobDescriptor | None, body: Awaitable[R]) -> R:
+        """The job agreement (if any), then the protocol: one task, which another party's abort cancels."""
+        try:
+            if job is not None:
+                outside = set(job.parties) - set(self.parties)
+                if outside:
+                    raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
+                decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)
+                if decision is not None:
+                    raise agreed_error(decision, self.party_id, None)
+        except BaseException:
+            if inspect.iscoroutine(body):
+                body.close()  # never started: no "was never awaited" warning
+            raise
+        return await body
+
     async def run(
         self,
-        protocol: Callable[Concatenate[Context, P], Awaitable[R]],
-        *args: P.args,
-        **kwargs: P.kwargs,
+        protocol: Callable[..., Awaitable[R]],
+        *args: Any,
+        name: str | None = None,
+        job: JobDescriptor | None = None,
+        **kwargs: Any,
     ) -> R:
-        """Run one protocol instance; its messages are scoped by a per-node instance counter.
+        """Run ``protocol(ctx, *args, **kwargs)`` as one computation and return its result.
 
-        Every party must start the same instances in the same order (as in MPyC's program counter).
+        ``name`` identifies the computation at every party (computations with different names may
+        run concurrently, started in any order; a name is used once per session). Without it, a
+        per-node counter numbers the computations: every party must then start them in the same
+        order. ``job``: the parties first compare their public job descriptors and all raise
+        :class:`JobMismatch` (naming the fields) if they differ; nothing else was sent. Afterwards
+        (unless the config turns it off) the live parties agree: all return their output, or all
+        raise the same type of error.
         """
-        self._instances += 1
-        instance = f"{getattr(protocol, '__name__', 'protocol')}#{self._instances}"
+        instance = self._claim(protocol, name)
         ctx = Context(self, instance)
+        result: Any = None
+        error: Exception | None = None
         try:
-            return await protocol(ctx, *args, **kwargs)
+            try:
+                task = asyncio.ensure_future(self._computation(ctx, job, protocol(ctx, *args, **kwargs)))
+                self._running[instance] = task
+                early = self._early_aborts.pop(instance, None)
+                if early is not None:
+                    self._abort_cause[instance] = early
+                    task.cancel()
+                try:
+                    result = await task
+                finally:
+                    self._running.pop(instance, None)
+            except Crashed:
+                raise
+            except asyncio.CancelledError:
+                if instance not in self._abort_cause:
+                    raise
+            except Exception as exc:  # noqa: BLE001 - the survivors learn of it, then it is raised
+                error = exc
+            if not self.config.survivor_agreement:
+                if error is not None:
+                    raise error
+                return result
+            cause = self._abort_cause.get(instance)
+            decision = await self._agree(ctx, END_TAG, end_view(result, error, cause), decide_end)
+            if decision is None and error is None and cause is None:
+                return result
+            agreed = agreed_error(decision or {"kind": "ComputationAborted"}, self.party_id, error)
+            if agreed is error:
+                raise error
+            raise agreed from error
         finally:
+            self._abort_cause.pop(instance, None)
             self.mailbox.finish(instance)
 
 
