@@ -2,7 +2,9 @@
 
 Connection set-up is retried by nng in the background until ``start``'s deadline; a removed
 pipe (closed or killed peer) is reported as :data:`PEER_DOWN` after a short grace period, so that
-data the peer sent before it went away is read first.
+data the peer sent before it went away is read first — unless a new pipe to that peer came up
+meanwhile (a restarted peer redials, or is redialled): then the peer is simply up again, and
+sends to it work again.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class NngTransport:
         self._closing = False
         self._down_reported: set[int] = set()
         self._down_events: dict[int, asyncio.Event] = {}  # wakes sends stuck on a vanished peer
+        self._pipes: dict[int, int] = {}  # open pipes per peer (a restarted peer brings a new one)
         self.stats = TransportStats()
         self.peers: tuple[int, ...] = ()
         self._static = dict(peers) if peers is not None else None
@@ -127,6 +130,7 @@ class NngTransport:
                 raise TransportError(f"party {self.party_id}: cannot set up sockets: {exc}") from exc
         loop = self._loop = asyncio.get_running_loop()
         for peer, sock in self._sockets.items():
+            sock.add_post_pipe_connect_cb(lambda _pipe, p=peer: self._pipe_added(loop, p))
             sock.add_post_pipe_remove_cb(lambda _pipe, p=peer: self._pipe_removed(loop, p))
             # nng raises this descriptor while messages wait: the event loop polls it, so receiving
             # runs no Python on nng's threads (no GIL hand-off, no cross-thread wake-up per message)
@@ -134,12 +138,29 @@ class NngTransport:
             self._reader_fds.append(fd)
             loop.add_reader(fd, self._readable, peer, sock)
 
+    def _pipe_added(self, loop: asyncio.AbstractEventLoop, peer: int) -> None:
+        if not self._closing:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(self._peer_up, peer)
+
+    def _peer_up(self, peer: int) -> None:
+        self._pipes[peer] = self._pipes.get(peer, 0) + 1
+        if peer in self._down_reported:  # it came back: sends to it may go through again
+            self._down_reported.discard(peer)
+            self._down_events.pop(peer, None)
+
     def _pipe_removed(self, loop: asyncio.AbstractEventLoop, peer: int) -> None:
         if not self._closing:
             with contextlib.suppress(RuntimeError):  # loop already closed
-                loop.call_soon_threadsafe(loop.call_later, DOWN_GRACE_S, self._report_down, peer)
+                loop.call_soon_threadsafe(self._pipe_gone, loop, peer)
+
+    def _pipe_gone(self, loop: asyncio.AbstractEventLoop, peer: int) -> None:
+        self._pipes[peer] = max(0, self._pipes.get(peer, 0) - 1)
+        loop.call_later(DOWN_GRACE_S, self._report_down, peer)
 
     def _report_down(self, peer: int) -> None:
+        if self._pipes.get(peer, 0) > 0:
+            return  # a newer pipe to this peer is up
         if not self._closing and peer not in self._down_reported:
             self._down_reported.add(peer)
             self._down_event(peer).set()
