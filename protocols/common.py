@@ -11,9 +11,8 @@ import numpy as np
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64, Z64, PrimeField, Ring64
-from mpc.sharing import additive_share, lagrange_at_zero, shamir_share
-
-from . import kernels
+from mpc.rng import Csprng
+from mpc.sharing import additive_share, lagrange_at_zero, reconstruction_set, shamir_share
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,10 +51,12 @@ class Scheme:
         """Shares needed to open: t + 1 for Shamir, all n for additive."""
         return self.t + 1 if self.kind == "shamir" else len(self.parties)
 
-    def share(self, secret: U64, ctx: Context) -> U64:
+    def share(self, secret: U64, rng: Csprng, *, degree: int | None = None) -> U64:
+        """Shares of ``secret`` for every party (rows in party order); Shamir of degree ``t``
+        (or ``degree``, e.g. 2t for a double sharing), additive over Z_2^64."""
         if self.kind == "shamir":
-            return shamir_share(secret, self.parties, self.t, ctx.rng)
-        return additive_share(secret, len(self.parties), ctx.rng, Z64)
+            return shamir_share(secret, self.parties, self.t if degree is None else degree, rng)
+        return additive_share(secret, len(self.parties), rng, Z64)
 
 
 def as_share(payload: Any, peer: int, shape: tuple[int, ...] | None = None) -> U64:
@@ -80,7 +81,7 @@ async def share_inputs(
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
-        shares = scheme.share(x, ctx)
+        shares = scheme.share(x, ctx.rng)
         await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
     got = await ctx.gather(tag, dealers)
     shape = None
@@ -113,10 +114,9 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
         return out if out is not share else share.copy()
     deg = scheme.t if degree is None else degree
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
-    use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    use = reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
-    lam = lagrange_at_zero(tuple(use), dom.modulus)
-    return kernels.lincomb(dom, lam, arrays)
+    return dom.lincomb(lagrange_at_zero(use, dom.modulus), arrays)
 
 
 async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open") -> U64:

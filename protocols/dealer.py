@@ -25,7 +25,6 @@ from mpc.field import U64
 from mpc.rng import Csprng
 from mpc.sharing import lagrange_at
 
-from . import kernels
 from .common import Scheme
 from .triples import KINDS, Need, Pool, bounded_mask, sizes_of, validate_bundle
 
@@ -49,7 +48,7 @@ def _secrets(scheme: Scheme, need: Need, rng: Csprng) -> dict[str, U64]:
     a, b = dom.random(rng, need.triples), dom.random(rng, need.triples)
     r = dom.random(rng, need.doubles)
     m, m_hi = bounded_mask(rng, need.masks, need.frac_bits, need.mask_bits)
-    return {"a": a, "b": b, "c": kernels.mul(dom, a, b), "r_t": r, "r_2t": r, "m": m, "m_hi": m_hi}
+    return {"a": a, "b": b, "c": dom.mul(a, b), "r_t": r, "r_2t": r, "m": m, "m_hi": m_hi}
 
 
 def deal(scheme: Scheme, need: Need, rng: Csprng) -> dict[int, Any]:
@@ -71,7 +70,7 @@ def deal(scheme: Scheme, need: Need, rng: Csprng) -> dict[int, Any]:
         xs = tuple(points)
         for p in parties:
             if p not in points:
-                explicit[p][kind] = kernels.lincomb(dom, lagrange_at(xs, p, dom.modulus), [points[x] for x in xs])
+                explicit[p][kind] = dom.lincomb(lagrange_at(xs, p, dom.modulus), [points[x] for x in xs])
     return {**{p: {"seed": s} for p, s in seeds.items()}, **explicit}
 
 

@@ -34,10 +34,9 @@ from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError, QuorumLost
 from mpc.field import GF61, U64
 
-from . import kernels
 from .common import open_values
 from .common import Scheme, as_share, check_field
-from .triples import Need, Pool, bounded_mask, share_vector
+from .triples import Need, Pool, bounded_mask
 
 MAX_BATCHES = 4
 
@@ -51,7 +50,7 @@ def extraction_matrix(contributors: tuple[int, ...], t: int) -> list[list[int]]:
 def extract(contributors: tuple[int, ...], t: int, shares: dict[int, U64]) -> U64:
     """``M · s`` over the contributions of ``D``, flattened: (|D| − t) · len outputs."""
     arrays = [shares[j] for j in contributors]
-    rows = [kernels.lincomb(GF61, row, arrays) for row in extraction_matrix(contributors, t)]
+    rows = [GF61.lincomb(row, arrays) for row in extraction_matrix(contributors, t)]
     return np.concatenate(rows) if rows else np.empty(0, dtype=np.uint64)
 
 
@@ -72,11 +71,11 @@ async def _batch(ctx: Context, scheme: Scheme, sizes: dict[str, int], need: Need
     t, rng = scheme.t, ctx.rng
     mine: dict[str, U64] = {}
     for kind in ("u", "v"):
-        mine[kind] = share_vector(scheme, GF61.random(rng, sizes[kind]), rng)
+        mine[kind] = scheme.share(GF61.random(rng, sizes[kind]), rng)
     w = GF61.random(rng, sizes["w"])
-    mine["w"], mine["w2"] = share_vector(scheme, w, rng), share_vector(scheme, w, rng, degree=2 * t)
+    mine["w"], mine["w2"] = scheme.share(w, rng), scheme.share(w, rng, degree=2 * t)
     m, m_hi = bounded_mask(rng, sizes["m"], need.frac_bits, need.mask_bits)
-    mine["m"], mine["m_hi"] = share_vector(scheme, m, rng), share_vector(scheme, m_hi, rng)
+    mine["m"], mine["m_hi"] = scheme.share(m, rng), scheme.share(m_hi, rng)
     del w, m, m_hi
     rows = {p: k for k, p in enumerate(scheme.parties)}
     await ctx.scatter("contrib", {p: {k: v[rows[p]] for k, v in mine.items()} for p in scheme.parties})
@@ -131,7 +130,8 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     a, b = np.concatenate(out["u"]), np.concatenate(out["v"])
     r_t, r_2t = np.concatenate(out["w"]), np.concatenate(out["w2"])
     # c = ab: the local products form a degree-2t sharing; reduce it with the first double sharings
-    local = kernels.sub(GF61, kernels.mul(GF61, a, b), r_2t[:n_ab])
+    local = GF61.mul(a, b)
+    GF61.sub(local, r_2t[:n_ab], out=local)
     opened = await open_values(ctx, scheme, local, "reduce", degree=2 * t)
     c = GF61.add(r_t[:n_ab], opened)
     shares = {"a": a, "b": b, "c": c, "r_t": r_t[n_ab:], "r_2t": r_2t[n_ab:], "m": masks[0], "m_hi": masks[1]}

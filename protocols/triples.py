@@ -20,15 +20,12 @@ from typing import Any
 import numpy as np
 
 from mpc.errors import ConfigError, MpcError, ProtocolError
-from mpc.field import GF61, U64
+from mpc.field import U64
 from mpc.rng import Csprng
-from mpc.sharing import additive_share
 
-from . import kernels
 from .common import Scheme, as_share, check_field
 
 MAX_ITEMS = 50_000_000  # bound on what a peer may ask the dealer for
-_BLOCK = kernels.BLOCK
 
 
 class PoolExhausted(MpcError):
@@ -97,36 +94,6 @@ class Pool:
         return self._take("masks", ("m", "m_hi"), n)  # type: ignore[return-value]
 
 
-def share_vector(scheme: Scheme, secret: U64, rng: Csprng, degree: int | None = None) -> U64:
-    """Shares of ``secret`` for every party of ``scheme`` (rows in party order), block by block."""
-    n = len(scheme.parties)
-    if scheme.kind == "additive":
-        return additive_share(secret, n, rng, scheme.domain)
-    deg = scheme.t if degree is None else degree
-    if not 0 <= deg < n:
-        raise ConfigError(f"a degree-{deg} sharing needs more than {deg} parties")
-    out = np.empty((n, secret.size), dtype=np.uint64)
-    for s in range(0, secret.size, _BLOCK):
-        sec = secret[s : s + _BLOCK]
-        coeffs = GF61.random(rng, (deg, sec.size))  # same draws as mpc.sharing.shamir_share
-        for k, x in enumerate(scheme.parties):
-            # Horner: f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
-            acc = coeffs[deg - 1].copy() if deg else sec.copy()
-            for j in range(deg - 2, -1, -1):
-                acc = _times_plus(acc, x, coeffs[j])
-            out[k, s : s + _BLOCK] = _times_plus(acc, x, sec) if deg else acc
-    return out
-
-
-def _times_plus(acc: U64, x: int, c: U64) -> U64:
-    """``acc·x + c`` in GF(p); a small evaluation point (party id ≤ 7) needs no full product."""
-    if x <= kernels.SMALL:
-        acc *= np.uint64(x)  # < 7p, plus c < 8p < 2^64
-        acc += c
-        return kernels.fold(acc)
-    return GF61.add(GF61.scale(acc, x), c)
-
-
 def bounded_mask(rng: Csprng, count: int, frac_bits: int, mask_bits: int) -> tuple[U64, U64]:
     """A uniform ``r < 2^mask_bits`` and its high part ``r >> frac_bits`` (plain values)."""
     r = rng.uint64(count)
@@ -149,4 +116,4 @@ def validate_bundle(payload: Any, scheme: Scheme, need: Need, peer: int) -> dict
     return {k: check_field(as_share(payload[k], peer, (sizes[k],)), scheme, peer) for k in KINDS}
 
 
-__all__ = ["KINDS", "Need", "Pool", "PoolExhausted", "bounded_mask", "share_vector", "sizes_of", "validate_bundle"]
+__all__ = ["KINDS", "Need", "Pool", "PoolExhausted", "bounded_mask", "sizes_of", "validate_bundle"]
