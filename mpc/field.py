@@ -21,7 +21,6 @@ Operands must have equal shapes; a scalar is only accepted through :meth:`scale`
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,7 +42,12 @@ class ArithmeticMismatch(MpcError, ValueError):
     """Operands of different shapes or dtypes were mixed."""
 
 
+_DT = np.dtype(np.uint64)
+
+
 def _same(a: U64, b: U64) -> None:
+    if a.dtype is _DT and b.dtype is _DT and a.shape == b.shape:  # the fast, common case
+        return
     if a.dtype != np.uint64 or b.dtype != np.uint64:
         raise ArithmeticMismatch(f"expected uint64 operands, got {a.dtype} and {b.dtype}")
     if a.shape != b.shape:
@@ -53,14 +57,18 @@ def _same(a: U64, b: U64) -> None:
 def _target(shape: tuple[int, ...], out: U64 | None) -> U64:
     """The result array: a fresh one, or ``out`` checked (uint64, ``shape``, C-contiguous)."""
     if out is None:
-        return np.empty(shape, dtype=np.uint64)
+        return np.empty(shape, dtype=_DT)
     if out.dtype != np.uint64 or out.shape != shape or not out.flags.c_contiguous:
         raise ArithmeticMismatch(f"out= must be a C-contiguous uint64 array of shape {shape}")
     return out
 
 
 def _flat(a: U64) -> U64:
-    return np.ascontiguousarray(a).reshape(-1)
+    return a.reshape(-1) if a.flags.c_contiguous else np.ascontiguousarray(a).reshape(-1)
+
+
+def _ints(a: U64) -> list[int]:
+    return a.tolist() if a.ndim == 1 else a.reshape(-1).tolist()
 
 
 def _blocks(n: int) -> Iterator[slice]:
@@ -68,9 +76,13 @@ def _blocks(n: int) -> Iterator[slice]:
         yield slice(s, min(s + BLOCK, n))
 
 
-def _put(res: U64, values: list[int]) -> U64:
-    res.reshape(-1)[:] = values
-    return res
+def _tiny(shape: tuple[int, ...], out: U64 | None, values: list[int]) -> U64:
+    """The result of a pure-Python tiny-vector path as an array (fresh, or written into ``out``)."""
+    if out is None:
+        res = np.array(values, dtype=_DT)
+        return res if len(shape) == 1 else res.reshape(shape)
+    _target(shape, out).reshape(-1)[:] = values
+    return out
 
 
 class Domain(Protocol):
@@ -131,16 +143,19 @@ class PrimeField:
         return r
 
     # -- elementwise -----------------------------------------------------------------------
-    def _elementwise(self, a: U64, b: U64, out: U64 | None, op: Callable[[int, int], int],
+    def _elementwise(self, a: U64, b: U64, out: U64 | None,
                      block: Callable[[U64, U64, U64, U64], object]) -> U64:
+        """Blocked ``block(a, b, out, tmp)``; a short vector is one block (three numpy calls beat
+        a Python round trip for additions)."""
         _same(a, b)
         res = _target(a.shape, out)
+        n = res.size
+        if n <= BLOCK:
+            block(a, b, res, np.empty(a.shape, dtype=_DT))
+            return res
         fa, fb, fo = _flat(a), _flat(b), res.reshape(-1)
-        if fo.size <= TINY:
-            P = self.modulus
-            return _put(res, [op(x, y) % P for x, y in zip(fa.tolist(), fb.tolist())])
-        tmp = np.empty(min(BLOCK, fo.size), dtype=np.uint64)
-        for sl in _blocks(fo.size):
+        tmp = np.empty(BLOCK, dtype=_DT)
+        for sl in _blocks(n):
             block(fa[sl], fb[sl], fo[sl], tmp[: sl.stop - sl.start])
         return res
 
@@ -153,10 +168,10 @@ class PrimeField:
         np.minimum(r, np.add(r, self._P, out=tmp), out=r)
 
     def add(self, a: U64, b: U64, out: U64 | None = None) -> U64:
-        return self._elementwise(a, b, out, operator.add, self._add_block)
+        return self._elementwise(a, b, out, self._add_block)
 
     def sub(self, a: U64, b: U64, out: U64 | None = None) -> U64:
-        return self._elementwise(a, b, out, operator.sub, self._sub_block)
+        return self._elementwise(a, b, out, self._sub_block)
 
     def neg(self, a: U64) -> U64:
         r = np.subtract(self._P, a)  # (0, p]; p maps to 0 below
@@ -194,14 +209,14 @@ class PrimeField:
         np.add(out, t2, out=out)
 
     def _mul(self, a: U64, b: U64 | np.uint64, out: U64 | None = None, *, lazy: bool = False) -> U64:
-        res = _target(a.shape, out)
-        fa, fo = _flat(a), res.reshape(-1)
-        n = fo.size
-        fb = _flat(b) if isinstance(b, np.ndarray) else None
+        n = a.size
         if n <= TINY:
             P = self.modulus
-            ys = [int(b)] * n if fb is None else fb.tolist()
-            return _put(res, [x * y % P for x, y in zip(fa.tolist(), ys)])
+            ys = [int(b)] * n if not isinstance(b, np.ndarray) else _ints(b)
+            return _tiny(a.shape, out, [x * y % P for x, y in zip(_ints(a), ys)])
+        res = _target(a.shape, out)
+        fa, fo = _flat(a), res.reshape(-1)
+        fb = _flat(b) if isinstance(b, np.ndarray) else None
         bs = min(BLOCK, n)
         t1, t2, t3, t4, t5 = (np.empty(bs, dtype=np.uint64) for _ in range(5))
         bl: U64 | np.uint64 = t4
@@ -281,13 +296,13 @@ class PrimeField:
             _same(arrays[0], arr)
         P = self.modulus
         cs = [int(c) % P for c in coeffs]
+        n = arrays[0].size
+        if n <= TINY:
+            cols = zip(*(_ints(a) for a in arrays))
+            return _tiny(arrays[0].shape, out, [sum(c * v for c, v in zip(cs, col)) % P for col in cols])
         res = _target(arrays[0].shape, out)
         fo = res.reshape(-1)
-        n = fo.size
         flats = [_flat(a) for a in arrays]
-        if n <= TINY:
-            cols = zip(*(f.tolist() for f in flats))
-            return _put(res, [sum(c * v for c, v in zip(cs, col)) % P for col in cols])
         signed = [c if c <= self.SMALL else c - P for c in cs]
         small = all(abs(c) <= self.SMALL for c in signed) and sum(abs(c) for c in signed) <= self.SMALL + 1
         bs = min(BLOCK, n)
@@ -325,14 +340,14 @@ class PrimeField:
         """
         for arr in (d, y, e, a):
             _same(c, arr)
-        res = _target(c.shape, out)
-        fo = res.reshape(-1)
-        n = fo.size
-        fc, fd, fy, fe, fa = (_flat(v) for v in (c, d, y, e, a))
+        n = c.size
         if n <= TINY:
             P = self.modulus
-            vals = zip(fc.tolist(), fd.tolist(), fy.tolist(), fe.tolist(), fa.tolist())
-            return _put(res, [(cc + dd * yy + ee * aa) % P for cc, dd, yy, ee, aa in vals])
+            vals = zip(_ints(c), _ints(d), _ints(y), _ints(e), _ints(a))
+            return _tiny(c.shape, out, [(cc + dd * yy + ee * aa) % P for cc, dd, yy, ee, aa in vals])
+        res = _target(c.shape, out)
+        fo = res.reshape(-1)
+        fc, fd, fy, fe, fa = (_flat(v) for v in (c, d, y, e, a))
         bs = min(BLOCK, n)
         t1, t2, t3, lo, hi, q = (np.empty(bs, dtype=np.uint64) for _ in range(6))
         for sl in _blocks(n):

@@ -26,7 +26,7 @@ from mpc.rng import Csprng
 from mpc.sharing import lagrange_at
 
 from .common import Scheme
-from .triples import KINDS, Need, Pool, bounded_mask, sizes_of, validate_bundle
+from .triples import KINDS, Need, Pool, sizes_of, truncation_mask, validate_bundle
 
 DEALER = 0
 SEED_BYTES = 32
@@ -47,8 +47,8 @@ def _secrets(scheme: Scheme, need: Need, rng: Csprng) -> dict[str, U64]:
     dom = scheme.domain
     a, b = dom.random(rng, need.triples), dom.random(rng, need.triples)
     r = dom.random(rng, need.doubles)
-    m, m_hi = bounded_mask(rng, need.masks, need.frac_bits, need.mask_bits)
-    return {"a": a, "b": b, "c": dom.mul(a, b), "r_t": r, "r_2t": r, "m": m, "m_hi": m_hi}
+    m, m_hi, m_top = truncation_mask(dom, rng, need.masks, need.frac_bits, need.mask_bits)
+    return {"a": a, "b": b, "c": dom.mul(a, b), "r_t": r, "r_2t": r, "m": m, "m_hi": m_hi, "m_top": m_top}
 
 
 def deal(scheme: Scheme, need: Need, rng: Csprng) -> dict[int, Any]:
