@@ -37,7 +37,10 @@ SOURCES = ("dealer", "dn07")
 
 
 def scheme_of(job: Job) -> Scheme:
-    return Scheme.make(job.sharing, job.parties, job.threshold)
+    verify = job.options.get("verify_openings", False)
+    if not isinstance(verify, bool):
+        raise ConfigError(f"options.verify_openings must be true or false, got {verify!r}")
+    return Scheme.make(job.sharing, job.parties, job.threshold, verify=verify)
 
 
 def extra_parties(job: Job) -> tuple[int, ...]:
