@@ -310,23 +310,24 @@ class PrimeField:
         for sl in _blocks(n):
             k = sl.stop - sl.start
             acc, tk = fo[sl], term[:k]
-            acc.fill(0)
-            for c, s, arr in zip(cs, signed, flats, strict=True):
-                blk = arr[sl]
-                if small:
-                    # Σ|c|·(value < p) < 8p < 2^64: sum unreduced, fold once
-                    src = blk if s >= 0 else np.subtract(self._P, blk, out=tk)
-                    if abs(s) == 1:
-                        acc += src
-                    elif s:
-                        np.multiply(src, np.uint64(abs(s)), out=tk)
+            for i, (c, s, arr) in enumerate(zip(cs, signed, flats, strict=True)):
+                blk, dst = arr[sl], (acc if i == 0 else tk)
+                if small:  # Σ|c|·(value < p) < 8p < 2^64: sum unreduced, fold once
+                    if s >= 0:
+                        np.multiply(blk, np.uint64(s), out=dst)
+                    else:
+                        np.subtract(self._P, blk, out=dst)
+                        if s != -1:
+                            np.multiply(dst, np.uint64(-s), out=dst)
+                    if i:
                         acc += tk
                     continue
-                self._mul_block(blk, np.uint64(c & 0xFFFFFFFF), np.uint64(c >> 32), tk, t1[:k], t2[:k], t3[:k])
-                tk += acc  # lazy product < 3·2^61 + 2^34, acc < 2^61 + 8: below 2^64
-                np.right_shift(tk, self._S61, out=t1[:k])
-                np.bitwise_and(tk, self._P, out=acc)
-                acc += t1[:k]  # < 2^61 + 8: fine as the next term's addend
+                self._mul_block(blk, np.uint64(c & 0xFFFFFFFF), np.uint64(c >> 32), dst, t1[:k], t2[:k], t3[:k])
+                if i:  # lazy product < 3·2^61 + 2^34 plus acc (< 3·2^61 + 2^34, or folded): below 2^64
+                    tk += acc
+                    np.right_shift(tk, self._S61, out=t1[:k])
+                    np.bitwise_and(tk, self._P, out=acc)
+                    acc += t1[:k]  # < 2^61 + 8: fine as the next term's addend
             self._fold(acc, t1[:k])
         return res
 
@@ -371,6 +372,11 @@ class PrimeField:
         """Sum along ``axis``; exact for up to 2^32 terms (32-bit halves summed separately)."""
         if a.shape[axis] >= 1 << 32:
             raise ArithmeticMismatch("too many terms for one field sum")
+        if a.ndim > 1 and axis % a.ndim == 0 and a.shape[0] <= self.SMALL + 1:
+            acc = a[0].copy()  # a few rows (inputs of a few parties): < 8p < 2^64 unreduced, one fold
+            for row in a[1:]:
+                acc += row
+            return self.reduce(acc)
         lo = np.atleast_1d(np.sum(a & self._M32, axis=axis, dtype=np.uint64))
         hi = np.atleast_1d(np.sum(a >> self._S32, axis=axis, dtype=np.uint64))  # < 2^61 for < 2^32 terms
         shape = tuple(d for i, d in enumerate(a.shape) if i != axis % a.ndim)

@@ -14,10 +14,10 @@ from mpc.sharing import lagrange_at, lagrange_at_zero, reconstruction_set, shami
 pytestmark = pytest.mark.timeout(60)
 P = GF61.modulus
 EDGES = [0, 1, 2, P - 1, P - 2, (1 << 32) - 1, 1 << 32, (1 << 60), P // 2, (1 << 61) - 2]
-SIZES = [1, 5, TINY, TINY + 1, 3 * BLOCK + 17]  # tiny path, its edge, blocked path over several blocks
+SIZES = [1, 5, TINY, TINY + 1, BLOCK + 17]  # tiny path, its edge, blocked path over several blocks
 
 
-def _vectors(k: int, n: int = 3 * BLOCK + 17) -> list[np.ndarray]:
+def _vectors(k: int, n: int = BLOCK + 17) -> list[np.ndarray]:
     rng = Csprng(bytes(range(32)))
     out = []
     for j in range(k):
@@ -70,7 +70,7 @@ def test_beaver_combine_single_values(vals: list[int], n: int) -> None:
 
 
 @pytest.mark.parametrize("points", [(1, 2), (3, 2), (3, 1), (1, 2, 3), (2, 3, 4), (5, 1, 7, 2), (4, 5, 6, 7, 1)])
-@pytest.mark.parametrize("n", [1, 3 * BLOCK + 17])
+@pytest.mark.parametrize("n", [1, BLOCK + 17])
 def test_lincomb_matches_big_ints(points: tuple[int, ...], n: int) -> None:
     arrays = _vectors(len(points), n)
     for coeffs in (lagrange_at_zero(points), lagrange_at(points, 11), (1, -1, 2, -3, 1, 0, 1)[: len(points)]):
@@ -133,3 +133,11 @@ def test_shamir_share_evaluates_one_polynomial(points: tuple[int, ...], t: int, 
     if len(points) > t + 1:  # over-determined: the extra point lies on the same polynomial
         lam = lagrange_at(points[: t + 1], points[t + 1])
         np.testing.assert_array_equal(GF61.lincomb(lam, list(shares[: t + 1])), shares[t + 1])
+
+
+@pytest.mark.parametrize("rows", [1, 2, 8, 9, 40])
+def test_sum_over_rows_matches_big_ints(rows: int) -> None:
+    a = np.stack(_vectors(rows, BLOCK + 3))
+    want = [sum(col) % P for col in zip(*map(_ints, a))]
+    assert _ints(GF61.sum(a, axis=0)) == want
+    assert int(GF61.sum(a[:, 0], axis=0)) == want[0]

@@ -162,7 +162,8 @@ def test_dealer_sends_keys_to_the_seeded_parties(kind: str, n: int, t: int | Non
     scheme = Scheme.make(kind, range(1, n + 1), t)
     assert seeded_parties(scheme) == seeded
     need = Need(triples=100, doubles=50 if kind == "shamir" else 0)
-    payloads = deal(scheme, need, Csprng())
+    payloads = dict(deal(scheme, need, Csprng()))
+    assert list(payloads)[: len(seeded)] == list(seeded)  # keys go out first
     for p in scheme.parties:
         assert (set(payloads[p]) == {"seed"}) == (p in seeded)
     pools = {p: Pool(need, receive(payloads[p], scheme, need, p)) for p in scheme.parties}
