@@ -19,11 +19,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import codec
 from .context import Context
-from .errors import ConfigError, Crashed, MpcError, PartyDropped, ProtocolError, TransportError
+from .errors import CodecError, ConfigError, Crashed, MpcError, PartyDropped, ProtocolError, TransportError
 from .mailbox import Mailbox
 from .message import CONTROL, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, Transport
+from .transport.base import PEER_DOWN, MessageTransport, Transport
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -87,6 +87,8 @@ class Node:
         self._control_event = asyncio.Event()
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._pump_task: asyncio.Task[None] | None = None
+        # the transport's message path (netsim's object mode): no codec between in-process nodes
+        self._send_message: Callable[[int, Message], None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     async def __aenter__(self) -> Node:
@@ -96,6 +98,9 @@ class Node:
             set_sink(self.ingress)  # direct delivery: one task hop less per message
         else:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+        if isinstance(self.transport, MessageTransport) and self.transport.objects:
+            self.transport.set_message_sink(self.accept)
+            self._send_message = self.transport.send_message
         try:
             await self._barrier(HELLO, self.connect_timeout)
         except BaseException:
@@ -124,10 +129,10 @@ class Node:
         peers = list(self.neighbors)
         down = self.mailbox.down
         live = [p for p in peers if p not in down]
-        data = self._message(CONTROL, kind, None).to_bytes()
+        msg = self._message(CONTROL, kind, None)
         try:
             async with asyncio.timeout(timeout):
-                results = await self._send_all([(p, data) for p in live])
+                results = await self._send_all([(p, msg) for p in live])
                 for p, r in zip(live, results, strict=True):
                     if isinstance(r, BaseException) and not tolerate_down:
                         raise PartyDropped(p, f"cannot reach it: {r}")
@@ -163,24 +168,39 @@ class Node:
             self._control_event.set()
             return
         try:
-            msg = Message.from_bytes(data, self.limits)
-            if msg.sender != peer:
-                raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
-            if msg.instance == CONTROL:
-                self._on_control(msg)
-            else:
-                self.mailbox.deliver(msg, len(data))
+            self._accept(peer, Message.from_bytes(data, self.limits), len(data))
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
-            if not isinstance(exc, ProtocolError):
-                # the type only: the text of an arbitrary exception could quote peer data
-                self.log.error("party %d: internal error (%s) on a message from %d",
-                               self.party_id, type(exc).__name__, peer)
-                exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
-            if exc.peer is None:
-                exc.peer = peer
-            self.rejected_count += 1
-            self.rejected = [*self.rejected[-31:], exc]
-            self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
+            self._reject(peer, exc)
+
+    def accept(self, peer: int, msg: Message, size: int) -> None:
+        """Ingress of a message that arrived as an object (a transport's message path): the same
+        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size."""
+        try:
+            if size > self.limits.max_message_bytes:
+                raise CodecError(f"message of {size} bytes exceeds the limit of {self.limits.max_message_bytes}")
+            self._accept(peer, msg, size)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
+            self._reject(peer, exc)
+
+    def _accept(self, peer: int, msg: Message, size: int) -> None:
+        if msg.sender != peer:
+            raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
+        if msg.instance == CONTROL:
+            self._on_control(msg)
+        else:
+            self.mailbox.deliver(msg, size)
+
+    def _reject(self, peer: int, exc: Exception) -> None:
+        if not isinstance(exc, ProtocolError):
+            # the type only: the text of an arbitrary exception could quote peer data
+            self.log.error("party %d: internal error (%s) on a message from %d",
+                           self.party_id, type(exc).__name__, peer)
+            exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
+        if exc.peer is None:
+            exc.peer = peer
+        self.rejected_count += 1
+        self.rejected = [*self.rejected[-31:], exc]
+        self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
 
     def _on_control(self, msg: Message) -> None:
         if msg.session != self.session:
@@ -200,8 +220,8 @@ class Node:
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""
-        encoded: bytes | None = None
-        sends = []
+        msg: Message | None = None
+        sends: list[tuple[int, Message]] = []
         members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
         for peer, payload in payloads.items():
             if peer == self.party_id:
@@ -211,9 +231,9 @@ class Node:
                 raise ConfigError(f"unknown party {peer}")
             if peer in down:
                 continue  # it is gone; the protocol's quorum logic decides whether that matters
-            if not same or encoded is None:
-                encoded = self._message(instance, tag, payload).to_bytes()
-            sends.append((peer, encoded))
+            if not same or msg is None:
+                msg = self._message(instance, tag, payload)
+            sends.append((peer, msg))
         if sends:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
                 if isinstance(r, TransportError):
@@ -224,17 +244,34 @@ class Node:
                     raise r
         self._after_send(tag)
 
-    async def _send_all(self, sends: list[tuple[int, bytes]]) -> list[BaseException | None]:
-        """Send each ``(peer, data)`` concurrently; a failed send's exception is returned in its place.
+    async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
+        """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
 
-        A transport whose ``send`` never suspends (netsim's, marked ``immediate_send``) is called in
-        a plain loop: a task per message would dominate a simulation of thousands of parties. A
-        single send is awaited directly too (no task, which matters for dependent round trips).
+        A message object repeated in ``sends`` (a broadcast) is encoded once. On a transport's
+        message path nothing is encoded. A transport whose ``send`` never suspends (netsim's,
+        marked ``immediate_send``) is called in a plain loop: a task per message would dominate a
+        simulation of thousands of parties. A single send is awaited directly too (no task, which
+        matters for dependent round trips).
         """
-        if len(sends) > 1 and not getattr(self.transport, "immediate_send", False):
-            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in sends), return_exceptions=True))
         out: list[BaseException | None] = []
-        for peer, data in sends:
+        direct = self._send_message
+        if direct is not None:
+            for peer, msg in sends:  # an unencodable payload raises here, as to_bytes() would below
+                try:
+                    direct(peer, msg)
+                    out.append(None)
+                except TransportError as exc:
+                    out.append(exc)
+            return out
+        encoded: list[tuple[int, bytes]] = []
+        last: tuple[Message, bytes] | None = None
+        for peer, msg in sends:
+            if last is None or last[0] is not msg:
+                last = (msg, msg.to_bytes())
+            encoded.append((peer, last[1]))
+        if len(encoded) > 1 and not getattr(self.transport, "immediate_send", False):
+            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in encoded), return_exceptions=True))
+        for peer, data in encoded:
             try:
                 await self.transport.send(peer, data)
                 out.append(None)

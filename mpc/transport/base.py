@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from mpc.message import Message
 
 PEER_DOWN = None
 """Received in place of bytes when the transport learns that a peer is gone."""
@@ -36,8 +39,11 @@ class Transport(Protocol):
     """
 
     party_id: int
-    peers: tuple[int, ...]
     stats: TransportStats
+
+    @property
+    def peers(self) -> tuple[int, ...]:
+        """Every other party this transport connects to (read-only)."""
 
     async def start(self, timeout: float) -> None:
         """Connect to every peer (retrying until ``timeout``)."""
@@ -56,3 +62,24 @@ Sink = Callable[[int, "bytes | None"], None]
 """Optional fast path: a transport with ``set_sink(sink)`` calls ``sink(peer, data)`` for every
 received message (and ``PEER_DOWN``) instead of queueing it for ``recv()``; data queued before
 the sink was set is handed over first."""
+
+
+MessageSink = Callable[[int, "Message", int], None]
+"""``sink(peer, message, size)``: a message received without the codec, and its size on the wire."""
+
+
+@runtime_checkable
+class MessageTransport(Protocol):
+    """Optional: a transport inside one process (netsim's object mode) that carries
+    :class:`~mpc.message.Message` objects instead of bytes. The node uses it only when ``objects``
+    is true; the transport hands over an immutable snapshot of the payload and the exact encoded
+    size, and the node applies the same checks as to decoded bytes (sender, session, size)."""
+
+    @property
+    def objects(self) -> bool: ...
+
+    def send_message(self, peer: int, msg: Message) -> None:
+        """Queue ``msg`` for ``peer`` without suspending; raises ``TransportError`` like ``send``."""
+
+    def set_message_sink(self, sink: MessageSink) -> None:
+        """Deliver received messages to ``sink``; ``PEER_DOWN`` and bytes still go to ``set_sink``'s."""
