@@ -88,7 +88,7 @@ class Node:
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._pump_task: asyncio.Task[None] | None = None
         # the transport's message path (netsim's object mode): no codec between in-process nodes
-        self._send_message: Callable[[int, Message], None] | None = None
+        self._send_messages: Callable[[list[tuple[int, Message]]], dict[int, TransportError]] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     async def __aenter__(self) -> Node:
@@ -100,7 +100,7 @@ class Node:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
         if isinstance(self.transport, MessageTransport) and self.transport.objects:
             self.transport.set_message_sink(self.accept)
-            self._send_message = self.transport.send_message
+            self._send_messages = self.transport.send_messages
         try:
             await self._barrier(HELLO, self.connect_timeout)
         except BaseException:
@@ -254,15 +254,9 @@ class Node:
         matters for dependent round trips).
         """
         out: list[BaseException | None] = []
-        direct = self._send_message
-        if direct is not None:
-            for peer, msg in sends:  # an unencodable payload raises here, as to_bytes() would below
-                try:
-                    direct(peer, msg)
-                    out.append(None)
-                except TransportError as exc:
-                    out.append(exc)
-            return out
+        if self._send_messages is not None:
+            failed = self._send_messages(sends)  # an unencodable payload raises, as to_bytes() below
+            return [failed.get(peer) for peer, _ in sends] if failed else [None] * len(sends)
         encoded: list[tuple[int, bytes]] = []
         last: tuple[Message, bytes] | None = None
         for peer, msg in sends:

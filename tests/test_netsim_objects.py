@@ -166,12 +166,12 @@ async def _rogue(send: Any) -> tuple[Node, Any]:
     (Message(session=b"another", instance="proto#1", tag="v", sender=3, payload=666), "another session"),
 ])
 def test_object_mode_applies_the_same_checks_as_decoding(forged: Message, needle: str) -> None:
-    n1, _ = run(_rogue(lambda rogue: rogue.send_message(1, forged)))
+    n1, _ = run(_rogue(lambda rogue: rogue.send_messages([(1, forged)])))
     assert n1.rejected_count == 1 and needle in str(n1.rejected[0])
     assert isinstance(n1.rejected[0], ProtocolError) and n1.rejected[0].peer == 3
 
 
 def test_an_undecodable_payload_is_rejected_by_the_receiver_as_in_byte_mode() -> None:
     forged = Message(session=SESSION, instance="proto#1", tag="w", sender=3, payload={1: "x"})
-    n1, _ = run(_rogue(lambda rogue: rogue.send_message(1, forged)))
+    n1, _ = run(_rogue(lambda rogue: rogue.send_messages([(1, forged)])))
     assert n1.rejected_count == 1 and isinstance(n1.rejected[0], CodecError)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from mpc.errors import TransportError
     from mpc.message import Message
 
 PEER_DOWN = None
@@ -78,8 +79,10 @@ class MessageTransport(Protocol):
     @property
     def objects(self) -> bool: ...
 
-    def send_message(self, peer: int, msg: Message) -> None:
-        """Queue ``msg`` for ``peer`` without suspending; raises ``TransportError`` like ``send``."""
+    def send_messages(self, sends: Sequence[tuple[int, Message]]) -> dict[int, TransportError]:
+        """Queue each ``(peer, message)`` without suspending (a message object repeated for several
+        peers is a broadcast); returns the sends that failed, by peer. An unencodable payload
+        raises :class:`~mpc.errors.CodecError` as encoding would."""
 
     def set_message_sink(self, sink: MessageSink) -> None:
         """Deliver received messages to ``sink``; ``PEER_DOWN`` and bytes still go to ``set_sink``'s."""
