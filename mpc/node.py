@@ -23,7 +23,7 @@ from .errors import CodecError, ConfigError, Crashed, MpcError, PartyDropped, Pr
 from .mailbox import Mailbox
 from .message import CONTROL, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, MessageTransport, Transport
+from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,13 +71,14 @@ class Node:
         # the peers this node exchanges hello/bye with (all, unless the protocol is not a mesh)
         self.neighbors = tuple(p for p in (parties if neighbors is None else neighbors) if p != party_id)
         self.transport = transport
+        self._immediate = sends_immediately(transport)
         self.session = session
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.rng = rng if rng is not None else Csprng()
         self.limits = limits
         self.log = logging.getLogger(f"mpc.party{party_id}")
-        self.mailbox = Mailbox(session, parties)
+        self.mailbox = Mailbox(session, parties, limits)
         self.rejected: list[ProtocolError] = []  # the last few rejected messages, for inspection
         self.rejected_count = 0
         self._crash = crash
@@ -93,9 +94,8 @@ class Node:
     # -- lifecycle --------------------------------------------------------------------
     async def __aenter__(self) -> Node:
         await self.transport.start(self.connect_timeout)
-        set_sink = getattr(self.transport, "set_sink", None)
-        if set_sink is not None:
-            set_sink(self.ingress)  # direct delivery: one task hop less per message
+        if isinstance(self.transport, DirectDelivery):
+            self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
         else:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
         if isinstance(self.transport, MessageTransport) and self.transport.objects:
@@ -129,10 +129,10 @@ class Node:
         peers = list(self.neighbors)
         down = self.mailbox.down
         live = [p for p in peers if p not in down]
-        msg = self._message(CONTROL, kind, None)
+        data = self._message(CONTROL, kind, None)
         try:
             async with asyncio.timeout(timeout):
-                results = await self._send_all([(p, msg) for p in live])
+                results = await self._send_all([(p, data) for p in live])
                 for p, r in zip(live, results, strict=True):
                     if isinstance(r, BaseException) and not tolerate_down:
                         raise PartyDropped(p, f"cannot reach it: {r}")
@@ -162,33 +162,36 @@ class Node:
         """The one ingress point: bytes → Message → mailbox; bad input is rejected, never fatal."""
         if data is PEER_DOWN:
             self.log.info("party %d: connection to %d lost", self.party_id, peer)
-            self.mailbox.mark_down(peer)
-            for waiting in self._waiting.values():
-                waiting.discard(peer)
-            self._control_event.set()
+            self._gone(peer, "connection lost")
             return
+        if peer in self.mailbox.cut_off:
+            return  # not even decoded
         try:
-            self._accept(peer, Message.from_bytes(data, self.limits), len(data))
+            msg, charge = Message.from_bytes_charged(data, self.limits)
+            self._accept(peer, msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 
-    def accept(self, peer: int, msg: Message, size: int) -> None:
+    def accept(self, peer: int, msg: Message, size: int, charge: int) -> None:
         """Ingress of a message that arrived as an object (a transport's message path): the same
-        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size."""
+        checks as for decoded bytes. Its payload is an immutable snapshot; ``size`` is its size on
+        the wire, ``charge`` what decoding it would have charged (:func:`mpc.codec.decode_charged`)."""
+        if peer in self.mailbox.cut_off:
+            return
         try:
             if size > self.limits.max_message_bytes:
                 raise CodecError(f"message of {size} bytes exceeds the limit of {self.limits.max_message_bytes}")
-            self._accept(peer, msg, size)
+            self._accept(peer, msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 
-    def _accept(self, peer: int, msg: Message, size: int) -> None:
+    def _accept(self, peer: int, msg: Message, charge: int) -> None:
         if msg.sender != peer:
             raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
         if msg.instance == CONTROL:
             self._on_control(msg)
         else:
-            self.mailbox.deliver(msg, size)
+            self.mailbox.deliver(msg, charge)
 
     def _reject(self, peer: int, exc: Exception) -> None:
         if not isinstance(exc, ProtocolError):
@@ -200,7 +203,18 @@ class Node:
             exc.peer = peer
         self.rejected_count += 1
         self.rejected = [*self.rejected[-31:], exc]
-        self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
+        if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
+            self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
+                             self.rejected_count, exc)
+        if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
+            self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
+            self._gone(peer, "cut off")
+
+    def _gone(self, peer: int, reason: str) -> None:
+        self.mailbox.mark_down(peer, reason)
+        for waiting in self._waiting.values():
+            waiting.discard(peer)
+        self._control_event.set()
 
     def _on_control(self, msg: Message) -> None:
         if msg.session != self.session:
@@ -247,13 +261,12 @@ class Node:
     async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
         """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
 
-        A message object repeated in ``sends`` (a broadcast) is encoded once. On a transport's
-        message path nothing is encoded. A transport whose ``send`` never suspends (netsim's,
-        marked ``immediate_send``) is called in a plain loop: a task per message would dominate a
-        simulation of thousands of parties. A single send is awaited directly too (no task, which
-        matters for dependent round trips).
+        A message object repeated in ``sends`` (a broadcast) is encoded once; on a transport's
+        message path (netsim's object mode) nothing is encoded. A transport whose ``send`` never
+        suspends (netsim's, marked ``immediate_send``) is called in a plain loop: a task per message
+        would dominate a simulation of thousands of parties. A single send is awaited directly too
+        (no task, which matters for dependent round trips).
         """
-        out: list[BaseException | None] = []
         if self._send_messages is not None:
             failed = self._send_messages(sends)  # an unencodable payload raises, as to_bytes() below
             return [failed.get(peer) for peer, _ in sends] if failed else [None] * len(sends)
@@ -263,8 +276,9 @@ class Node:
             if last is None or last[0] is not msg:
                 last = (msg, msg.to_bytes())
             encoded.append((peer, last[1]))
-        if len(encoded) > 1 and not getattr(self.transport, "immediate_send", False):
+        if len(encoded) > 1 and not self._immediate:
             return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in encoded), return_exceptions=True))
+        out: list[BaseException | None] = []
         for peer, data in encoded:
             try:
                 await self.transport.send(peer, data)
