@@ -266,15 +266,16 @@ class Node:
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 
-    def accept(self, peer: int, msg: Message, size: int) -> None:
+    def accept(self, peer: int, msg: Message, size: int, charge: int) -> None:
         """Ingress of a message that arrived as an object (a transport's message path): the same
-        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size."""
+        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size,
+        ``charge`` what decoding it would have charged (:func:`mpc.codec.decode_charged`)."""
         if peer in self.mailbox.cut_off:
             return
         try:
             if size > self.limits.max_message_bytes:
                 raise CodecError(f"message of {size} bytes exceeds the limit of {self.limits.max_message_bytes}")
-            self._accept(peer, msg, size)
+            self._accept(peer, msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mpc.codec import DTYPES
+from mpc.codec import DECODE_OVERHEAD, DECODED_PER_ENVELOPE_BYTE, DTYPES
 from mpc.errors import CodecError
 from mpc.message import Message
 
@@ -37,11 +37,12 @@ _LITTLE = {dt.newbyteorder(">"): dt for dt in DTYPES.values()} | {dt: dt for dt 
 class Parcel:
     """A message in flight in object mode: its snapshot and its size on the wire."""
 
-    __slots__ = ("msg", "size", "thaw")
+    __slots__ = ("msg", "size", "charge", "thaw")
 
-    def __init__(self, msg: Message, size: int, thaw: bool) -> None:
+    def __init__(self, msg: Message, size: int, charge: int, thaw: bool) -> None:
         self.msg = msg
         self.size = size
+        self.charge = charge  # what decoding would charge the receiver's buffer (codec.decode_charged)
         self.thaw = thaw  # the payload holds lists or dicts: each receiver gets its own copies
 
     def open(self) -> Message:
@@ -86,10 +87,10 @@ class Packer:
                 return self._pack_array(msg, p, dt)
         data = msg.to_bytes()
         try:
-            snap = Message.from_bytes(data)
+            snap, charge = Message.from_bytes_charged(data)
         except CodecError:
             return data
-        return Parcel(snap, len(data), _has_containers(snap.payload))
+        return Parcel(snap, len(data), charge, _has_containers(snap.payload))
 
     def _pack_array(self, msg: Message, p: np.ndarray, dt: np.dtype) -> Parcel:
         key = (msg.session, msg.instance, msg.tag, msg.sender, dt.str, p.shape)
@@ -102,7 +103,8 @@ class Packer:
         snap = np.array(p, dtype=dt, order="C")  # a copy: the sender may reuse its buffer
         snap.flags.writeable = False
         frozen = Message(session=msg.session, instance=msg.instance, tag=msg.tag, sender=msg.sender, payload=snap)
-        return Parcel(frozen, env + snap.nbytes, False)
+        size = env + snap.nbytes
+        return Parcel(frozen, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
 
 
 __all__ = ["Packer", "Parcel"]

@@ -457,7 +457,7 @@ class SimTransport:
             if isinstance(item, Parcel):
                 size += item.size
                 if msg_sink is not None:  # the hot path of object mode
-                    msg_sink(src, item.open() if item.thaw else item.msg, item.size)
+                    msg_sink(src, item.open() if item.thaw else item.msg, item.size, item.charge)
                     continue
             else:
                 size += len(item)
@@ -487,7 +487,7 @@ class SimTransport:
         if isinstance(item, Parcel):
             msg_sink = self._msg_sink
             if msg_sink is not None:
-                msg_sink(src, item.open(), item.size)
+                msg_sink(src, item.open(), item.size, item.charge)
                 return
             item = item.to_bytes()  # a node that did not ask for objects gets bytes
         sink(src, item)

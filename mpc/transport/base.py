@@ -64,10 +64,6 @@ class Transport(Protocol):
     @property
     def stats(self) -> TransportStats: ...
 
-    @property
-    def peers(self) -> tuple[int, ...]:
-        """Every other party this transport connects to (read-only)."""
-
     async def start(self, timeout: float) -> None:
         """Connect to every peer (retrying until ``timeout``)."""
 
@@ -99,8 +95,9 @@ def sends_immediately(transport: object) -> bool:
     return isinstance(transport, ImmediateSend) and bool(transport.immediate_send)
 
 
-MessageSink = Callable[[int, "Message", int], None]
-"""``sink(peer, message, size)``: a message received without the codec, and its size on the wire."""
+MessageSink = Callable[[int, "Message", int, int], None]
+"""``sink(peer, message, size, charge)``: a message received without the codec, its size on the
+wire and the charge decoding it would have had (:func:`mpc.codec.decode_charged`)."""
 
 
 @runtime_checkable
