@@ -88,8 +88,12 @@ def test_cli_wrong_expect_exits_nonzero_with_a_clear_message(tmp_path):
         assert proc.returncode == 1
         assert "FAILED" in proc.stdout and "does not match expected [12, 15, 19]" in proc.stdout
         report = json.loads(out.read_text())
-        assert report["ok"] is False and report["outputs"]["1"] == [12, 15, 18]
+        assert report["ok"] is False and report["outputs"] == {"1,2,3": [12, 15, 18]}
+        assert report["output"] == [12, 15, 18]  # once, since every party agrees
         assert {"scenario", "ok", "outputs", "elapsed_s", "messages", "bytes"} <= set(report)
+        for p in ("1", "2", "3"):
+            party = report["parties"][p]
+            assert party["status"] == "ok" and party["bytes_sent"] > 0 and party["messages_sent"] > 0
 
 
 def test_cli_user_errors_are_readable(tmp_path):

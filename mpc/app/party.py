@@ -124,8 +124,12 @@ def party_main() -> None:
 
 
 def _say(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
+    """One line to the launcher, written whole (an event loop may have left the pipe non-blocking)."""
     sys.stdout.flush()
+    os.set_blocking(sys.stdout.fileno(), True)
+    data = memoryview((json.dumps(obj) + "\n").encode())
+    while data:
+        data = data[os.write(sys.stdout.fileno(), data):]
 
 
 def run_event_loop(coro):  # type: ignore[no-untyped-def]

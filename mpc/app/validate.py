@@ -14,7 +14,7 @@ import numpy as np
 
 from mpc.errors import ConfigError
 from mpc.app.runner import job_of, node_ids
-from mpc.app.scenario import BOUND_BITS, Scenario
+from mpc.app.scenario import BOUND_BITS, REAL_FAULTS, SIM_FAULTS, Scenario
 from protocols.registry import lookup
 from protocols.spec import Spec
 
@@ -25,8 +25,15 @@ DOTS = ("dot",)  # the sum of that product
 
 def validate(scn: Scenario, *, real: bool) -> list[str]:
     """Raise :class:`ConfigError` (one line, naming the key) or return notes for the user."""
+    try:
+        return _validate(scn, real=real)
+    except ConfigError as exc:
+        raise ConfigError(f"{scn.path or scn.name}: {exc}") from None
+
+
+def _validate(scn: Scenario, *, real: bool) -> list[str]:
     spec = lookup(scn.protocol)
-    ids = node_ids(scn)
+    node_ids(scn)  # inputs and faults name nodes of this protocol
     unknown = sorted(set(scn.options) - set(spec.options))
     if unknown:
         known = ", ".join(spec.options) or "none"
@@ -36,7 +43,7 @@ def validate(scn: Scenario, *, real: bool) -> list[str]:
         spec.check(job)
     except ConfigError as exc:
         raise ConfigError(f"{scn.protocol}: {exc}") from None
-    _check_faults(scn, spec, ids, real=real)
+    _check_faults(scn, spec, real=real)
     _check_headroom(scn)
     notes = []
     if real and scn.network:
@@ -44,19 +51,23 @@ def validate(scn: Scenario, *, real: bool) -> list[str]:
     return notes
 
 
-def _check_faults(scn: Scenario, spec: Spec, ids: tuple[int, ...], *, real: bool) -> None:
+def _check_faults(scn: Scenario, spec: Spec, *, real: bool) -> None:
     job = job_of(scn)
     for k, fault in enumerate(scn.faults):
         where = f"faults[{k}]"
-        if real and fault.kind != "crash":
-            raise ConfigError(f"{where}: {fault.kind!r} faults exist only in --sim runs (real runs: crash)")
-        tag = fault.crash_after
+        if real and fault.kind not in REAL_FAULTS:
+            raise ConfigError(f"{where}: {fault.kind!r} faults exist only in --sim runs (real runs: "
+                              f"{', '.join(REAL_FAULTS)})")
+        if not real and (fault.kind not in SIM_FAULTS or "sends" in fault.extra):
+            what = "sends = k" if "sends" in fault.extra else f"{fault.kind!r} faults"
+            raise ConfigError(f"{where}: {what} exist only in real runs (drop --sim)")
+        tag = fault.after
         if tag is None:
             continue
         rounds = spec.rounds(job, fault.party)
         if rounds is not None and tag.rsplit("/", 1)[-1] not in rounds:
-            raise ConfigError(f"{where}: crash = 'after:{tag}' never fires: party {fault.party} sends no round "
-                              f"{tag!r} in {scn.protocol!r} (its rounds: {', '.join(rounds) or 'none'})")
+            raise ConfigError(f"{where}: {fault.kind} = 'after:{tag}' never fires: party {fault.party} sends no "
+                              f"round {tag!r} in {scn.protocol!r} (its rounds: {', '.join(rounds) or 'none'})")
 
 
 def _check_headroom(scn: Scenario) -> None:
