@@ -234,8 +234,9 @@ def _identities(ids: tuple[int, ...]):  # type: ignore[no-untyped-def]
         return
     from mpc.identity import generate
 
-    shm = Path("/dev/shm")
-    tmp = Path(tempfile.mkdtemp(prefix="mpc-keys-", dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None))
+    shm = Path("/dev/shm")  # memory, never a disk, unless TMPDIR says otherwise
+    where = None if os.environ.get("TMPDIR") or not (shm.is_dir() and os.access(shm, os.W_OK)) else shm
+    tmp = Path(tempfile.mkdtemp(prefix="mpc-keys-", dir=where))
     try:
         creds = generate(tmp, list(ids), days=1)
         yield {pid: {"cert_key_file": c.cert_key_file, "ca_file": c.ca_file} for pid, c in creds.items()}
