@@ -16,7 +16,8 @@ Timeouts (documented in docs/README-app.md):
 - watchdog: the whole run may take at most ``max(120, 20 × timeout_s)``; once the first party
   has finished, the others get ``2 × timeout_s + 10`` s more. A party still running then is killed
   and reported (``frozen`` when it was stopped, e.g. by SIGSTOP, else ``Unresponsive``); the
-  outcomes of every other party are kept.
+  outcomes of every other party are kept. When every party still running is stopped, the
+  watchdog does not wait: they are killed within ``POLL_S``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from mpc.app.validate import validate
 
 Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode, pid
 STARTUP_S = 60.0
+POLL_S = 0.5  # how often the watchdog looks for parties that are all stopped
 
 
 def watchdog_s(scn: Scenario) -> float:
@@ -183,10 +185,12 @@ async def _wait_all(scn: Scenario, group: PartyGroup) -> dict[int, bytes]:
     settle = None
     while pending:
         limit = hard if settle is None else min(hard, settle)
-        done, pending = await asyncio.wait(pending, timeout=max(0.0, limit - time.monotonic()),
+        done, pending = await asyncio.wait(pending, timeout=min(POLL_S, max(0.0, limit - time.monotonic())),
                                            return_when=asyncio.FIRST_COMPLETED)
         if not done:
-            break
+            if time.monotonic() >= limit or (out and all(_stopped(group.procs[tasks[t]].pid) for t in pending)):
+                break  # the watchdog; or everyone still running is frozen: nobody is left to wait for
+            continue
         for task in done:
             out[tasks[task]] = task.result()
         progress(f"{len(out)}/{len(tasks)} parties finished")
