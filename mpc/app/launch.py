@@ -76,7 +76,13 @@ def _tail(fh: IO[bytes], lines: int = 5) -> str:
 async def _line(proc: Any, deadline: float, what: str) -> dict[str, Any]:
     line = await asyncio.wait_for(proc.stdout.readline(), max(0.1, deadline - time.monotonic()))
     if not line:
-        raise ConfigError(f"party process exited during start-up (before {what})")
+        try:
+            code = await asyncio.wait_for(proc.wait(), 5.0)
+        except TimeoutError:
+            code = None
+        how = ("still running with its stdout closed" if code is None else
+               f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}")
+        raise ConfigError(f"party process {proc.pid} exited during start-up before '{what}' ({how})")
     return json.loads(line)  # type: ignore[no-any-return]
 
 

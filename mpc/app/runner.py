@@ -117,13 +117,16 @@ async def run_party(
             t0 = loop.time()
             if on_ready is not None:
                 on_ready()
+            node.log.info("connected to %d peers; running %s", len(node.neighbors), scn.protocol)
             raw = await node.run(spec.run, job_of(scn), scn.inputs.get(pid))
             elapsed = loop.time() - t0
         result = raw if isinstance(raw, PartyResult) else PartyResult(None if raw is None else np.asarray(raw))
+        node.log.info("%s finished in %.3f s", scn.protocol, elapsed)
         return Outcome(status="ok", result=result, protocol_s=elapsed, stats=transport.stats.as_dict())
     except Crashed:
         return Outcome(status="crashed", protocol_s=loop.time() - t0, stats=transport.stats.as_dict())
     except Exception as exc:  # a bug or a bad peer payload must end this party cleanly, not the run
+        logging.getLogger(f"mpc.party{pid}").warning("%s ended with %s", scn.protocol, type(exc).__name__)
         out = error_outcome(exc)
         out.protocol_s = loop.time() - t0
         out.stats = transport.stats.as_dict()
@@ -294,12 +297,14 @@ def party_logs(ids: tuple[int, ...], log_dir: Path | None, verbose: int) -> Iter
         logger = logging.getLogger(f"mpc.party{pid}")
         logger.addHandler(h)
         logger.setLevel(log_level(verbose))
+        logger.propagate = False  # to its file only, as a real run's party logs to its own
         handlers.append((logger, h))
     try:
         yield
     finally:
         for logger, h in handlers:
             logger.removeHandler(h)
+            logger.propagate = True
             h.close()
 
 
