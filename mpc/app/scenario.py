@@ -1,6 +1,6 @@
 """Scenario files (TOML): who computes what on which inputs, under which network and faults.
 
-See DESIGN.md for the format. Loading validates everything a user may get wrong and raises
+See docs/design.md for the format. Loading validates everything a user may get wrong and raises
 :class:`ConfigError` with the offending key; nothing here runs a protocol.
 """
 
