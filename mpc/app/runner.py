@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,11 +238,12 @@ def _jsonable(value: Any) -> Any:
 
 
 # -- simulated runs -----------------------------------------------------------------------
-async def _simulate(scn: Scenario, trace: str | None = None) -> tuple[dict[int, Outcome], float]:
+async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence[Any] = ()) -> tuple[dict[int, Outcome], float]:
     import netsim
 
     ids = node_ids(scn)
     net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults, trace=trace)
+    net.observers.extend(observers)
     session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -308,12 +309,15 @@ def party_logs(ids: tuple[int, ...], log_dir: Path | None, verbose: int) -> Iter
             h.close()
 
 
-def run_sim(scn: Scenario, *, trace: str | None = None, log_dir: Path | None = None, verbose: int = 0) -> Report:
+def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any] = (),
+            log_dir: Path | None = None, verbose: int = 0) -> Report:
+    """Run every party in one process over netsim; ``observers`` see every message on the wire;
+    ``log_dir`` keeps each party's log as ``party-<id>.log``."""
     import netsim
 
     wall = time.perf_counter()
     with party_logs(node_ids(scn), log_dir, verbose):
-        outcomes, elapsed = netsim.run(_simulate(scn, trace))
+        outcomes, elapsed = netsim.run(_simulate(scn, trace, observers))
     reason = check(scn, outcomes)
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
