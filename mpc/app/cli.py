@@ -163,15 +163,19 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def _node_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="party config (TOML): party, scenario, session, [peers], tls_dir")
-    p.add_argument("--json", metavar="FILE", help="write this party's outcome as JSON")
+    p.add_argument("--config", required=True,
+                   help="party config (TOML): party, session, [peers], tls_dir, scenario or [[jobs]]")
+    p.add_argument("--json", metavar="FILE", help="write this party's outcome as JSON (a list with --jobs)")
+    p.add_argument("--jobs", metavar="-", help="'-': keep reading job lines '<scenario> [<input>]' from stdin")
 
 
 def cmd_node(args: argparse.Namespace) -> int:
     """Run one party of a multi-host deployment."""
     from mpc.app.deploy import run_node
 
-    return run_node(args.config, args.json)
+    if args.json:
+        writable_file("--json", args.json)
+    return run_node(args.config, args.json, args.jobs)
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
