@@ -30,7 +30,7 @@ def free_base_ports(count: int, span: int) -> list[int]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             base = s.getsockname()[1]
-        if base + span >= 65000 or any(abs(base - b) <= span for b in bases):
+        if base + span >= 65000 or any(abs(base - b) <= max(span, 1) for b in bases):
             continue
         ok = True
         for port in range(base + 1, base + span + 1):
