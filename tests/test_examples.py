@@ -80,3 +80,55 @@ async def test_service_answers_requests_that_arrive_in_any_order():
     want_b = sum(inputs[1]["b"][i] * inputs[2]["b"][i] * inputs[3]["b"][i] for i in range(2))
     for answers in got:
         assert answers == {"a": want_a, "b": want_b}
+
+
+def _embed_code(base: int) -> str:
+    """examples/embed.py (the README snippet), with only its BASE port line moved to free ports."""
+    code = (ROOT / "examples" / "embed.py").read_text()
+    assert code.count("BASE = 9100") == 1
+    return code.replace("BASE = 9100", f"BASE = {base}")
+
+
+def _free_embed_base() -> int:
+    """BASE such that BASE + 100 * i + j (parties i, peers j of 1..3) are free: they all lie in
+    base + 1 .. base + 310 for base = BASE + 100, which free_base_ports checks."""
+    return free_base_ports(1, 310)[0] - 100
+
+
+def test_the_readme_embedding_snippet_is_examples_embed_py():
+    doc = (ROOT / "docs" / "README-app.md").read_text()
+    code = (ROOT / "examples" / "embed.py").read_text()
+    assert f"```python\n{code}```" in doc
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-process", "one-process-per-party"])
+def test_the_embedding_snippet_runs_as_written(tmp_path, split):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _attempt in range(3):  # a port taken between choosing and binding: choose again
+        script = tmp_path / "embed.py"
+        script.write_text(_embed_code(_free_embed_base()))
+        runs = [[str(p)] for p in (1, 2, 3)] if split else [[]]
+        procs = [subprocess.Popen([sys.executable, str(script), *a], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for a in runs]
+        outs = [p.communicate(timeout=60) for p in procs]
+        if not any("in use" in err.lower() for _, err in outs):
+            break
+    text = "".join(out for out, _ in outs)
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(text.splitlines()) == [f"party {i}: [60, -6]" for i in (1, 2, 3)]
+
+
+@pytest.mark.slow  # ~10 s; tests/test_app_deploy.py runs the same deployment on loopback by default
+@pytest.mark.timeout(180)
+def test_three_namespace_tls_deployment(tmp_path):
+    if os.geteuid() != 0 or subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
+        pytest.skip("needs root and ip netns")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(ROOT / "examples" / "deploy-netns.sh"), str(tmp_path / "work")],
+                          env=env, capture_output=True, text=True, timeout=150)
+    if proc.returncode == 77:
+        pytest.skip(proc.stderr.strip())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "every host opened [13, 0, 999999]" in proc.stdout
+    for i in (1, 2, 3):
+        assert f"party {i}: netns-sum: [13, 0, 999999]" in proc.stdout
