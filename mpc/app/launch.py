@@ -32,7 +32,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,7 +83,8 @@ async def _line(proc: Any, deadline: float, what: str) -> dict[str, Any]:
         how = ("still running with its stdout closed" if code is None else
                f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}")
         raise ConfigError(f"party process {proc.pid} exited during start-up before '{what}' ({how})")
-    return json.loads(line)  # type: ignore[no-any-return]
+    parsed: dict[str, Any] = json.loads(line)
+    return parsed
 
 
 def _stopped(pid: int) -> bool:
@@ -149,7 +150,7 @@ async def _collect(proc: Any) -> bytes:
     """Everything the party still writes (its outcome line), then its exit."""
     rest = await proc.stdout.read()
     await proc.wait()
-    return rest  # type: ignore[no-any-return]
+    return bytes(rest)
 
 
 async def _launch(scn: Scenario, group: PartyGroup, tls: bool, spawn: Spawn | None,
@@ -237,7 +238,7 @@ def _read_outcome(data: bytes) -> Outcome:
 
 
 @contextlib.contextmanager
-def _identities(ids: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def _identities(ids: tuple[int, ...]) -> Iterator[dict[int, dict[str, str]]]:
     """Fresh TLS identities for one run, removed when every party has loaded its own (or on any exit)."""
     if not ids:
         yield {}

@@ -20,8 +20,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from mpc import codec
 from mpc.app.runner import LOG_FORMAT, Outcome, log_level, neighbors, run_party
@@ -32,6 +32,7 @@ from mpc.transport.nng import NngTransport, TlsCreds
 CRASH_EXIT = 75
 FLUSH_BEFORE_FAULT_S = 0.2  # let nng's I/O threads put already-sent messages on the wire
 PARENT_ENV = "MPC_LAUNCHER_PID"
+T = TypeVar("T")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -132,13 +133,14 @@ def _say(obj: dict[str, Any]) -> None:
         data = data[os.write(sys.stdout.fileno(), data):]
 
 
-def run_event_loop(coro):  # type: ignore[no-untyped-def]
+def run_event_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on uvloop when it is installed, else on asyncio's default loop."""
     try:
         import uvloop
     except ImportError:
         return asyncio.run(coro)
-    return uvloop.run(coro)
+    result: T = uvloop.run(coro)
+    return result
 
 
 def main() -> None:
