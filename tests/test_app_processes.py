@@ -104,7 +104,8 @@ def test_sigint_prints_one_line_and_ends_every_process(tmp_path):
     assert err.strip().splitlines() == ["mpc: interrupted (SIGINT); every party stopped"]
 
 
-@pytest.mark.parametrize("extra", [("--fork-server",), ()], ids=["fork-server", "exec"])
+@pytest.mark.parametrize("extra", [("--fork-server",), pytest.param((), marks=pytest.mark.slow)],
+                         ids=["fork-server", "exec"])
 def test_sigkill_of_mpc_run_takes_its_parties_with_it(tmp_path, extra):
     rc, _ = _run_and_signal(tmp_path, 5, signal.SIGKILL, *extra)
     assert rc == -signal.SIGKILL
