@@ -161,7 +161,7 @@ async def run_dot(run: Run, x: Array | None) -> PartyResult:
     bv = await run.beaver(Need(triples=(len(vals) - 2) * n + triples, doubles=doubles))
     vals = await product_tree(bv, vals, until=2)
     z = await bv.dot(vals[0], vals[1])
-    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
+    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)).reshape(()))  # a scalar, not [x]
 
 
 # -- matvec: the input parties but the last own the rows of M, the last owns v; output M·v -------
@@ -260,7 +260,7 @@ def ref_dot(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyRe
     out = vals[0]
     for v in vals[1:]:
         out = out * v
-    return _signed(np.asarray([sum(out.tolist())], dtype=object), job)
+    return _signed(np.asarray([sum(out.tolist())], dtype=object), job).reshape(())
 
 
 def ref_matvec(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:
