@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 HELLO, BYE = "hello", "bye"
 MAX_EARLY_ABORTS = 1024
+SERVED_JOB = "~job"  # the instance of the start-up job agreement in a star (names cannot start with ~)
 SendObserver = Callable[[str], None]
 """Called with the full round tag after every send of this node (e.g. a crash fault trigger)."""
 
@@ -75,6 +76,7 @@ class Node:
         limits: codec.Limits = codec.DEFAULT_LIMITS,
         neighbors: Sequence[int] | None = None,
         barrier: Barrier = "mesh",
+        job: JobDescriptor | None = None,
         rng: Csprng | None = None,
         tls: TlsCreds | None = None,
     ) -> None:
@@ -90,7 +92,7 @@ class Node:
         config = NodeConfig(
             party_id=party_id, parties=tuple(parties), session=session_bytes(session), timeout=timeout,
             connect_timeout=connect_timeout, limits=limits,
-            neighbors=None if neighbors is None else tuple(neighbors), barrier=barrier,
+            neighbors=None if neighbors is None else tuple(neighbors), barrier=barrier, job=job,
         )
         self._setup(config, transport, rng)
 
@@ -136,6 +138,7 @@ class Node:
         self._nonce = os.urandom(8)  # this incarnation: a peer that sees a new one knows we restarted
         self._incarnations: dict[int, bytes] = {}
         self._peer_counts: dict[int, int] = {}
+        self._hello_jobs: dict[int, Any] = {}  # the job each peer's hello said it serves
         self._names: set[str] = set()
         self._running: dict[str, asyncio.Future[Any]] = {}
         self._abort_cause: dict[str, dict[str, Any]] = {}  # instance -> the abort that stopped it
@@ -161,6 +164,8 @@ class Node:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
         try:
             await self._barrier(HELLO, self.connect_timeout)
+            if self.config.job is not None:
+                await self._agree_served_job(self.config.job)
         except BaseException:
             await self._shutdown()
             raise
@@ -169,6 +174,21 @@ class Node:
             # the next unnamed one has the same instance id everywhere
             self._instances = max(self._peer_counts.values())
         self._started = True
+
+    async def _agree_served_job(self, job: JobDescriptor) -> None:
+        """The hellos carried every neighbour's descriptor: in a mesh each party saw them all and
+        decides alone (the same way everywhere); in a star the root decides and tells everyone."""
+        if self._shape.star:
+            try:
+                decision = await settle(self, self._shape, SERVED_JOB, JOB_TAG, job_view(job), decide_job, self.timeout)
+            finally:
+                self.mailbox.finish(SERVED_JOB)
+        else:
+            down = self.mailbox.down
+            views = {p: self._hello_jobs.get(p) for p in self.neighbors if p not in down}
+            decision = decide_job({**views, self.party_id: job_view(job)})
+        if decision is not None:
+            raise agreed_error(decision, self.party_id, None)
 
     async def close(self, *, goodbye: bool = True) -> None:
         """Pass the close barrier (unless ``goodbye`` is false: a crash says none), then release the
@@ -234,7 +254,11 @@ class Node:
         live = [p for p in peers if p not in down]
         if not live:
             return
-        payload = {"nonce": self._nonce, "count": self._instances, "star": self.config.star} if kind == HELLO else None
+        payload = None
+        if kind == HELLO:
+            job = self.config.job
+            payload = {"nonce": self._nonce, "count": self._instances, "star": self.config.star,
+                       "job": None if job is None else job_view(job)}
         data = self._message(CONTROL, kind, payload).to_bytes()
         for p, r in zip(live, await self._send_all([(p, data) for p in live]), strict=True):
             if isinstance(r, BaseException) and not tolerate_down:
@@ -301,6 +325,7 @@ class Node:
             # one party's neighbours are not everyone: the whole session's agreement steps go
             # through the root (as the star barrier does), else the root would not answer it
             self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
+        self._hello_jobs[peer] = payload.get("job")
         known = self._incarnations.get(peer)
         self._incarnations[peer] = payload["nonce"]
         self._peer_counts[peer] = payload["count"]
