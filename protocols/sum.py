@@ -47,13 +47,15 @@ async def secure_sum(
     threshold: int | None = None,
     input_parties: Sequence[int] | None = None,
     fractional_bits: int | None = None,
+    verify_openings: bool = False,
 ) -> NDArray[np.int64] | NDArray[np.float64]:
     """The elementwise sum of the input parties' vectors, opened to every party.
 
     ``x`` is this party's vector (``None`` for a party that only computes). Integers may be
-    negative; with ``fractional_bits`` the inputs are reals in fixed point.
+    negative; with ``fractional_bits`` the inputs are reals in fixed point. ``verify_openings``
+    (Shamir, n ≥ 2t + 1): the opening checks every received share (see :class:`Scheme`).
     """
-    scheme = Scheme.make(sharing, ctx.parties, threshold)
+    scheme = Scheme.make(sharing, ctx.parties, threshold, verify=verify_openings)
     dealers = tuple(sorted(input_parties)) if input_parties is not None else ctx.parties
     if not dealers:
         raise ConfigError("a sum needs at least one input party")

@@ -12,7 +12,7 @@ from mpc.transport.nng import NngTransport
 from netsim import SimNetwork
 from protocols import secure_sum
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.real_time]
 IDS = (1, 2, 3)
 
 
