@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-
 import pynng
 
 from .tls import TlsCreds, party_name
@@ -35,20 +33,25 @@ class LinkState:
     """What the transport knows about one peer's connection (written from nng's threads: plain
     attribute writes, atomic under the GIL)."""
 
-    __slots__ = ("peer", "listening", "address", "pipe", "ever_connected", "drops_before_start", "notes")
+    __slots__ = ("peer", "listening", "address", "pipe", "drops_before_start", "_notes")
 
     def __init__(self, peer: int, listening: bool, address: str) -> None:
         self.peer = peer
         self.listening = listening
         self.address = address
         self.pipe: int | None = None  # id of the accepted pipe
-        self.ever_connected = False
         self.drops_before_start = 0
-        self.notes: deque[str] = deque(maxlen=MAX_NOTES)
+        self._notes: dict[str, str] = {}  # the latest note of each kind, oldest kind first
 
-    def note(self, text: str) -> None:
-        if not self.notes or self.notes[-1] != text:
-            self.notes.append(text)
+    def note(self, kind: str, text: str) -> None:
+        self._notes.pop(kind, None)
+        self._notes[kind] = text
+        while len(self._notes) > MAX_NOTES:
+            self._notes.pop(next(iter(self._notes)))
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._notes.values())
 
 
 def _probe_blocking(sock: pynng.Pair0, address: str) -> str | None:
@@ -92,22 +95,32 @@ async def probe(address: str, tls: TlsCreds | None, peer: int, me: int) -> str:
     return result.format(peer=peer, name=party_name(peer))
 
 
+async def probe_early(me: int, links: list[LinkState], tls: TlsCreds | None, elapsed: float) -> None:
+    """Probe the dialed peers still missing halfway to the deadline, while they are likely still up
+    (at the deadline a peer that failed the same way may already have given up and closed)."""
+    for link in links:
+        if not link.listening and link.pipe is None:
+            link.note("probe", f"at {elapsed:.1f}s: {await probe(link.address, tls, link.peer, me)}")
+
+
 async def connect_failure(me: int, links: list[LinkState], tls: TlsCreds | None, timeout: float) -> str:
     """The one-line message of the :class:`TransportError` raised at the connect deadline."""
     parts = []
     for link in links:
         peer = link.peer
+        notes = link.notes
         if link.listening:
             what = f"party {peer}: listening on {link.address}, no connection from it arrived"
-            if tls is not None and not link.notes:
+            if tls is not None and not notes:
                 what += " (if it dialed, its TLS handshake failed: another CA, or plain TCP)"
         else:
             reason = await probe(link.address, tls, peer, me)
             what = f"party {peer}: dialing {link.address}: {reason}"
-        if link.notes:
-            what += "; " + "; ".join(link.notes)
+            notes = [n for n in notes if not n.endswith(f"s: {reason}")]
+        if notes:
+            what += "; " + "; ".join(notes)
         parts.append(what)
     return f"party {me}: not connected within {timeout:g}s: " + " | ".join(parts)
 
 
-__all__ = ["LinkState", "connect_failure", "probe"]
+__all__ = ["LinkState", "connect_failure", "probe", "probe_early"]

@@ -1,0 +1,115 @@
+"""At the connect deadline every deployment mistake says, per peer, what happened — in one line,
+as a typed error, with no pynng traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import pytest
+
+from mpc import Node
+from mpc.errors import ConfigError, TransportError
+from mpc.identity import generate
+from mpc.transport.nng import NngTransport, static_listen_addresses
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _no_tracebacks(caplog):  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG, logger="pynng")
+    yield
+    assert not [r for r in caplog.records if r.name.startswith("pynng") and r.levelno >= logging.ERROR]
+
+
+async def _start_all(*ts: NngTransport, timeout: float = 1.5) -> list[BaseException | None]:
+    try:
+        return list(await asyncio.gather(*(t.start(timeout) for t in ts), return_exceptions=True))
+    finally:
+        for t in ts:
+            await t.close()
+
+
+def _line(err: BaseException | None) -> str:
+    assert isinstance(err, TransportError), err
+    text = str(err)
+    assert "\n" not in text
+    return text
+
+
+async def test_nothing_listening_says_refused_and_the_address():
+    port = _free_port()
+    t2 = NngTransport(2, {1: f"tcp://127.0.0.1:{port - 2}", 2: f"tcp://127.0.0.1:{port + 100}"})
+    (err,) = await _start_all(t2)
+    assert _line(err) == (f"party 2: not connected within 1.5s: party 1: dialing tcp://127.0.0.1:{port}: "
+                          f"connection refused (nothing listens there: is party 1 running, with this address?)")
+
+
+async def test_tls_against_plain_tcp_is_named_on_the_dialing_side(tmp_path):
+    creds = generate(tmp_path, [1, 2])
+    t1, t2 = NngTransport(1), NngTransport(2, tls=creds[2])
+    bound = t1.bind([2])
+    t2.connect({1: bound[2].replace("tcp://", "tls+tcp://")}, [1])
+    t1.connect({}, [2])
+    e1, e2 = await _start_all(t1, t2)
+    assert "party 2: listening on tcp://127.0.0.1:" in _line(e1)
+    assert "party 1: dialing tls+tcp://127.0.0.1:" in _line(e2) and "TLS" in _line(e2)
+
+
+async def test_a_second_process_with_the_same_party_id_is_named_on_both_sides():
+    t1, t2, dup = NngTransport(1), NngTransport(2), NngTransport(2)
+    bound = t1.bind([2])
+    t1.connect({}, [2])
+    t2.connect({1: bound[2]}, [1])
+    try:
+        await asyncio.gather(t1.start(5), t2.start(5))
+        dup.connect({1: bound[2]}, [1])
+        (err,) = await _start_all(dup)
+    finally:
+        await t1.close()
+        await t2.close()
+    assert "party 1: dialing tcp://" in _line(err) and "another process is connected as party 2" in _line(err)
+    assert any("another process using party id 2" in n for n in t1._links[2].notes)
+
+
+async def test_a_peer_in_another_session_is_a_config_error_naming_it():
+    t1, t2 = NngTransport(1), NngTransport(2)
+    bound = t1.bind([2])
+    t1.connect({}, [2])
+    t2.connect({1: bound[2]}, [1])
+
+    async def enter(p: int, t: NngTransport, session: bytes) -> None:
+        async with Node(p, transport=t, parties=(1, 2), session=session, connect_timeout=1.0):
+            pass
+
+    res = await asyncio.gather(enter(1, t1, b"alpha"), enter(2, t2, b"beta"), return_exceptions=True)
+    assert [type(r) for r in res] == [ConfigError, ConfigError]
+    assert str(res[0]) == "party 1: party 2 is in another session (check the session both sides use)"
+
+
+def test_port_collisions_are_refused_up_front_naming_both_pairs():
+    peers = {1: "tcp://127.0.0.1:9100", 2: "tcp://127.0.0.1:9101", 3: "tcp://127.0.0.1:9200", 4: "tcp://127.0.0.1:9300"}
+    with pytest.raises(ConfigError, match=r"party 2 would listen for party 3 on tcp://127.0.0.1:9104, "
+                                          r"where party 1 listens for party 4"):
+        NngTransport(3, peers)
+    # other hosts, same numbers: no collision
+    static_listen_addresses({1: "tcp://10.0.0.1:9100", 2: "tcp://10.0.0.2:9100", 3: "tcp://10.0.0.3:9100"})
+
+
+async def test_address_in_use_names_the_address():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        t1 = NngTransport(1, {1: f"tcp://127.0.0.1:{port - 2}", 2: "tcp://127.0.0.1:1"})
+        with pytest.raises(TransportError) as err:
+            await t1.start(1.0)
+    assert str(err.value) == f"party 1: cannot listen on tcp://127.0.0.1:{port} for party 2: address in use"
