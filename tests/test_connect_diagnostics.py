@@ -53,15 +53,25 @@ async def test_nothing_listening_says_refused_and_the_address():
                           f"connection refused (nothing listens there: is party 1 running, with this address?)")
 
 
-async def test_tls_against_plain_tcp_is_named_on_the_dialing_side(tmp_path):
-    creds = generate(tmp_path, [1, 2])
-    t1, t2 = NngTransport(1), NngTransport(2, tls=creds[2])
+@pytest.mark.parametrize("case, listener, dialer, says", [
+    ("foreign CA", ("a", 1), ("b", 2), "TLS handshake failed: the listener's certificate ('party-1') is not signed by our CA"),
+    ("wrong listener", ("a", 3), ("a", 2), "TLS handshake failed: the listener presents 'party-3', expected 'party-1'"),
+    ("plain listener", None, ("a", 2), "TLS handshake failed: the listener does not complete a TLS handshake"),
+    ("plain dialer", ("a", 1), None, "the listener speaks TLS: use tls+tcp:// addresses"),
+    ("wrong dialer", ("a", 1), ("a", 3), "but it did not keep our connection (it refused our identity"),
+], ids=["foreign-ca", "wrong-listener", "plain-listener", "plain-dialer", "wrong-dialer"])
+async def test_tls_mistakes_say_what_is_wrong_on_the_dialing_side(tmp_path, case, listener, dialer, says):
+    keys = {"a": generate(tmp_path / "a", [1, 2, 3]), "b": generate(tmp_path / "b", [1, 2])}
+    t1 = NngTransport(1, tls=keys[listener[0]][listener[1]] if listener else None)
+    t2 = NngTransport(2, tls=keys[dialer[0]][dialer[1]] if dialer else None)
     bound = t1.bind([2])
-    t2.connect({1: bound[2].replace("tcp://", "tls+tcp://")}, [1])
+    t2.connect({1: ("tls+tcp://" if dialer else "tcp://") + bound[2].split("://")[1]}, [1])
     t1.connect({}, [2])
-    e1, e2 = await _start_all(t1, t2)
-    assert "party 2: listening on tcp://127.0.0.1:" in _line(e1)
-    assert "party 1: dialing tls+tcp://127.0.0.1:" in _line(e2) and "TLS" in _line(e2)
+    e1, e2 = await _start_all(t1, t2, timeout=2.0)
+    assert f"party 2: listening on {bound[2]}" in _line(e1)
+    assert f"party 1: dialing {'tls+tcp' if dialer else 'tcp'}://127.0.0.1:" in _line(e2) and says in _line(e2)
+    if case == "wrong dialer":  # the listener says whom it refused
+        assert "refused a TLS connection from 127.0.0.1:" in _line(e1) and "presenting 'party-3'" in _line(e1)
 
 
 async def test_a_second_process_with_the_same_party_id_is_named_on_both_sides():
