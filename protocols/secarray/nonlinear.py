@@ -1,0 +1,205 @@
+"""Non-linear operations on SecureArrays: comparisons, where, abs, relu, min/max/argmax, sort.
+
+All of them rest on :class:`.compare.Compare` (a sign or zero test by masking with edaBits) and
+on :meth:`.bits.Bits.times`, which turns a comparison bit into a selection ``b·(x − y)`` in the
+same round as the bit's conversion. Rounds per comparison layer: one opening, ceil(log2 w) AND
+layers (w = 32 for 32-bit values in Z_2^64, 61 in GF(p)), one conversion (or selection).
+Tournaments (min, max, argmax) take ceil(log2 n) layers; sorting is Batcher's odd–even merge
+network, ceil(log2 n)·(ceil(log2 n) + 1)/2 layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .array import SecureArray, _add
+from .errors import ShapeError
+from .steps import Step
+
+
+def _diff(x: SecureArray, other: Any, swap: bool) -> SecureArray:
+    if isinstance(other, SecureArray):
+        return other - x if swap else x - other
+    return (-x) + other if swap else x - other
+
+
+def compare(x: SecureArray, other: Any, op: str) -> SecureArray:
+    """``x op other`` as a shared 0/1 integer array (op in < <= > >= == !=)."""
+    s = x.session
+    if op in ("==", "!="):
+        z = _diff(x, other, False)
+        test, negate = s.cmp.eqz, op == "!="
+        need = s.cmp.eqz_need(z.size)
+    else:
+        z = _diff(x, other, op in (">", "<="))  # a > b ⇔ b − a < 0; a <= b ⇔ ¬(b − a < 0)
+        test, negate = s.cmp.ltz, op in ("<=", ">=")
+        need = s.cmp.ltz_need(z.size)
+    need = _add(need, s.bits.convert_need(z.size))
+
+    def step(v: np.ndarray) -> Step[np.ndarray]:
+        bit = yield from test(v.reshape(-1))
+        if negate:
+            bit = s.bits.xor_pub(bit, np.uint8(1))
+        out = yield from s.bits.to_arith(bit)
+        return out.reshape(z.shape)
+
+    return z._new(step, [z], z.shape, False, need)
+
+
+def where(cond: SecureArray, a: Any, b: Any) -> SecureArray:
+    """``b + cond·(a − b)`` elementwise for a shared 0/1 integer ``cond``: one product, none when
+    a and b are public. An integer 0/1 times a fixed-point value needs no truncation."""
+    if cond.fixed:
+        raise ShapeError("where() takes a 0/1 integer condition (a comparison's result)")
+    if isinstance(a, SecureArray):
+        diff = a - b
+    elif isinstance(b, SecureArray):
+        diff = (-b) + a
+    else:
+        diff = np.asarray(a) - np.asarray(b)
+    return cond * diff + b
+
+
+def _select_bit(x: SecureArray, op: str) -> SecureArray:
+    """x − 2·[x<0]·x (abs) or x − [x<0]·x (relu), the selection fused with the conversion."""
+    s = x.session
+    m = x.size
+    need = _add(s.cmp.ltz_need(m), s.bits.convert_need(m, width=1))
+
+    def step(v: np.ndarray) -> Step[np.ndarray]:
+        flat = v.reshape(-1)
+        neg = yield from s.cmp.ltz(flat)
+        bx = yield from s.bits.times(neg, flat[None, :])
+        bx = bx[0]
+        out = s.dom.sub(flat, s.dom.add(bx, bx) if op == "abs" else bx)
+        return out.reshape(x.shape)
+
+    return x._new(step, [x], x.shape, x.fixed, need)
+
+
+def absolute(x: SecureArray) -> SecureArray:
+    return _select_bit(x, "abs")
+
+
+def relu(x: SecureArray) -> SecureArray:
+    return _select_bit(x, "relu")
+
+
+def _rows(x: SecureArray, axis: int) -> tuple[SecureArray, tuple[int, ...]]:
+    ax = axis % x.ndim
+    moved = x if ax == x.ndim - 1 else _moveaxis(x, ax)
+    rest = moved.shape[:-1]
+    return moved.reshape(int(np.prod(rest)), moved.shape[-1]), rest
+
+
+def _moveaxis(x: SecureArray, ax: int) -> SecureArray:
+    shape = tuple(np.moveaxis(np.empty(x.shape, dtype=np.uint8), ax, -1).shape)
+    return x._new(lambda v: np.ascontiguousarray(np.moveaxis(v, ax, -1)), [x], shape, x.fixed)
+
+
+def _tournament_need(s: Any, rows: int, n: int, width: int) -> dict[str, int]:
+    need: dict[str, int] = {}
+    while n > 1:
+        h = n // 2
+        need = _add(need, _add(s.cmp.ltz_need(rows * h), s.bits.convert_need(rows * h, width=width)))
+        n -= h
+    return need
+
+
+def extreme(x: SecureArray, axis: int, which: str, index: bool = False) -> tuple[SecureArray, SecureArray]:
+    """Max or min along ``axis`` (and the index of the first one), a log-depth tournament: each
+    layer compares neighbours and keeps the winner with one fused selection."""
+    if x.ndim == 0 or x.shape[axis] == 0:
+        raise ShapeError("max/min/argmax of an empty axis")
+    s = x.session
+    rows, rest = _rows(x, axis)
+    M, n = rows.shape
+    width = 2 if index else 1
+    need = _tournament_need(s, M, n, width)
+    dom = s.dom
+
+    def step(v: np.ndarray) -> Step[tuple[np.ndarray, np.ndarray]]:
+        idx = s.arith.public(np.broadcast_to(np.arange(n, dtype=np.uint64), (M, n)).copy())
+        while v.shape[1] > 1:
+            h = v.shape[1] // 2
+            a, b = v[:, 0 : 2 * h : 2], v[:, 1 : 2 * h : 2]
+            z = dom.sub(a, b) if which == "max" else dom.sub(b, a)  # [a < b] (max) / [b < a] (min)
+            bit = yield from s.cmp.ltz(np.ascontiguousarray(z).reshape(-1))
+            deltas = [dom.sub(b, a).reshape(-1)]
+            if index:
+                deltas.append(dom.sub(idx[:, 1 : 2 * h : 2], idx[:, 0 : 2 * h : 2]).reshape(-1))
+            prod = yield from s.bits.times(bit, np.stack(deltas))
+            v = np.concatenate([dom.add(a, prod[0].reshape(M, h)), v[:, 2 * h :]], axis=1)
+            if index:
+                ia = idx[:, 0 : 2 * h : 2]
+                idx = np.concatenate([dom.add(ia, prod[1].reshape(M, h)), idx[:, 2 * h :]], axis=1)
+        return v[:, 0].reshape(rest), idx[:, 0].reshape(rest)
+
+    both = rows._new(step, [rows], rest, x.fixed, need)
+    value = both._new(lambda pair: pair[0], [both], rest, x.fixed)
+    where_ = both._new(lambda pair: pair[1], [both], rest, False)
+    return value, where_
+
+
+def merge_layers(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Comparator layers of Batcher's odd–even merge sort for n keys (pairs lo < hi); built for
+    the next power of two, then comparators reaching past n dropped (as if padded with +∞)."""
+    size = 1 << max(0, (n - 1).bit_length())
+    layers = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            lo: list[int] = []
+            for j in range(k % p, size - k, 2 * k):
+                i = np.arange(min(k, size - j - k))
+                keep = (i + j) // (2 * p) == (i + j + k) // (2 * p)
+                lo.extend((i[keep] + j).tolist())
+            a = np.asarray(lo, dtype=np.int64)
+            b = a + k
+            ok = b < n
+            if ok.any():
+                layers.append((a[ok], b[ok]))
+            k //= 2
+        p *= 2
+    return layers
+
+
+def sort(x: SecureArray, axis: int = -1) -> SecureArray:
+    """Ascending sort along ``axis`` with a sorting network (data-independent comparisons)."""
+    s = x.session
+    rows, rest = _rows(x, axis)
+    M, n = rows.shape
+    layers = merge_layers(n)
+    need: dict[str, int] = {}
+    for a, _ in layers:
+        need = _add(need, _add(s.cmp.ltz_need(M * a.size), s.bits.convert_need(M * a.size, width=1)))
+    dom = s.dom
+
+    def step(v: np.ndarray) -> Step[np.ndarray]:
+        v = v.copy()
+        for lo, hi in layers:
+            a, b = v[:, lo], v[:, hi]
+            bit = yield from s.cmp.ltz(dom.sub(b, a).reshape(-1))  # [b < a]: swap
+            (d,) = yield from s.bits.times(bit, dom.sub(b, a).reshape(1, -1))
+            d = d.reshape(M, lo.size)
+            v[:, lo] = dom.add(a, d)
+            v[:, hi] = dom.sub(b, d)
+        return v
+
+    out = rows._new(step, [rows], rows.shape, x.fixed, need)
+    moved = out.reshape(*rest, n)
+    ax = axis % x.ndim
+    if ax == x.ndim - 1:
+        return moved
+    back = tuple(np.moveaxis(np.empty(moved.shape, dtype=np.uint8), -1, ax).shape)
+    return moved._new(lambda v: np.ascontiguousarray(np.moveaxis(v, -1, ax)), [moved], back, x.fixed)
+
+
+def divide(x: SecureArray, y: SecureArray) -> SecureArray:
+    raise ShapeError("division by a shared value is not implemented yet")
+
+
+__all__ = ["absolute", "compare", "divide", "extreme", "merge_layers", "relu", "sort", "where"]
