@@ -176,8 +176,24 @@ def _is_at_ms(spec: str) -> bool:
 
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
-    "timeout_s", "inputs", "network", "faults", "expect", "options",
+    "timeout_s", "inputs", "network", "faults", "expect", "options", "program",
 }
+
+
+def _program_option(doc: Mapping[str, Any], options: dict[str, Any], path: str | None) -> dict[str, Any]:
+    """``program = "file.py"`` (protocol "program") goes to options, resolved against the
+    scenario file's directory when relative and not found from the working directory."""
+    prog = doc.get("program", options.get("program"))
+    if prog is None:
+        return options
+    if not isinstance(prog, str) or not prog:
+        raise ConfigError("program must be a path to a Python file")
+    if path is not None and not Path(prog).is_absolute() and not Path(prog).exists():
+        beside = Path(path).parent / prog
+        prog = str(beside) if beside.exists() else prog
+    if not Path(prog).is_file():
+        raise ConfigError(f"program file not found: {prog}")
+    return {**options, "program": str(Path(prog).resolve())}
 
 
 def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
@@ -232,7 +248,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         network=network,
         faults=_faults(doc.get("faults", []), parties),
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
-        options=options,
+        options=_program_option(doc, options, path),
         path=path,
     )
 

@@ -139,7 +139,8 @@ class SecureArray:
 
     def __mul__(self, other: Any) -> SecureArray:
         """Products: fixed × fixed is truncated once (f bits); integer × fixed (a 0/1 selector,
-        a count) and anything × a public integer are exact; integer × public real is fixed."""
+        a count) and anything × a public integer are exact; integer × a public float (numpy
+        dtype float) is fixed point, exact."""
         s = self.session
         if isinstance(other, SecureArray):
             s.check(other)
@@ -158,7 +159,7 @@ class SecureArray:
 
             return self._new(product, [self, other], self.shape, fixed, need)
         v = np.asarray(other)
-        if v.dtype.kind in "iub" or bool(np.all(v == np.rint(v))):
+        if v.dtype.kind in "iub" or (self.fixed and bool(np.all(v == np.rint(v)))):
             pub = self._public(v.astype(np.int64), fixed=False)
             return self._new(lambda x: s.arith.mul_public(x, pub), [self], self.shape, self.fixed)
         pub = self._public(v, fixed=True)
@@ -232,6 +233,11 @@ class SecureArray:
     def reshape(self, *shape: Any) -> SecureArray:
         new = np.empty(self.shape, dtype=np.uint8).reshape(*shape).shape
         return self._new(lambda x: x.reshape(new), [self], new, self.fixed)
+
+    def broadcast_to(self, *shape: Any) -> SecureArray:
+        """numpy broadcasting, explicitly (shared operands never broadcast on their own)."""
+        new = np.broadcast_to(np.empty(self.shape, dtype=np.uint8), shape[0] if len(shape) == 1 else shape).shape
+        return self._new(lambda x: np.ascontiguousarray(np.broadcast_to(x, new)), [self], new, self.fixed)
 
     def flatten(self) -> SecureArray:
         return self.reshape(-1)

@@ -68,7 +68,7 @@ class Session:
     """
 
     def __init__(self, ctx: Context, scheme: Scheme, *, source: str = "dealer", bits: str | None = None,
-                 value_bits: int = 32, frac_bits: int = 16) -> None:
+                 value_bits: int = 32, frac_bits: int = 16, input_parties: Sequence[int] | None = None) -> None:
         if ctx.party_id not in scheme.parties:
             raise ConfigError(f"party {ctx.party_id} is not a computing party of this session")
         if source not in SOURCES:
@@ -88,6 +88,7 @@ class Session:
         self.ctx, self.scheme, self.source, self.mode = ctx, scheme, source, mode
         self.value_bits, self.frac_bits = value_bits, frac_bits
         self.me = ctx.party_id
+        self.input_parties = tuple(scheme.parties if input_parties is None else input_parties)
         self.store = Store()
         self.arith = Arith(scheme, self.me, self.store)
         self.bits = Bits(self.arith, mode)
@@ -173,7 +174,7 @@ class Session:
     async def inputs(self, value: Any, owners: Sequence[int] | None = None,
                      fixed: bool | None = None) -> dict[int, SecureArray]:
         """Every owner's array; one public round announces the shapes and kinds first."""
-        owners = tuple(self.scheme.parties if owners is None else owners)
+        owners = tuple(self.input_parties if owners is None else owners)
         mine = None
         if self.me in owners:
             if value is None:
