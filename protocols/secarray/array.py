@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from . import nonlinear
 from .errors import ShapeError
-from .rounds import Open, Reveal
-from .session import Session, _Node
+from .graph import Engine, Shared
+from .prep import add_need as _add
+from .rounds import Open
 from .steps import Arith, Step
 
 
@@ -47,24 +49,13 @@ def _shape_of(shape: tuple[int, ...], key: Any) -> tuple[int, ...]:
     return np.broadcast_to(np.empty((), dtype=np.uint8), shape)[key].shape
 
 
-class SecureArray:
+class SecureArray(Shared):
     """A shared array; build expressions with numpy-style operators, then ``await x.reveal()``."""
 
-    __slots__ = ("fixed", "node", "session", "shape")
+    __slots__ = ()
     __array_priority__ = 1000  # numpy defers reflected operators to this class
 
-    def __init__(self, session: Session, node: _Node, shape: tuple[int, ...], fixed: bool) -> None:
-        self.session, self.node, self.shape, self.fixed = session, node, tuple(shape), fixed
-
     # -- basics -----------------------------------------------------------------------------
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
-
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of a 0-d secure array")
@@ -77,11 +68,6 @@ class SecureArray:
     def __bool__(self) -> bool:
         raise TypeError("a secure array has no truth value; reveal it, or use where()")
 
-    def _new(self, fn: Any, inputs: Sequence[SecureArray], shape: tuple[int, ...], fixed: bool,
-             need: dict[str, int] | None = None) -> SecureArray:
-        s = self.session
-        return SecureArray(s, s.node(fn, [x.node for x in inputs], need), shape, fixed)
-
     def _shared(self, other: SecureArray, what: str) -> None:
         self.session.check(other)
         if other.shape != self.shape:
@@ -92,7 +78,7 @@ class SecureArray:
     def _public(self, value: Any, fixed: bool | None = None) -> np.ndarray:
         enc = self.session.encode(value, self.fixed if fixed is None else fixed)
         try:
-            return np.ascontiguousarray(np.broadcast_to(enc, self.shape))
+            return np.array(np.broadcast_to(enc, self.shape))
         except ValueError:
             raise ShapeError(f"public operand of shape {enc.shape} does not fit {self.shape}") from None
 
@@ -174,7 +160,7 @@ class SecureArray:
         if isinstance(other, SecureArray):
             from .nonlinear import divide
 
-            return divide(self, other)
+            return nonlinear.divide(self, other)
         d = np.asarray(other, dtype=np.float64)
         if np.any(d == 0):
             raise ZeroDivisionError("division by a public zero")
@@ -228,7 +214,7 @@ class SecureArray:
     # -- shape, local -----------------------------------------------------------------------
     def __getitem__(self, key: Any) -> SecureArray:
         shape = _shape_of(self.shape, key)
-        return self._new(lambda x: np.ascontiguousarray(x[key]), [self], shape, self.fixed)
+        return self._new(lambda x: np.array(x[key], dtype=np.uint64), [self], shape, self.fixed)
 
     def reshape(self, *shape: Any) -> SecureArray:
         new = np.empty(self.shape, dtype=np.uint8).reshape(*shape).shape
@@ -237,14 +223,14 @@ class SecureArray:
     def broadcast_to(self, *shape: Any) -> SecureArray:
         """numpy broadcasting, explicitly (shared operands never broadcast on their own)."""
         new = np.broadcast_to(np.empty(self.shape, dtype=np.uint8), shape[0] if len(shape) == 1 else shape).shape
-        return self._new(lambda x: np.ascontiguousarray(np.broadcast_to(x, new)), [self], new, self.fixed)
+        return self._new(lambda x: np.array(np.broadcast_to(x, new)), [self], new, self.fixed)
 
     def flatten(self) -> SecureArray:
         return self.reshape(-1)
 
     @property
     def T(self) -> SecureArray:  # noqa: N802 (numpy's name)
-        return self._new(lambda x: np.ascontiguousarray(x.T), [self], self.shape[::-1], self.fixed)
+        return self._new(lambda x: np.array(x.T), [self], self.shape[::-1], self.fixed)
 
     def sum(self, axis: int | None = None) -> SecureArray:
         dom = self.session.dom
@@ -260,9 +246,7 @@ class SecureArray:
 
     # -- comparisons and friends (see nonlinear.py) -----------------------------------------
     def _cmp(self, other: Any, op: str) -> SecureArray:
-        from .nonlinear import compare
-
-        return compare(self, other, op)
+        return nonlinear.compare(self, other, op)
 
     def __lt__(self, other: Any) -> SecureArray:
         return self._cmp(other, "<")
@@ -285,52 +269,31 @@ class SecureArray:
     __hash__ = None  # type: ignore[assignment]
 
     def __abs__(self) -> SecureArray:
-        from .nonlinear import absolute
-
-        return absolute(self)
+        return nonlinear.absolute(self)
 
     def relu(self) -> SecureArray:
-        from .nonlinear import relu
-
-        return relu(self)
+        return nonlinear.relu(self)
 
     def max(self, axis: int = -1) -> SecureArray:
-        from .nonlinear import extreme
-
-        return extreme(self, axis, "max")[0]
+        return nonlinear.extreme(self, axis, "max")[0]
 
     def min(self, axis: int = -1) -> SecureArray:
-        from .nonlinear import extreme
-
-        return extreme(self, axis, "min")[0]
+        return nonlinear.extreme(self, axis, "min")[0]
 
     def argmax(self, axis: int = -1) -> SecureArray:
-        from .nonlinear import extreme
-
-        return extreme(self, axis, "max", index=True)[1]
+        return nonlinear.extreme(self, axis, "max", index=True)[1]
 
     def argmin(self, axis: int = -1) -> SecureArray:
-        from .nonlinear import extreme
-
-        return extreme(self, axis, "min", index=True)[1]
+        return nonlinear.extreme(self, axis, "min", index=True)[1]
 
     def sort(self, axis: int = -1) -> SecureArray:
-        from .nonlinear import sort
-
-        return sort(self, axis)
+        return nonlinear.sort(self, axis)
 
     async def reveal(self, to: Sequence[int] | None = None) -> Any:
         return await self.session.reveal(self, to=to)
 
 
-def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = out.get(k, 0) + v
-    return out
-
-
-def _shared_matmul(s: Session, a: np.ndarray, b: np.ndarray) -> Step[np.ndarray]:
+def _shared_matmul(s: Engine, a: np.ndarray, b: np.ndarray) -> Step[np.ndarray]:
     """Shared (m, k) @ (k, n): Shamir with n ≥ 2t + 1 reduces the local degree-2t matrix product
     once per output (m·n elements opened); otherwise an elementwise Beaver product per term."""
     m, k = a.shape
@@ -344,22 +307,6 @@ def _shared_matmul(s: Session, a: np.ndarray, b: np.ndarray) -> Step[np.ndarray]
     y = np.ascontiguousarray(np.broadcast_to(b[None, :, :], (m, k, n))).reshape(-1)
     prod = yield from s.arith.mul(x, y)
     return _sum(s.dom, prod.reshape(m, k, n), 1)
-
-
-def reveal_node(a: SecureArray, to: tuple[int, ...] | None) -> _Node:
-    s = a.session
-    s.check(a)
-    if to is not None:
-        bad = [p for p in to if p not in s.scheme.parties]
-        if bad:
-            raise ShapeError(f"cannot reveal to {bad}: not computing parties")
-
-    def reveal(x: np.ndarray) -> Step[Any]:
-        flat = np.ascontiguousarray(x).reshape(-1)
-        (opened,) = yield [Open(flat) if to is None else Reveal(flat, to)]
-        return None if opened is None else s.decode(opened, a.fixed).reshape(a.shape)
-
-    return s.node(reveal, [a.node])
 
 
 def concatenate(arrays: Sequence[SecureArray], axis: int = 0) -> SecureArray:
@@ -377,4 +324,4 @@ def stack(arrays: Sequence[SecureArray], axis: int = 0) -> SecureArray:
                        axis=0 if axis == 0 else -1)
 
 
-__all__ = ["SecureArray", "concatenate", "local_matmul", "reveal_node", "stack"]
+__all__ = ["SecureArray", "concatenate", "local_matmul", "stack"]

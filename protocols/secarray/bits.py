@@ -33,7 +33,7 @@ class Bits:
         self.binary = mode == "binary"
 
     # -- local ------------------------------------------------------------------------------
-    def xor_pub(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def xor_pub(self, x: np.ndarray, c: np.ndarray | np.generic) -> np.ndarray:
         c = np.broadcast_to(c, x.shape).astype(bool)
         if self.binary:
             return x ^ c.astype(np.uint8) if self.ar.leader else x.copy()

@@ -1,4 +1,4 @@
-"""Non-linear operations on SecureArrays: comparisons, where, abs, relu, min/max/argmax, sort.
+"""Non-linear operations on Shareds: comparisons, where, abs, relu, min/max/argmax, sort.
 
 All of them rest on :class:`.compare.Compare` (a sign or zero test by masking with edaBits) and
 on :meth:`.bits.Bits.times`, which turns a comparison bit into a selection ``b·(x − y)`` in the
@@ -10,22 +10,25 @@ network, ceil(log2 n)·(ceil(log2 n) + 1)/2 layers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .array import SecureArray, _add
+from .graph import Shared
+
+Arr = Any  # a SecureArray (duck-typed: this module sits below array.py)
+from .prep import add_need as _add
 from .errors import ShapeError
 from .steps import Step
 
 
-def _diff(x: SecureArray, other: Any, swap: bool) -> SecureArray:
-    if isinstance(other, SecureArray):
+def _diff(x: Arr, other: Any, swap: bool) -> Arr:
+    if isinstance(other, Shared):
         return other - x if swap else x - other
     return (-x) + other if swap else x - other
 
 
-def compare(x: SecureArray, other: Any, op: str) -> SecureArray:
+def compare(x: Arr, other: Any, op: str) -> Arr:
     """``x op other`` as a shared 0/1 integer array (op in < <= > >= == !=)."""
     s = x.session
     if op in ("==", "!="):
@@ -48,21 +51,22 @@ def compare(x: SecureArray, other: Any, op: str) -> SecureArray:
     return z._new(step, [z], z.shape, False, need)
 
 
-def where(cond: SecureArray, a: Any, b: Any) -> SecureArray:
+def where(cond: Arr, a: Any, b: Any) -> Arr:
     """``b + cond·(a − b)`` elementwise for a shared 0/1 integer ``cond``: one product, none when
     a and b are public. An integer 0/1 times a fixed-point value needs no truncation."""
     if cond.fixed:
         raise ShapeError("where() takes a 0/1 integer condition (a comparison's result)")
-    if isinstance(a, SecureArray):
+    diff: Any
+    if isinstance(a, Shared):
         diff = a - b
-    elif isinstance(b, SecureArray):
-        diff = (-b) + a
+    elif isinstance(b, Shared):
+        diff = -cast(Any, b) + a
     else:
         diff = np.asarray(a) - np.asarray(b)
     return cond * diff + b
 
 
-def _select_bit(x: SecureArray, op: str) -> SecureArray:
+def _select_bit(x: Arr, op: str) -> Arr:
     """x − 2·[x<0]·x (abs) or x − [x<0]·x (relu), the selection fused with the conversion."""
     s = x.session
     m = x.size
@@ -79,24 +83,24 @@ def _select_bit(x: SecureArray, op: str) -> SecureArray:
     return x._new(step, [x], x.shape, x.fixed, need)
 
 
-def absolute(x: SecureArray) -> SecureArray:
+def absolute(x: Arr) -> Arr:
     return _select_bit(x, "abs")
 
 
-def relu(x: SecureArray) -> SecureArray:
+def relu(x: Arr) -> Arr:
     return _select_bit(x, "relu")
 
 
-def _rows(x: SecureArray, axis: int) -> tuple[SecureArray, tuple[int, ...]]:
+def _rows(x: Arr, axis: int) -> tuple[Shared, tuple[int, ...]]:
     ax = axis % x.ndim
     moved = x if ax == x.ndim - 1 else _moveaxis(x, ax)
     rest = moved.shape[:-1]
     return moved.reshape(int(np.prod(rest)), moved.shape[-1]), rest
 
 
-def _moveaxis(x: SecureArray, ax: int) -> SecureArray:
+def _moveaxis(x: Arr, ax: int) -> Arr:
     shape = tuple(np.moveaxis(np.empty(x.shape, dtype=np.uint8), ax, -1).shape)
-    return x._new(lambda v: np.ascontiguousarray(np.moveaxis(v, ax, -1)), [x], shape, x.fixed)
+    return x._new(lambda v: np.array(np.moveaxis(v, ax, -1)), [x], shape, x.fixed)
 
 
 def _tournament_need(s: Any, rows: int, n: int, width: int) -> dict[str, int]:
@@ -108,7 +112,7 @@ def _tournament_need(s: Any, rows: int, n: int, width: int) -> dict[str, int]:
     return need
 
 
-def extreme(x: SecureArray, axis: int, which: str, index: bool = False) -> tuple[SecureArray, SecureArray]:
+def extreme(x: Arr, axis: int, which: str, index: bool = False) -> tuple[Arr, Arr]:
     """Max or min along ``axis`` (and the index of the first one), a log-depth tournament: each
     layer compares neighbours and keeps the winner with one fused selection."""
     if x.ndim == 0 or x.shape[axis] == 0:
@@ -167,7 +171,7 @@ def merge_layers(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
-def sort(x: SecureArray, axis: int = -1) -> SecureArray:
+def sort(x: Arr, axis: int = -1) -> Arr:
     """Ascending sort along ``axis`` with a sorting network (data-independent comparisons)."""
     s = x.session
     rows, rest = _rows(x, axis)
@@ -195,10 +199,10 @@ def sort(x: SecureArray, axis: int = -1) -> SecureArray:
     if ax == x.ndim - 1:
         return moved
     back = tuple(np.moveaxis(np.empty(moved.shape, dtype=np.uint8), -1, ax).shape)
-    return moved._new(lambda v: np.ascontiguousarray(np.moveaxis(v, -1, ax)), [moved], back, x.fixed)
+    return moved._new(lambda v: np.array(np.moveaxis(v, -1, ax)), [moved], back, x.fixed)
 
 
-def divide(x: SecureArray, y: SecureArray) -> SecureArray:
+def divide(x: Arr, y: Arr) -> Arr:
     raise ShapeError("division by a shared value is not implemented yet")
 
 

@@ -99,11 +99,11 @@ def plain(kind: str, scheme: Scheme, count: int, rng: Csprng) -> Item:
         w = dom.random(rng, count)
         return {"t": w, "2t": w}
     if kind == "btriple":
-        a, b = random_bits(rng, (count,)), random_bits(rng, (count,))
-        return {"a": a, "b": b, "c": a & b}
+        ba, bb = random_bits(rng, (count,)), random_bits(rng, (count,))
+        return {"a": ba, "b": bb, "c": ba & bb}
     if kind == "dabit":
-        b = random_bits(rng, (count,))
-        return {"a": b.astype(np.uint64), "b": b}
+        bit = random_bits(rng, (count,))
+        return {"a": bit.astype(np.uint64), "b": bit}
     if kind.startswith("eda"):
         n = eda_bits(kind)
         r = GF61.random(rng, count) if scheme.kind == "shamir" else rng.uint64(count) >> np.uint64(64 - n)

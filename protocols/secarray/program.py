@@ -79,8 +79,7 @@ def session_for(ctx: Context, job: Job) -> Session:
 async def run_program(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     module = load_program(program_path(job))
     if ctx.party_id not in job.parties:
-        meta = await dealer_serve(ctx, _scheme(job))
-        return PartyResult(None, meta)
+        return PartyResult(None, await dealer_serve(ctx, _scheme(job)))
     session = session_for(ctx, job)
     try:
         out = await module.main(session, x)

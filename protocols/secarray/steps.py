@@ -70,11 +70,11 @@ class Arith:
             return value.copy()
         return np.zeros_like(value)
 
-    def add_public(self, x: U64, value: U64) -> U64:
+    def add_public(self, x: U64, value: np.ndarray | np.generic) -> U64:
         return self.dom.add(x, self.public(np.broadcast_to(value, x.shape).astype(np.uint64)))
 
-    def mul_public(self, x: U64, value: U64) -> U64:
-        return self.dom.mul(x, np.ascontiguousarray(np.broadcast_to(value, x.shape), dtype=np.uint64))
+    def mul_public(self, x: U64, value: np.ndarray | np.generic) -> U64:
+        return self.dom.mul(x, np.array(np.broadcast_to(value, x.shape), dtype=np.uint64))
 
     def where_public(self, cond: np.ndarray, x: U64, y: U64) -> U64:
         return np.where(cond.astype(bool), x, y)
