@@ -100,6 +100,8 @@ class Engine:
         self._batch_done: asyncio.Future[None] | None = None
         self._traffic0 = dict(ctx.stats())
         self._closed = False
+        self.meta: dict[str, Any] = {}  # a program's own figures (numbers), reported with the run
+        self.options: Mapping[str, Any] = {}  # a scenario program's public options
 
     @property
     def dom(self) -> Any:

@@ -4,7 +4,8 @@ The file defines ``async def main(session, my_input)`` and may define
 ``def reference(inputs, options)`` (the plaintext answer from every party's input, used by
 ``[expect]`` when no output is written down). ``options.program`` names the file (a path
 relative to the scenario file, or absolute; the scenario loader resolves it). Other options:
-``value_bits`` (default 32), ``bits`` (``binary`` | ``arith``). ``triples`` picks the
+``value_bits`` (default 32), ``bits`` (``binary`` | ``arith``); all options are visible to the
+program as ``session.options``. ``triples`` picks the
 preprocessing: ``dealer`` (party 0 deals) or ``dn07`` (dealer-free, Shamir n ≥ 2t + 1).
 
 The file is imported like any module: it runs with this party's privileges, so run only
@@ -72,8 +73,10 @@ def session_for(ctx: Context, job: Job) -> Session:
     if not isinstance(value_bits, int) or (bits is not None and not isinstance(bits, str)):
         raise ConfigError("options.value_bits must be an integer and options.bits a string")
     frac = job.fractional_bits if job.fractional_bits is not None else 16
-    return Session(ctx, _scheme(job), source=job.triples, bits=bits, value_bits=value_bits, frac_bits=frac,
-                   input_parties=job.input_parties)
+    session = Session(ctx, _scheme(job), source=job.triples, bits=bits, value_bits=value_bits, frac_bits=frac,
+                      input_parties=job.input_parties)
+    session.options = dict(opts)
+    return session
 
 
 async def run_program(ctx: Context, job: Job, x: Array | None) -> PartyResult:
@@ -90,6 +93,7 @@ async def run_program(ctx: Context, job: Job, x: Array | None) -> PartyResult:
     await session.close()
     meta: dict[str, Any] = {f"session_{k}": v for k, v in session.stats().items() if k != "preprocessing"}
     meta.update({f"pre_{k}": v for k, v in session.stats()["preprocessing"].items()})
+    meta.update({k: v for k, v in session.meta.items() if isinstance(v, (int, float))})
     return PartyResult(None if out is None else np.asarray(out), meta)
 
 
