@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mpc.app.bench import _mpyc
-from mpc.app.bench._common import BenchConfig, Row, Skipped, stats
+from mpc.app.bench._common import BenchConfig, Row, stats
+from mpc.app.bench._mulbench import mpyc_row
 from mpc.app.bench._scenario import RunFigures, require_protocol, run_scenario
 from protocols.secarray.bits import Bits
 
@@ -70,27 +70,15 @@ def _ours(cfg: BenchConfig, task: str, parties: int, size: int, sharing: str) ->
     return row
 
 
-def _mpyc_row(cfg: BenchConfig, task: str, parties: int, size: int) -> Row:
-    name = f"mpyc SecInt(32) {'<' if task == 'lt' else 'np_argmax'}"
-    params = {"parties": parties, "size": size}
-    try:
-        _mpyc.require()
-    except Skipped as exc:
-        return Row(suite=SUITE, name=name, params=params, skipped=str(exc))
-    runs = [_mpyc.run(task, parties, size) for _ in range(cfg.repeats() if size < 10**5 else 1)]
-    row = Row(suite=SUITE, name=name, params=params).set_times([r.protocol_s for r in runs], size, "elem/s")
-    row.extra.update({"total_s": stats([r.elapsed_s for r in runs])[0], "bytes": runs[0].extra["bytes_sent"],
-                      "rounds": runs[0].extra["msgs_to_next_peer"] - 2})  # party 0's input and output
-    return row
-
-
 def run(cfg: BenchConfig) -> list[Row]:
     require_protocol("program")
     rows: list[Row] = []
     jobs = [("lt", s) for s in cfg.sizes_or((10**3, 10**4, 10**5), (10**4,))] + [("argmax", 10**4)]
     for parties in cfg.parties_or((3, 5), (3,)):
         for task, size in jobs:
-            theirs = _mpyc_row(cfg, task, parties, size) if "mpyc" in cfg.compare else None
+            theirs = mpyc_row(cfg, SUITE, task, parties, size, size, big=10**5)
+            if theirs is not None and theirs.skipped is None:
+                theirs.extra["rounds"] = theirs.extra["msgs_to_next_peer"] - 2  # party 0's input, output
             for sharing in SHARINGS:
                 row = _ours(cfg, task, parties, size, sharing)
                 if theirs is not None and theirs.skipped is None:
