@@ -82,3 +82,25 @@ def test_truncation_rounds_down_or_up_by_one_unit_only_over_many_values() -> Non
         got = run(body, sharing=sharing)[1]
         units = _units(got, ex.astype(object) * ey.astype(object) / 2**F)
         assert set(units.tolist()) == {0, 1}
+
+
+divisors = st.one_of(st.sampled_from([1.0, -1.0, 0.5, 3.0, -7.0, 900.0, 2.0**-6, 1000.0]),
+                     st.floats(0.05, 1500).flatmap(lambda v: st.sampled_from([v, -v])))
+
+
+@pytest.mark.parametrize(("sharing", "source", "bits"), CONFIGS, ids=IDS)
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(xs=st.lists(st.floats(-1000, 1000, allow_nan=False), min_size=4, max_size=4),
+       ys=st.lists(divisors, min_size=4, max_size=4))
+def test_division_by_shared_values(sharing: str, source: str, bits: str, xs: list[float], ys: list[float]) -> None:
+    """Newton's reciprocal after normalisation: relative error within 2^-14 of x̃/ỹ (the encoded
+    operands), plus a few units of 2^-16; and 1/y for a public numerator."""
+    x, y = decode_fixed(_enc(np.asarray(xs)), F), decode_fixed(_enc(np.asarray(ys)), F)
+
+    async def body(s):  # type: ignore[no-untyped-def]
+        a, b = owned(s, 1, x, fixed=True), owned(s, 2, y, fixed=True)
+        return await s.reveal(a / b, 1 / b)
+
+    for q, inv in run(body, sharing=sharing, source=source, bits=bits).values():
+        for got, want in ((q, x / y), (inv, 1 / y)):
+            assert np.all(np.abs(got - want) <= np.abs(want) * 2.0**-14 + 4 * 2.0**-F), (got, want)

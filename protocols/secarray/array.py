@@ -156,10 +156,11 @@ class SecureArray(Shared):
 
     __rmul__ = __mul__
 
+    def __rtruediv__(self, other: Any) -> SecureArray:
+        return nonlinear.divide(other, self)
+
     def __truediv__(self, other: Any) -> SecureArray:
         if isinstance(other, SecureArray):
-            from .nonlinear import divide
-
             return nonlinear.divide(self, other)
         d = np.asarray(other, dtype=np.float64)
         if np.any(d == 0):
