@@ -251,7 +251,7 @@ def divide(x: Any, y: Arr) -> Arr:
     if isinstance(x, Shared):
         if x.shape != y.shape:
             raise ShapeError(f"division of shapes {x.shape} and {y.shape}")
-        xr = r * x.to_fixed().reshape(y.size)
+        xr = r * cast(Any, x).to_fixed().reshape(y.size)
     else:
         xr = r * np.broadcast_to(np.asarray(x, dtype=np.float64), y.shape).reshape(-1)
     q = shift_right(xr._view(False) * scale, K - f)
