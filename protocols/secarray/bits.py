@@ -41,8 +41,9 @@ class Bits:
         return np.where(c, one_minus, x)
 
     def and_pub(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        c = np.broadcast_to(c, x.shape).astype(bool)
-        return np.where(c, x, np.zeros((), dtype=x.dtype))
+        if self.binary:
+            return x & np.broadcast_to(c, x.shape).astype(np.uint8)
+        return np.where(np.broadcast_to(c, x.shape).astype(bool), x, np.zeros((), dtype=x.dtype))
 
     def add_disjoint(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``x OR y`` for bits that are never both 1."""

@@ -85,8 +85,8 @@ def random_bits(rng: Csprng, shape: tuple[int, ...]) -> NDArray[np.uint8]:
 
 def to_bits(r: U64, n: int) -> NDArray[np.uint8]:
     """Bits 0..n−1 of each element, as rows (n, count), least significant first."""
-    shifts = np.arange(n, dtype=np.uint64)[:, None]
-    return ((r[None, :] >> shifts) & np.uint64(1)).astype(np.uint8)
+    little = np.ascontiguousarray(r, dtype="<u8").view(np.uint8).reshape(r.size, 8)
+    return np.ascontiguousarray(np.unpackbits(little, axis=1, count=n, bitorder="little").T)
 
 
 def plain(kind: str, scheme: Scheme, count: int, rng: Csprng) -> Item:
@@ -132,7 +132,9 @@ def share_xor(scheme: Scheme, secret: NDArray[np.uint8], rng: Csprng) -> NDArray
     rows = np.empty((n, *secret.shape), dtype=np.uint8)
     if n > 1:
         rows[1:] = random_bits(rng, (n - 1, *secret.shape))
-        rows[0] = np.bitwise_xor.reduce(rows[1:], axis=0) ^ secret
+        rows[0] = secret
+        for k in range(1, n):
+            rows[0] ^= rows[k]
     else:
         rows[0] = secret
     return rows

@@ -163,7 +163,11 @@ def _distribute(reqs: Sequence[Request], scheme: Scheme, me: int, msgs: dict[int
     if any(isinstance(r, Open) and r.kind == "2t" for r in reqs):
         opened["2t"] = reconstruct(scheme, me, {p: m["2t"] for p, m in msgs.items()}, 2 * scheme.t)
     if any(isinstance(r, Open) and r.kind == "x" for r in reqs):
-        opened["x"] = np.bitwise_xor.reduce(np.stack([m["x"] for m in msgs.values()]), axis=0)
+        bits = [m["x"] for m in msgs.values()]
+        acc = bits[0].copy()
+        for b in bits[1:]:
+            acc ^= b
+        opened["x"] = acc
     mine_o = any(isinstance(r, Reveal) and me in r.to for r in reqs)
     if mine_o:
         if len(msgs) < scheme.open_quorum:
