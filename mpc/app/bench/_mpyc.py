@@ -64,7 +64,7 @@ class MpycRun:
     extra: dict[str, Any] = field(default_factory=dict)  # task-specific figures of party 0
 
 
-def run(task: str, parties: int, n: int = 0) -> MpycRun:
+def run(task: str, parties: int, n: int = 0, timeout: float = TIMEOUT_S) -> MpycRun:
     """Run one MPyC computation with ``parties`` local parties; raises if any party's check fails."""
     require()
     base = _free_base(parties)
@@ -76,7 +76,7 @@ def run(task: str, parties: int, n: int = 0) -> MpycRun:
     results = []
     try:
         for p in procs:
-            out, err = p.communicate(timeout=TIMEOUT_S)
+            out, err = p.communicate(timeout=timeout)
             if p.returncode != 0 or not out.strip():
                 raise RuntimeError(f"MPyC party exited with {p.returncode}: {err.strip()[-300:]}")
             results.append(json.loads(out.strip().splitlines()[-1]))

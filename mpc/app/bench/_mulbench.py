@@ -64,7 +64,7 @@ def ours_or_skip(suite: str, protocol: str, name: str, params: dict[str, Any]) -
 
 
 def mpyc_row(cfg: BenchConfig, suite: str, task: str, parties: int, n: int, count: int,
-             big: int = 10**6) -> Row | None:
+             big: int = 10**6, timeout: float = _mpyc.TIMEOUT_S) -> Row | None:
     """The MPyC equivalent when ``--compare mpyc`` asked for it (skipped when MPyC is missing)."""
     if "mpyc" not in cfg.compare:
         return None
@@ -76,7 +76,7 @@ def mpyc_row(cfg: BenchConfig, suite: str, task: str, parties: int, n: int, coun
     except Skipped as exc:
         return Row(suite=suite, name=name, params=params, skipped=str(exc))
     # one MPyC run at 10^6 elements (10^5 comparisons) takes 15-40 s here: measured once
-    runs = [_mpyc.run(task, parties, n) for _ in range(cfg.repeats() if n < big else 1)]
+    runs = [_mpyc.run(task, parties, n, timeout) for _ in range(cfg.repeats() if n < big else 1)]
     unit = "elem/s" if task in ("lt", "argmax") else "mul/s"
     row = Row(suite=suite, name=name, params=params).set_times([r.protocol_s for r in runs], count, unit)
     row.extra["total_s"] = stats([r.elapsed_s for r in runs])[0]

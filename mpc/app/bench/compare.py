@@ -26,6 +26,7 @@ SUITE = "compare"
 PROGRAM = Path(__file__).with_name("_compare_program.py")
 LOW, HIGH = -(1 << 30), 1 << 30
 SHARINGS = ("additive", "shamir")
+MPYC_TIMEOUT_S = 1800.0  # MPyC's 10^5 comparisons take minutes on a loaded machine
 
 
 def _circuit(sharing: str) -> tuple[int, int, int]:
@@ -78,7 +79,7 @@ def run(cfg: BenchConfig) -> list[Row]:
     for parties in cfg.parties_or((3, 5), (3,)):
         for task, size in jobs:
             try:
-                theirs = mpyc_row(cfg, SUITE, task, parties, size, size, big=10**5)
+                theirs = mpyc_row(cfg, SUITE, task, parties, size, size, big=10**5, timeout=MPYC_TIMEOUT_S)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:  # MPyC too slow here: say so, keep ours
                 theirs = Row(suite=SUITE, name=f"mpyc {task}", params={"parties": parties, "size": size},
                              skipped=f"MPyC did not finish: {str(exc)[-200:]}")
