@@ -104,3 +104,21 @@ def test_products_and_matmul(sharing: str, source: str, bits: str, seed: int, r:
     for outs in got.values():
         for k, (gv, wv) in enumerate(zip(outs, want, strict=True)):
             assert np.array_equal(np.asarray(gv), np.asarray(wv)), (k, gv, wv)
+
+
+@pytest.mark.parametrize(("sharing", "source", "bits"), CONFIGS, ids=IDS)
+def test_reveal_to_chosen_parties(sharing: str, source: str, bits: str) -> None:
+    """Only the chosen parties learn a value; the others get None (and no share of it travels to
+    them: a private reveal is a section of the messages addressed to the receiver only)."""
+    x, y = np.arange(6) - 3, np.arange(6)[::-1].copy()
+
+    async def body(s):  # type: ignore[no-untyped-def]
+        a, b = owned(s, 1, x), owned(s, 2, y)
+        lt, total = await s.reveal(a < b, a + b, to=[2])
+        mx = await a.max().reveal(to=[1, 3])
+        return lt, total, mx
+
+    got = run(body, sharing=sharing, source=source, bits=bits)
+    assert got[1][0] is None and got[3][0] is None and got[2][1] is not None
+    assert np.array_equal(got[2][0], x < y) and np.array_equal(got[2][1], x + y)
+    assert got[2][2] is None and int(got[1][2]) == int(got[3][2]) == x.max()
