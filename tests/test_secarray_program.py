@@ -39,11 +39,13 @@ def test_program_checked_against_its_reference(sharing: str, triples: str) -> No
     assert m["session_rounds"] > 0 and m["session_bytes_sent"] > 0
 
 
-def test_shamir_arith_bits_survive_a_crash_mid_program() -> None:
-    """4 parties, t = 1, dealer-free: party 4 crashes after the input round; 3 = 2t + 1 survivors
-    finish every comparison and product."""
+@pytest.mark.parametrize("when", ["after:square", "after:r1", "after:r5", "after:r12"])
+def test_shamir_arith_bits_survive_a_crash_mid_program(when: str) -> None:
+    """4 parties, t = 1, dealer-free: party 4 crashes while random bits are made (square), after
+    the input round, inside the first comparison layer, or deep in the tournament; 3 = 2t + 1
+    survivors finish every comparison and product."""
     ins = _ins(3)
-    faults = [{"party": 4, "crash": "after:r1"}]
+    faults = [{"party": 4, "crash": when}]
     rep = sim(scenario("program", 4, ins, sharing="shamir", threshold=1, triples="dn07", program=PROG, faults=faults))
     assert rep.ok, rep.reason
     assert rep.outcomes[4].status == "crashed"
