@@ -140,8 +140,9 @@ async def exchange(ctx: Context, scheme: Scheme, tag: str, reqs: Sequence[Reques
     has = {k: any(isinstance(r, Open) and r.kind == k for r in reqs) for k in ("t", "2t", "x")}
     everyone = scheme.kind == "additive" or has["x"]
     owners = {r.owner for r in reqs if isinstance(r, Input)}
-    for p in sorted(down & (owners | (set(parties) if everyone else set()))):
-        raise PartyDropped(p, f"needed for round {tag!r} but gone")
+    gone = sorted(down & (owners | (set(parties) if everyone else set())))
+    if gone:
+        raise PartyDropped(gone[0], f"needed for round {tag!r} but gone (with {gone[1:]})")
     live = tuple(p for p in parties if p not in down or p == me)
     quorum = None if everyone else (2 * scheme.t + 1 if has["2t"] else scheme.t + 1)
     await ctx.scatter(tag, {p: _message(reqs, scheme, me, p) for p in live if p != me})
