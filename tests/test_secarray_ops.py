@@ -122,3 +122,18 @@ def test_reveal_to_chosen_parties(sharing: str, source: str, bits: str) -> None:
     assert got[1][0] is None and got[3][0] is None and got[2][1] is not None
     assert np.array_equal(got[2][0], x < y) and np.array_equal(got[2][1], x + y)
     assert got[2][2] is None and int(got[1][2]) == int(got[3][2]) == x.max()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 11, 12])
+def test_sorting_network_sorts_every_01_input(n: int) -> None:
+    """The 0-1 principle: a comparator network sorts everything iff it sorts all 2^n bit vectors."""
+    from protocols.secarray.nonlinear import merge_layers
+
+    v = (np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1
+    for a, b in merge_layers(n):
+        lo, hi = np.minimum(v[:, a], v[:, b]), np.maximum(v[:, a], v[:, b])
+        v[:, a], v[:, b] = lo, hi
+    assert np.all(np.diff(v, axis=1) >= 0)
+    layers = len(merge_layers(n))
+    d = (n - 1).bit_length()
+    assert layers <= d * (d + 1) // 2

@@ -156,12 +156,11 @@ def merge_layers(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     while p < size:
         k = p
         while k >= 1:
-            lo: list[int] = []
-            for j in range(k % p, size - k, 2 * k):
-                i = np.arange(min(k, size - j - k))
-                keep = (i + j) // (2 * p) == (i + j + k) // (2 * p)
-                lo.extend((i[keep] + j).tolist())
-            a = np.asarray(lo, dtype=np.int64)
+            starts = np.arange(k % p, size - k, 2 * k)[:, None]
+            offs = np.arange(k)[None, :]
+            lo = starts + offs
+            keep = (offs < size - starts - k) & (lo // (2 * p) == (lo + k) // (2 * p))
+            a = np.sort(lo[keep])
             b = a + k
             ok = b < n
             if ok.any():
