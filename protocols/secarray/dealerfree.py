@@ -44,12 +44,11 @@ def _pow_ones(x: U64, k: int) -> U64:
 
 
 def bits_from_squares(u: U64, a: U64) -> U64:
-    """Shares of (u/√a + 1)/2 from shares of u and the opened a = u² (public); a = 0 gives 0."""
+    """Shares of (u/√a + 1)/2 from shares of u and the opened a = u² (public); a = 0 gives 0
+    (every party sets its share of u/√a to the public −1, a valid Shamir sharing of −1)."""
     signed = GF61.mul(u, _pow_ones(a, 59))  # a^(2^59 − 1) = a^((p − 3)/4) = 1/√a
-    zero = a == 0
-    signed[zero] = 0
-    one = np.where(zero, np.uint64(GF61.modulus - 1), np.uint64(1))  # (0 − 1 + 1)/2 = 0 when a = 0
-    return GF61.mul(GF61.add(signed, one), np.full(u.shape, HALF, dtype=np.uint64))
+    signed[a == 0] = GF61.modulus - 1
+    return GF61.mul(GF61.add(signed, np.ones_like(signed)), np.full(u.shape, HALF, dtype=np.uint64))
 
 
 def _weights(n: int) -> list[int]:

@@ -29,8 +29,9 @@ from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64, Z64
 from mpc.rng import Csprng
-from mpc.sharing import additive_share
+from mpc.sharing import additive_share, lagrange_at
 
+from .. import kernels
 from ..common import Scheme
 from ..triples import PoolExhausted, share_vector
 
@@ -127,33 +128,76 @@ def share_arith(scheme: Scheme, secret: U64, rng: Csprng) -> U64:
     return rows.reshape((n, *secret.shape))
 
 
-def share_xor(scheme: Scheme, secret: NDArray[np.uint8], rng: Csprng) -> NDArray[np.uint8]:
-    n = len(scheme.parties)
-    rows = np.empty((n, *secret.shape), dtype=np.uint8)
-    if n > 1:
-        rows[1:] = random_bits(rng, (n - 1, *secret.shape))
-        rows[0] = secret
-        for k in range(1, n):
-            rows[0] ^= rows[k]
-    else:
-        rows[0] = secret
-    return rows
+SEED_BYTES = 32
 
 
-def deal(scheme: Scheme, need: Mapping[str, int], mode: str, rng: Csprng) -> dict[int, dict[str, Item]]:
-    """Every party's shares of ``need`` (bits as XOR sharings in ``binary`` mode)."""
-    out: dict[int, dict[str, Item]] = {p: {} for p in scheme.parties}
+def _is_bits(kind: str, comp: str, mode: str) -> bool:
+    return mode == "binary" and comp in bit_components(kind)
+
+
+def seeded(scheme: Scheme, kind: str, comp: str, mode: str, party: int) -> bool:
+    """Whether ``party`` expands this component from its seed instead of receiving it (public).
+
+    XOR and additive sharings: every party but the last (n − 1 of the n shares may be any
+    values). Shamir: the first t parties, for degree-t components (t values of a random degree-t
+    polynomial besides its secret are free)."""
+    if _is_bits(kind, comp, mode) or scheme.kind == "additive":
+        return party != scheme.parties[-1]
+    return party in scheme.parties[: scheme.t] and comp != "2t"
+
+
+def expand(seed: bytes, scheme: Scheme, need: Mapping[str, int], mode: str, party: int) -> dict[str, Item]:
+    """``party``'s seeded components, drawn in the fixed order of kinds and components."""
+    rng = Csprng(seed)
+    out: dict[str, Item] = {}
     for kind in sorted(need):
-        secret = plain(kind, scheme, need[kind], rng)
-        bitc = bit_components(kind)
-        for comp, value in secret.items():
-            if comp in bitc and mode == "binary":
-                rows: np.ndarray = share_xor(scheme, value, rng)
-            else:
-                rows = share_arith(scheme, value.astype(np.uint64), rng)
-            for k, p in enumerate(scheme.parties):
-                out[p].setdefault(kind, {})[comp] = rows[k]
+        for comp, shape in shapes(kind, need[kind]).items():
+            if seeded(scheme, kind, comp, mode, party):
+                value = random_bits(rng, shape) if _is_bits(kind, comp, mode) else scheme.domain.random(rng, shape)
+                out.setdefault(kind, {})[comp] = value
     return out
+
+
+def _fit(scheme: Scheme, kind: str, comp: str, mode: str, secret: np.ndarray,
+         known: dict[int, np.ndarray], rng: Csprng) -> dict[int, np.ndarray]:
+    """The shares of the parties without a seed, so that all shares together share ``secret``."""
+    rest = [p for p in scheme.parties if p not in known]
+    if _is_bits(kind, comp, mode):
+        last = secret.copy()
+        for v in known.values():
+            last ^= v
+        return {rest[0]: last}
+    dom = scheme.domain
+    if scheme.kind == "additive":
+        last = secret.astype(np.uint64)
+        for v in known.values():
+            last = last - v
+        return {rest[0]: last}
+    degree = 2 * scheme.t if comp == "2t" else scheme.t
+    points = {0: secret.astype(np.uint64).reshape(-1), **{p: v.reshape(-1) for p, v in known.items()}}
+    out: dict[int, np.ndarray] = {}
+    for p in rest[: degree - len(known)]:  # free values of a degree-2t polynomial
+        points[p] = out[p] = dom.random(rng, secret.size)
+    xs = tuple(points)
+    for p in rest:
+        if p not in out:
+            out[p] = kernels.lincomb(dom, lagrange_at(xs, p, dom.modulus), [points[x] for x in xs])
+    return {p: v.reshape(secret.shape) for p, v in out.items()}
+
+
+def deal(scheme: Scheme, need: Mapping[str, int], mode: str, rng: Csprng) -> dict[int, tuple[bytes, dict[str, Item]]]:
+    """Every party's (seed, explicit shares) of ``need``: a party expands what :func:`seeded`
+    names from its seed and receives the rest, so the dealer sends about one party's worth of
+    shares instead of n (the joint distribution is that of fresh sharings)."""
+    seeds = {p: rng.random_bytes(SEED_BYTES) for p in scheme.parties}
+    known = {p: expand(seeds[p], scheme, need, mode, p) for p in scheme.parties}
+    explicit: dict[int, dict[str, Item]] = {p: {} for p in scheme.parties}
+    for kind in sorted(need):
+        for comp, value in plain(kind, scheme, need[kind], rng).items():
+            mine = {p: known[p][kind][comp] for p in scheme.parties if seeded(scheme, kind, comp, mode, p)}
+            for p, share in _fit(scheme, kind, comp, mode, value, mine, rng).items():
+                explicit[p].setdefault(kind, {})[comp] = share
+    return {p: (seeds[p], explicit[p]) for p in scheme.parties}
 
 
 # -- wire form ----------------------------------------------------------------------------------
@@ -179,14 +223,22 @@ def pack(items: Mapping[str, Item], mode: str) -> dict[str, dict[str, np.ndarray
     return out
 
 
-def unpack(payload: Any, scheme: Scheme, need: Mapping[str, int], mode: str, peer: int) -> dict[str, Item]:
-    """Validate a dealt bundle against the agreed ``need``; never trust the sender's shapes."""
-    if not isinstance(payload, dict) or set(payload) != set(need):
+def unpack(payload: Any, scheme: Scheme, need: Mapping[str, int], mode: str, peer: int, me: int) -> dict[str, Item]:
+    """Validate a dealt bundle against the agreed ``need`` — a seed and exactly the components
+    this party does not expand from it — and return all of this party's shares."""
+    if not isinstance(payload, dict) or set(payload) != {"seed", "items"}:
         raise ProtocolError("malformed preprocessing bundle", peer=peer)
-    out: dict[str, Item] = {}
-    for kind, count in need.items():
-        comps = payload[kind]
-        want = shapes(kind, count)
+    seed, bundle = payload["seed"], payload["items"]
+    if not isinstance(seed, bytes) or len(seed) != SEED_BYTES or not isinstance(bundle, dict):
+        raise ProtocolError("malformed preprocessing seed", peer=peer)
+    out = expand(seed, scheme, need, mode, me)
+    wanted = {k: {c: sh for c, sh in shapes(k, n).items() if not seeded(scheme, k, c, mode, me)} for k, n in need.items()}
+    if set(bundle) != {k for k, comps in wanted.items() if comps}:
+        raise ProtocolError("preprocessing bundle of the wrong kinds", peer=peer)
+    for kind, want in wanted.items():
+        if not want:
+            continue
+        comps = bundle[kind]
         if not isinstance(comps, dict) or set(comps) != set(want):
             raise ProtocolError(f"malformed {kind} bundle", peer=peer)
         bitc = bit_components(kind) if mode == "binary" else ()
@@ -204,7 +256,7 @@ def unpack(payload: Any, scheme: Scheme, need: Mapping[str, int], mode: str, pee
                 if scheme.kind == "shamir" and v.size and int(v.max()) >= GF61.modulus:
                     raise ProtocolError("share outside the field", peer=peer)
                 item[c] = v
-        out[kind] = item
+        out.setdefault(kind, {}).update(item)
     return out
 
 
@@ -258,7 +310,7 @@ class Store:
 async def dealer_fetch(ctx: Context, scheme: Scheme, need: Mapping[str, int], mode: str, k: int) -> dict[str, Item]:
     """A computing party's side of request ``k``: send the need, receive and check its shares."""
     await ctx.send(DEALER, f"pre{k}", {"need": dict(need), "mode": mode})
-    return unpack(await ctx.recv(DEALER, f"deal{k}"), scheme, need, mode, DEALER)
+    return unpack(await ctx.recv(DEALER, f"deal{k}"), scheme, need, mode, DEALER, ctx.party_id)
 
 
 async def dealer_done(ctx: Context, k: int) -> None:
@@ -285,12 +337,12 @@ async def dealer_serve(ctx: Context, scheme: Scheme, *, idle_timeout: float | No
         assert first is not None  # gather returned at least one answer (quorum=1)
         need, mode = first
         shares = deal(scheme, need, mode, ctx.rng)
-        await ctx.scatter(f"deal{k}", {p: pack(shares[p], mode) for p in got})
+        await ctx.scatter(f"deal{k}", {p: {"seed": shares[p][0], "items": pack(shares[p][1], mode)} for p in got})
         served = add_need(served, need)
         k += 1
 
 
 __all__ = [
     "DEALER", "Item", "Need", "Store", "add_need", "bit_components", "check_kind", "deal", "dealer_done",
-    "dealer_fetch", "dealer_serve", "eda_bits", "plain", "random_bits", "to_bits",
+    "dealer_fetch", "dealer_serve", "eda_bits", "expand", "plain", "random_bits", "seeded", "share_arith", "to_bits",
 ]
