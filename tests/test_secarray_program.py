@@ -39,9 +39,9 @@ def test_program_checked_against_its_reference(sharing: str, triples: str) -> No
     assert m["session_rounds"] > 0 and m["session_bytes_sent"] > 0
 
 
-@pytest.mark.parametrize("when", ["after:square", "after:r1", "after:r5", "after:r12"])
+@pytest.mark.parametrize("when", ["at_ms:0", "after:square", "after:r1", "after:r5", "after:r12"])
 def test_shamir_arith_bits_survive_a_crash_mid_program(when: str) -> None:
-    """4 parties, t = 1, dealer-free: party 4 crashes while random bits are made (square), after
+    """4 parties, t = 1, dealer-free: party 4 (no input) crashes at once, while random bits are made (square), after
     the input round, inside the first comparison layer, or deep in the tournament; 3 = 2t + 1
     survivors finish every comparison and product."""
     ins = _ins(3)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mpc.errors import ConfigError, ProtocolError
+from mpc.errors import ConfigError, PartyDropped, ProtocolError
 
 from .array import SecureArray
 from .graph import Engine
@@ -58,11 +58,14 @@ class Session(Engine):
             arr = np.asarray(value)
             isfix = bool(arr.dtype.kind == "f") if fixed is None else fixed
             mine = [list(arr.shape), isfix]
-        got = await self.ctx.exchange(f"shape{self.rounds}", mine, among=self.scheme.parties)
+        quorum = None if self.scheme.kind == "additive" else self.scheme.open_quorum  # Shamir: owners suffice
+        got = await self.ctx.exchange(f"shape{self.rounds}", mine, among=self.scheme.parties, quorum=quorum)
         self.rounds += 1
         out: dict[int, SecureArray] = {}
         for p in owners:
-            ann = got.get(p)
+            if p not in got:
+                raise PartyDropped(p, "an input party never announced its input")
+            ann = got[p]
             if (not isinstance(ann, list) or len(ann) != 2 or not isinstance(ann[0], list)
                     or not all(type(d) is int and 0 <= d <= 1 << 30 for d in ann[0]) or type(ann[1]) is not bool):
                 raise ProtocolError("malformed input announcement", peer=p)
