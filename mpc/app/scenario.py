@@ -181,14 +181,14 @@ KNOWN_KEYS = {
 
 
 def _program_option(doc: Mapping[str, Any], options: dict[str, Any], path: str | None) -> dict[str, Any]:
-    """``program = "file.py"`` (protocol "program") goes to options, resolved against the
-    scenario file's directory when relative and not found from the working directory."""
+    """``program = "file.py"`` (protocol "program") goes to options; a relative path is looked up
+    beside the scenario file first, then from the working directory."""
     prog = doc.get("program", options.get("program"))
     if prog is None:
         return options
     if not isinstance(prog, str) or not prog:
         raise ConfigError("program must be a path to a Python file")
-    if path is not None and not Path(prog).is_absolute() and not Path(prog).exists():
+    if path is not None and not Path(prog).is_absolute():
         beside = Path(path).parent / prog
         prog = str(beside) if beside.exists() else prog
     if not Path(prog).is_file():
