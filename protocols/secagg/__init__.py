@@ -7,7 +7,8 @@ table and public parameters), :mod:`client` and :mod:`server` (sans-IO state mac
 """
 
 from .client import InconsistentView, SecAggClient
-from .phases import ClientPhase, Kind, Params, ServerPhase
+from .params import Params
+from .phases import ClientPhase, Kind, ServerPhase
 from .protocol import run_client, run_server
 from .server import SecAggServer
 

@@ -29,11 +29,10 @@ from mpc.field import U64
 from mpc.rng import Csprng
 
 from . import crypto, wire
+from . import messages as m
 from .masks import mask_input
-from .phases import CLIENT_TRANSITIONS, ClientPhase, Kind, Params, kind_of, neighbourhoods, transition
-
-SIG_BYTES = 64
-PK_BYTES = 32
+from .params import Params, neighbourhoods
+from .phases import CLIENT_TRANSITIONS, ClientPhase, transition
 
 
 class InconsistentView(ProtocolError):
@@ -81,24 +80,20 @@ class SecAggClient:
         self.used: tuple[int, ...] = ()
 
     # -- driving ------------------------------------------------------------------------
-    def start(self) -> list[dict[str, Any]]:
+    def start(self) -> list[m.Message]:
         if self.phase is not ClientPhase.INIT:
             raise ProtocolError("client already started")
         self.phase = ClientPhase.ADVERTISED
-        return [
-            {"kind": Kind.JOIN.value},
-            {"kind": Kind.ADVERTISE.value, "c_pk": self.c_pk, "s_pk": self.s_pk, "sig_pk": self.sig_pk,
-             "dim": int(self.x.size)},
-        ]
+        return [m.Join(), m.Advertise(c_pk=self.c_pk, s_pk=self.s_pk, sig_pk=self.sig_pk, dim=int(self.x.size))]
 
-    def receive(self, payload: Any) -> dict[str, Any] | None:
-        """Consume one server message; an error finishes this client (phase FAILED)."""
+    def receive(self, payload: Any) -> m.Message | None:
+        """Consume one server message (its wire map); an error finishes this client (phase FAILED)."""
         server = self.params.server
-        kind = kind_of(payload, server)
-        nxt = transition(CLIENT_TRANSITIONS, self.phase, kind, server)
-        handler = getattr(self, f"_on_{kind}")
+        kind = payload.get("kind") if isinstance(payload, dict) else None
+        nxt = transition(CLIENT_TRANSITIONS, self.phase, kind, server)  # UnexpectedMessage: nothing happens
         try:
-            reply = handler(payload)
+            msg = m.decode(payload, server)
+            reply: m.Message | None = getattr(self, f"_on_{msg.KIND.value}")(msg)
         except MpcError:
             self.phase = ClientPhase.FAILED
             raise
@@ -109,15 +104,11 @@ class SecAggClient:
         return self.neighbours | {self.me}
 
     # -- round 1 → 2: keys → encrypted shares ----------------------------------------------
-    def _on_keys(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_keys(self, p: m.Keys) -> m.ShareKeys:
         s = self.params.server
-        who = wire.ids(wire.field(p, "ids", s), self.params.clients, s, "key list ids")
-        n = len(who)
-        c_pks = wire.blobs(wire.field(p, "c_pk", s), n, PK_BYTES, s, "c_pk")
-        s_pks = wire.blobs(wire.field(p, "s_pk", s), n, PK_BYTES, s, "s_pk")
-        sig_pks = wire.blobs(wire.field(p, "sig_pk", s), n, PK_BYTES, s, "sig_pk")
-        dim = wire.positive_int(wire.field(p, "dim", s), s, "dim")
-        keys = {u: (c, k, g) for u, c, k, g in zip(who, c_pks, s_pks, sig_pks, strict=True)}
+        who = wire.within(p.ids, self.params.clients, "key list ids", s)
+        n, dim = len(who), p.dim
+        keys = {u: (c, k, g) for u, c, k, g in zip(who, p.c_pk, p.s_pk, p.sig_pk, strict=True)}
         if keys.get(self.me) != (self.c_pk, self.s_pk, self.sig_pk):
             raise ProtocolError("the key list does not hold this client's own keys", peer=s)
         if dim != self.x.size:
@@ -145,14 +136,12 @@ class SecAggClient:
             key = crypto.agree(self._c_key, keys[v][0], self.sid, crypto.INFO_ENC)
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
-        return {"kind": Kind.SHARE_KEYS.value, "ids": peers, "cts": cts,
-                "commit": self_mask_commitment(self.sid, self._b)}
+        return m.ShareKeys(ids=tuple(peers), cts=tuple(cts), commit=self_mask_commitment(self.sid, self._b))
 
     # -- round 2 → 3: ciphertexts for me → masked input -----------------------------------
-    def _on_shares(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_shares(self, p: m.Shares) -> m.MaskedInput:
         s = self.params.server
-        senders = wire.ids(wire.field(p, "ids", s), self.neighbours, s, "share senders")
-        cts = wire.blobs(wire.field(p, "cts", s), len(senders), None, s, "ciphertexts")
+        senders, cts = wire.within(p.ids, self.neighbours, "share senders", s), p.cts
         _require(len(senders) + 1, self.params.threshold, self.neighbours - set(senders), "share_keys")
         for u, ct in zip(senders, cts, strict=True):
             key = crypto.agree(self._c_key, self.keys[u][0], self.sid, crypto.INFO_ENC)
@@ -160,12 +149,12 @@ class SecAggClient:
         self.u2 = frozenset((*senders, self.me))
         seeds = {v: crypto.agree(self._s_key, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
         y = mask_input(self.x, self._b, seeds, self.me)
-        return {"kind": Kind.MASKED_INPUT.value, "y": y}
+        return m.MaskedInput(y=y)
 
     # -- round 3 → 4: survivor list → signature over it ----------------------------------
-    def _on_survivors(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_survivors(self, p: m.Survivors) -> m.Consistency:
         s = self.params.server
-        u3 = tuple(sorted(wire.ids(wire.field(p, "ids", s), self.keys, s, "survivors")))
+        u3 = tuple(sorted(wire.within(p.ids, self.keys, "survivors", s)))
         if self.me not in u3:
             raise ProtocolError("the survivor list omits this client, whose masked input was sent", peer=s)
         mine = set(u3) & self._holders()
@@ -174,17 +163,17 @@ class SecAggClient:
         _require(len(mine), self.params.threshold, self.u2 - mine, "masked_input")
         self.u3 = u3
         sig = self._sign_key.sign(crypto.consistency_message(self.sid, u3))
-        return {"kind": Kind.CONSISTENCY.value, "sig": sig}
+        return m.Consistency(sig=sig)
 
     # -- round 4 → 5: signatures and dropouts → shares to reveal --------------------------
-    def _on_unmask_request(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_unmask_request(self, p: m.UnmaskRequest) -> m.Unmask:
         s = self.params.server
-        signers = wire.ids(wire.field(p, "ids", s), self.keys, s, "signers")
+        signers = wire.within(p.ids, self.keys, "signers", s)
         outside = sorted(set(signers) - (set(self.u3) & self._holders()))
         if outside:
             raise InconsistentView(f"signers {outside[:5]} are not in the survivor set I signed", peer=s)
-        sigs = wire.blobs(wire.field(p, "sigs", s), len(signers), SIG_BYTES, s, "signatures")
-        dropped = wire.ids(wire.field(p, "dropped", s), self.params.clients, s, "dropped")
+        sigs = p.sigs
+        dropped = wire.within(p.dropped, self.params.clients, "dropped", s)
         both = sorted(set(dropped) & set(self.u3))
         if both:
             raise ProtocolError(f"server claims {both[:5]} both dropped and alive; revealing nothing", peer=s)
@@ -204,7 +193,7 @@ class SecAggClient:
             self._reveal(v, "sk")
         b = np.array([self._held[v][1] for v in alive], dtype=np.uint64).reshape(len(alive), crypto.LIMBS)
         sk = np.array([self._held[v][0] for v in gone], dtype=np.uint64).reshape(len(gone), crypto.LIMBS)
-        return {"kind": Kind.UNMASK.value, "b_ids": alive, "b": b, "sk_ids": gone, "sk": sk}
+        return m.Unmask(b_ids=tuple(alive), b=b, sk_ids=tuple(gone), sk=sk)
 
     def _reveal(self, peer: int, what: str) -> None:
         """The ledger: once one secret of ``peer`` left this client, the other never will."""
@@ -212,25 +201,16 @@ class SecAggClient:
             raise ProtocolError(f"refusing to reveal both secrets of party {peer}", peer=self.params.server)
 
     # -- the end --------------------------------------------------------------------------
-    def _on_result(self, p: dict[str, Any]) -> None:
-        s = self.params.server
-        self.used = wire.ids(wire.field(p, "used", s), self.u3, s, "used")
-        out = p.get("output")
-        if out is not None and not isinstance(out, np.ndarray):
-            raise ProtocolError("result output must be an array", peer=s)
-        self.output = out
+    def _on_result(self, p: m.Result) -> None:
+        self.used = wire.within(p.used, self.u3, "used", self.params.server)
+        self.output = p.output
         return None
 
-    def _on_abort(self, p: dict[str, Any]) -> None:
+    def _on_abort(self, p: m.Abort) -> None:
         """The server ended the round; QuorumLost when too few clients remained."""
-        s = self.params.server
-        if p.get("error") != "QuorumLost":
-            raise ProtocolError(f"server aborted the round: {str(p.get('reason', ''))[:200]}", peer=s)
-        missing = p.get("missing", [])
-        missing = [m for m in missing if isinstance(m, int)] if isinstance(missing, list) else []
-        needed, have = p.get("needed"), p.get("have")
-        raise QuorumLost(missing, needed=needed if isinstance(needed, int) else None,
-                         have=have if isinstance(have, int) else None)
+        if p.error != "QuorumLost":
+            raise ProtocolError(f"server aborted the round: {p.reason[:200]}", peer=self.params.server)
+        raise QuorumLost(p.missing, needed=p.needed, have=p.have)
 
 
 def _require(have: int, needed: int, missing: Any, stage: str) -> None:

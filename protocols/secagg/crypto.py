@@ -154,23 +154,23 @@ def limbs_to_secret(limbs: U64) -> bytes:
 
 
 def share_limbs(secret: U64, points: Sequence[int], needed: int, rng: Csprng) -> U64:
-    """Shamir shares (degree ``needed − 1``) of a limb vector at ``points``; shape (len(points), L).
+    """Shamir shares (degree ``needed − 1`` ≥ 1) of a limb vector at ``points``; shape (len(points), L).
 
-    Horner's rule runs over the coefficients with all points at once, so the cost is ``needed``
-    vector operations, not ``needed · len(points)``.
+    Degree 0 is refused: its "shares" are the secret itself. Horner's rule runs over the
+    coefficients with all points at once, so the cost is ``needed`` vector operations, not
+    ``needed · len(points)``.
     """
     pts = np.asarray(points, dtype=np.uint64)
     if len(set(points)) != len(points) or any(int(p) % GF61.modulus == 0 for p in points):
         raise SharingError("evaluation points must be distinct and non-zero")
-    if not 1 <= needed <= len(points):
-        raise SharingError(f"need 1 <= needed={needed} <= {len(points)} points")
+    if not 2 <= needed <= len(points):
+        raise SharingError(f"need 2 <= needed={needed} <= {len(points)} points (degree 0 is no sharing)")
     degree = needed - 1
-    coeffs = GF61.random(rng, (degree, secret.size)) if degree else None
+    coeffs = GF61.random(rng, (degree, secret.size))
     x = np.repeat(pts[:, None], secret.size, axis=1)
-    acc = np.broadcast_to(coeffs[degree - 1] if degree else secret, x.shape).copy()
+    acc = np.broadcast_to(coeffs[degree - 1], x.shape).copy()
     for j in range(degree - 2, -2, -1):  # coefficients high to low, the secret last
-        c = secret if j < 0 else coeffs[j]  # type: ignore[index]
-        acc = GF61.add(GF61.mul(acc, x), np.broadcast_to(c, x.shape).copy())
+        acc = GF61.add(GF61.mul(acc, x), np.broadcast_to(secret if j < 0 else coeffs[j], x.shape))
     return acc
 
 

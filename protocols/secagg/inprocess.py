@@ -16,13 +16,14 @@ from typing import Any
 from numpy.typing import ArrayLike, NDArray
 
 from mpc import codec
-from mpc.errors import MpcError, ProtocolError, QuorumLost
+from mpc.errors import MpcError, QuorumLost
 from mpc.rng import Csprng
 
+from . import messages as m
 from .client import SecAggClient
 from .masks import encode_input
-from .phases import REPLY, Kind, Params
-from .protocol import SERVER_ROUNDS, abort_message
+from .params import Params
+from .phases import SERVER_ROUNDS, Kind
 from .server import SecAggServer
 
 Tamper = Callable[[Kind, int, dict[str, Any]], dict[str, Any]]
@@ -71,8 +72,8 @@ def run_round(
     alive = set(params.clients)
     outbox: dict[int, dict[Kind, dict[str, Any]]] = {u: {} for u in params.clients}
 
-    def post(u: int, msg: dict[str, Any]) -> None:
-        kind = Kind(msg["kind"])
+    def post(u: int, message: m.Message) -> None:
+        kind, msg = message.KIND, message.to_wire()
         if tamper_up is not None:
             msg = tamper_up(kind, u, msg)
         outbox[u][kind] = msg
@@ -111,23 +112,19 @@ def run_round(
         expected = trace.server.expected(kind)
         batch = {u: outbox[u][kind] for u in expected if kind in outbox[u]}
         t0 = tick()
-        try:
-            if len(batch) < params.threshold:  # what the driver's gather(quorum=t) raises
-                raise QuorumLost(set(expected) - set(batch), needed=params.threshold, have=len(batch))
-            replies = trace.server.receive(kind, batch)
-        except (QuorumLost, ProtocolError) as exc:
-            trace.server_seconds += tick() - t0
-            trace.server_error = exc
-            for u in expected:
-                if u in alive:
-                    deliver(u, abort_message(exc), Kind.ABORT)
-            return trace
+        if len(batch) < params.threshold:  # what the driver's gather(quorum=t) raises
+            step = trace.server.fail(kind, QuorumLost(set(expected) - set(batch), needed=params.threshold,
+                                                      have=len(batch)))
+        else:
+            step = trace.server.step(kind, batch)
         trace.server_seconds += tick() - t0
-        for u, why in trace.server.newly_rejected().items():  # a misbehaving client is told
-            replies[u] = abort_message(ProtocolError(why, peer=u))
-        for u, payload in replies.items():
+        wire = {id(msg): msg.to_wire() for msg in step.replies.values()}  # shared replies converted once
+        for u, msg in step.replies.items():
             if u in alive:
-                deliver(u, payload, REPLY[kind])
+                deliver(u, wire[id(msg)], msg.KIND)
+        if step.error is not None:
+            trace.server_error = step.error
+            return trace
     trace.output = trace.server.output
     return trace
 

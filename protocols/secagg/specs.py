@@ -17,7 +17,7 @@ from mpc.context import Context
 from mpc.errors import ConfigError
 from protocols.spec import Array, Job, PartyResult, Spec
 
-from .phases import Params
+from .params import Params
 from .protocol import run_client, run_server
 
 SERVER = 0
