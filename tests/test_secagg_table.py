@@ -87,8 +87,8 @@ def test_tables_are_derived_from_one_stage_list() -> None:
 
 
 @pytest.mark.parametrize(("payload", "what"), [
-    ({"kind": "advertise", "c_pk": b"x" * 31, "s_pk": b"y" * 32, "sig_pk": b"z" * 32, "dim": 4}, "c_pk"),
-    ({"kind": "advertise", "c_pk": b"x" * 32, "s_pk": b"y" * 32, "sig_pk": b"z" * 32, "dim": True}, "dim"),
+    ({"kind": "advertise", "c_pk": b"x" * 31, "s_pk": b"y" * 32, "vk": b"v" * 44, "sig": b"z" * 64, "dim": 4}, "c_pk"),
+    ({"kind": "advertise", "c_pk": b"x" * 32, "s_pk": b"y" * 32, "vk": b"v" * 44, "sig": b"z" * 64, "dim": True}, "dim"),
     ({"kind": "survivors", "ids": [1, 2, 2]}, "duplicates"),
     ({"kind": "survivors", "ids": [1, -2]}, "ids"),
     ({"kind": "shares", "ids": [1, 2], "cts": []}, "parallel"),

@@ -23,13 +23,20 @@ from collections.abc import Sequence
 import numpy as np
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_der_public_key,
+)
 
-from mpc.errors import ProtocolError
+from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64
 from mpc.rng import Csprng
 from mpc.sharing import SharingError, shamir_reconstruct
@@ -74,33 +81,86 @@ def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes)
     return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=sid, info=info).derive(shared)
 
 
+SigningKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+VerifyingKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
+MAX_KEY_BYTES = 128  # DER SubjectPublicKeyInfo: 44 bytes (Ed25519), 91 (P-256)
+MAX_SIG_BYTES = 80  # 64 (Ed25519), at most 72 (DER ECDSA P-256)
+
+
 def signing_key(rng: Csprng) -> Ed25519PrivateKey:
+    """An ephemeral Ed25519 key (used when no long-term identities are configured)."""
     return Ed25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
 
 
-def verifying_bytes(sk: Ed25519PrivateKey) -> bytes:
-    return sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+def check_signing_key(key: object) -> SigningKey:
+    if isinstance(key, Ed25519PrivateKey) or (
+        isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
+    ):
+        return key
+    raise ConfigError("a SecAgg signing key is an Ed25519 or ECDSA P-256 private key")
 
 
-def verify(pk: bytes, signature: bytes, message: bytes) -> bool:
+def verifying_key(key: object) -> VerifyingKey:
+    """A verification key from a key object, DER SubjectPublicKeyInfo bytes or raw Ed25519 bytes."""
+    if isinstance(key, bytes) and len(key) == 32:
+        return Ed25519PublicKey.from_public_bytes(key)
+    if isinstance(key, bytes):
+        try:
+            key = load_der_public_key(key)
+        except ValueError:
+            raise ConfigError("not a DER-encoded public key") from None
+    if isinstance(key, Ed25519PublicKey) or (
+        isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    ):
+        return key
+    raise ConfigError("a SecAgg identity is an Ed25519 or ECDSA P-256 public key")
+
+
+def key_bytes(key: SigningKey | VerifyingKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of a key (of its public half for a private key)."""
+    pub = key.public_key() if isinstance(key, (Ed25519PrivateKey, ec.EllipticCurvePrivateKey)) else key
+    return pub.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def verifying_bytes(sk: SigningKey) -> bytes:
+    return key_bytes(sk)
+
+
+def sign(key: SigningKey, message: bytes) -> bytes:
+    if isinstance(key, Ed25519PrivateKey):
+        return key.sign(message)
+    return key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(pk).verify(signature, message)
-    except (InvalidSignature, ValueError):
+        key = pk if not isinstance(pk, bytes) else verifying_key(pk)
+        if isinstance(key, Ed25519PublicKey):
+            key.verify(signature, message)
+        else:
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, ConfigError):
         return False
     return True
 
 
-# -- the round's identity -----------------------------------------------------------------
-def session_id(keys: dict[int, tuple[bytes, bytes, bytes]], dim: int) -> bytes:
-    """SHA-256 over every (id, c_pk, s_pk, sig_pk) of the round, in id order, and the dimension.
+def advertisement_message(round_id: bytes, party: int, dim: int, c_pk: bytes, s_pk: bytes) -> bytes:
+    """What a client signs with its long-term key: its two fresh X25519 keys for this round."""
+    return b"secagg/advertise/v2" + round_id + struct.pack(">IQ", party, dim) + c_pk + s_pk
 
-    Fresh keys every round make this unique per round; every later message is bound to it.
+
+# -- the round's identity -----------------------------------------------------------------
+def session_id(round_id: bytes, keys: dict[int, tuple[bytes, ...]], dim: int) -> bytes:
+    """SHA-256 over the round id, the dimension and every advertisement (id, c_pk, s_pk, vk, sig)
+    of U1 in id order. Fresh keys every round make this unique per round; every later message is
+    bound to it.
     """
-    h = hashlib.sha256(b"secagg/session/v1")
+    h = hashlib.sha256(b"secagg/session/v2" + round_id)
     h.update(struct.pack(">Q", dim))
     for u in sorted(keys):
-        c_pk, s_pk, sig_pk = keys[u]
-        h.update(struct.pack(">I", u) + c_pk + s_pk + sig_pk)
+        h.update(struct.pack(">I", u))
+        for part in keys[u]:
+            h.update(struct.pack(">H", len(part)) + part)
     return h.digest()
 
 
@@ -214,6 +274,13 @@ def harary_neighbours(
 
 __all__ = [
     "LIMBS",
+    "SigningKey",
+    "VerifyingKey",
+    "advertisement_message",
+    "check_signing_key",
+    "key_bytes",
+    "sign",
+    "verifying_key",
     "agree",
     "consistency_message",
     "decrypt_shares",

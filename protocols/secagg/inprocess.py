@@ -20,6 +20,7 @@ from mpc.errors import MpcError, QuorumLost
 from mpc.rng import Csprng
 
 from . import messages as m
+from .crypto import SigningKey
 from .client import SecAggClient
 from .masks import encode_input
 from .params import Params
@@ -55,18 +56,23 @@ def run_round(
     clock: Callable[[], float] | None = None,
     measure_bytes: bool = False,
     rng: Callable[[], Csprng] = Csprng,
+    signing_keys: Mapping[int, SigningKey] | None = None,
+    identities: Mapping[int, object] | None = None,
 ) -> RoundTrace:
     """Run one round; client ``u`` stops for good right after sending ``drop_after[u]``.
 
     ``tamper`` rewrites server → client messages (a lying server), ``tamper_up`` client → server
-    messages (a lying client); ``server`` replaces the honest server machine.
+    messages (a lying client); ``server`` replaces the honest server machine. ``signing_keys``
+    and ``identities`` are the clients' long-term keys and the PKI every client checks against.
     """
     drops = {u: Kind(k) for u, k in (drop_after or {}).items()}
     tick = clock or (lambda: 0.0)
     n = len(params.clients)
-    trace = RoundTrace(server=server if server is not None else SecAggServer(params), clients={})
+    trace = RoundTrace(server=server if server is not None else SecAggServer(params, identities=identities),
+                       clients={})
     for u in params.clients:
-        trace.clients[u] = SecAggClient(u, params, encode_input(inputs[u], n, params.fractional_bits), rng())
+        trace.clients[u] = SecAggClient(u, params, encode_input(inputs[u], n, params.fractional_bits), rng(),
+                                        signing_key=signing_keys[u] if signing_keys else None, identities=identities)
         trace.client_seconds[u] = trace.bytes_up[u] = trace.bytes_down[u] = 0
         trace.sent[u] = []
     alive = set(params.clients)

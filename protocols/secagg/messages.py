@@ -16,11 +16,12 @@ from mpc.errors import ProtocolError, UnexpectedMessage
 from mpc.field import U64
 
 from . import wire
-from .crypto import KEY_BYTES, LIMBS
+from .crypto import KEY_BYTES, LIMBS, MAX_KEY_BYTES, MAX_SIG_BYTES
 from .phases import Kind
 
-SIG_BYTES = 64
 PK_BYTES = 32
+VK = wire.blob(most=MAX_KEY_BYTES)
+SIG = wire.blob(most=MAX_SIG_BYTES)
 CT_BYTES = 8 + 2 * LIMBS * 8 + 16  # (sender, receiver, two shares' limbs) + AES-GCM tag
 
 
@@ -56,7 +57,8 @@ class Advertise(Message):
     KIND = Kind.ADVERTISE
     c_pk: bytes = _checked(wire.blob(PK_BYTES))
     s_pk: bytes = _checked(wire.blob(PK_BYTES))
-    sig_pk: bytes = _checked(wire.blob(PK_BYTES))
+    vk: bytes = _checked(VK)  # the signer's verification key (DER); checked against identities
+    sig: bytes = _checked(SIG)  # over crypto.advertisement_message(round_id, id, dim, c_pk, s_pk)
     dim: int = _checked(wire.positive_int)
 
 
@@ -66,11 +68,12 @@ class Keys(Message):
     ids: tuple[int, ...] = _checked(wire.ids)
     c_pk: tuple[bytes, ...] = _checked(wire.blobs(PK_BYTES))
     s_pk: tuple[bytes, ...] = _checked(wire.blobs(PK_BYTES))
-    sig_pk: tuple[bytes, ...] = _checked(wire.blobs(PK_BYTES))
+    vk: tuple[bytes, ...] = _checked(wire.blobs(most=MAX_KEY_BYTES))
+    sig: tuple[bytes, ...] = _checked(wire.blobs(most=MAX_SIG_BYTES))
     dim: int = _checked(wire.positive_int)
 
     def _validate(self) -> None:
-        wire.same_length("keys", self.ids, self.c_pk, self.s_pk, self.sig_pk)
+        wire.same_length("keys", self.ids, self.c_pk, self.s_pk, self.vk, self.sig)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,15 +112,14 @@ class Survivors(Message):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Consistency(Message):
     KIND = Kind.CONSISTENCY
-    sig: bytes = _checked(wire.blob(SIG_BYTES))
+    sig: bytes = _checked(SIG)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnmaskRequest(Message):
     KIND = Kind.UNMASK_REQUEST
     ids: tuple[int, ...] = _checked(wire.ids)
-    sigs: tuple[bytes, ...] = _checked(wire.blobs(SIG_BYTES))
-    dropped: tuple[int, ...] = _checked(wire.ids)
+    sigs: tuple[bytes, ...] = _checked(wire.blobs(most=MAX_SIG_BYTES))
 
     def _validate(self) -> None:
         wire.same_length("signatures", self.ids, self.sigs)
@@ -182,5 +184,5 @@ def decode(payload: Any, peer: int | None) -> Message:
 
 __all__ = [
     "Abort", "Advertise", "CT_BYTES", "Consistency", "Join", "Keys", "MESSAGES", "MaskedInput", "Message",
-    "PK_BYTES", "Result", "SIG_BYTES", "ShareKeys", "Shares", "Survivors", "Unmask", "UnmaskRequest", "decode",
+    "PK_BYTES", "Result", "ShareKeys", "Shares", "Survivors", "Unmask", "UnmaskRequest", "decode",
 ]

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import ArrayLike, NDArray
 
 from mpc.context import Context
 from mpc.errors import QuorumLost
 
 from . import messages as m
+from .crypto import SigningKey
 from .client import SecAggClient
 from .masks import encode_input
 from .params import Params
@@ -29,12 +29,17 @@ async def run_client(
     params: Params,
     x: ArrayLike,
     *,
-    identity: Ed25519PrivateKey | None = None,
-    known_identities: dict[int, bytes] | None = None,
+    signing_key: SigningKey | None = None,
+    identities: Mapping[int, object] | None = None,
 ) -> NDArray[Any] | None:
-    """One client's part: its vector goes in masked; returns the aggregate (if the server shares it)."""
+    """One client's part: its vector goes in masked; returns the aggregate (if the server shares it).
+
+    ``signing_key`` (this client's long-term Ed25519 or ECDSA P-256 key) and ``identities``
+    (party id → verification key of every client) enable the active-adversary defences; see
+    :mod:`protocols.secagg.client` for what is not defended without them.
+    """
     encoded = encode_input(x, len(params.clients), params.fractional_bits)
-    client = SecAggClient(ctx.party_id, params, encoded, ctx.rng, identity=identity, known_identities=known_identities)
+    client = SecAggClient(ctx.party_id, params, encoded, ctx.rng, signing_key=signing_key, identities=identities)
     for msg in client.start():
         await ctx.send(params.server, msg.KIND.value, msg.to_wire())
     for tag in CLIENT_WAITS:
@@ -44,9 +49,9 @@ async def run_client(
     return client.output
 
 
-async def run_server(ctx: Context, params: Params) -> SecAggServer:
+async def run_server(ctx: Context, params: Params, *, identities: Mapping[int, object] | None = None) -> SecAggServer:
     """The aggregator's part; the returned machine holds the output, U3 and per-stage counts."""
-    server = SecAggServer(params)
+    server = SecAggServer(params, identities=identities)
     for kind in SERVER_ROUNDS:
         try:
             got = await ctx.gather(kind.value, server.expected(kind), quorum=params.threshold)

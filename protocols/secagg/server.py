@@ -27,7 +27,7 @@ from mpc.field import U64
 
 from . import crypto, wire
 from . import messages as m
-from .client import self_mask_commitment
+from .client import load_identities, self_mask_commitment
 from .masks import decode_sum, unmask_sum
 from .params import Params, neighbourhoods
 from .phases import PREVIOUS, REPLY, SERVER_TRANSITIONS, Kind, ServerPhase, transition
@@ -54,16 +54,20 @@ def abort_message(exc: QuorumLost | ProtocolError) -> m.Abort:
 
 
 class SecAggServer:
-    def __init__(self, params: Params) -> None:
+    """``identities`` (party id → verification key), when the server has them, let it drop a
+    client whose advertisement is not signed by its identity early; the clients check anyway."""
+
+    def __init__(self, params: Params, *, identities: Mapping[int, object] | None = None) -> None:
         self.params = params
+        self._known = load_identities(identities)
         self.phase = ServerPhase.JOINING
         self.rounds: dict[Kind, tuple[int, ...]] = {}  # who answered each kind (U0 … U5)
         self.rejected: dict[int, str] = {}
         self._told: set[int] = set()  # rejected clients already sent an abort
-        self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}
+        self.keys: dict[int, m.Advertise] = {}
         self.sid = b""
         self.dim = 0
-        self.graph: dict[int, frozenset[int]] = {}
+        self.graph: dict[int, frozenset[int]] = neighbourhoods(params)  # fixed by the public job
         self._cts: dict[int, dict[int, bytes]] = {}  # sender → receiver → ciphertext
         self._commit: dict[int, bytes] = {}
         self._masked: dict[int, U64] = {}
@@ -100,7 +104,8 @@ class SecAggServer:
         return self.rounds.get(Kind.MASKED_INPUT, ())
 
     def holders(self, u: int) -> frozenset[int]:
-        return self.graph[u] | {u}
+        """u's share holders: its neighbours that advertised keys, and itself."""
+        return (self.graph[u] & self.keys.keys()) | {u}
 
     def receive(self, kind: Kind | str, batch: Mapping[int, Any]) -> dict[int, m.Message]:
         nxt = transition(SERVER_TRANSITIONS, self.phase, kind)  # UnexpectedMessage if not allowed
@@ -164,23 +169,27 @@ class SecAggServer:
         seen: set[bytes] = set()
         for u in sorted(batch):
             p = batch[u]
-            triple = (p.c_pk, p.s_pk, p.sig_pk)
-            if p.dim != self.dim or seen & set(triple) or len(set(triple)) != 3:
+            signer = p.vk if self._known is None else self._known.get(u)
+            message = crypto.advertisement_message(self.params.round_id, u, p.dim, p.c_pk, p.s_pk)
+            if p.dim != self.dim or {p.c_pk, p.s_pk} & seen or p.c_pk == p.s_pk:
                 self.rejected[u] = "wrong vector length or a repeated public key"
-                continue
-            seen |= set(triple)
-            self.keys[u] = triple
+            elif signer is None or not crypto.verify(signer, p.sig, message):
+                self.rejected[u] = "advertisement not signed by the client's identity"
+            else:
+                seen |= {p.c_pk, p.s_pk}
+                self.keys[u] = p
         u1 = self._close_stage(Kind.ADVERTISE, set(self.keys))
-        self.sid = crypto.session_id(self.keys, self.dim)
-        self.graph = neighbourhoods(self.params, u1, self.sid)
-        msg = m.Keys(ids=u1, c_pk=tuple(self.keys[u][0] for u in u1), s_pk=tuple(self.keys[u][1] for u in u1),
-                     sig_pk=tuple(self.keys[u][2] for u in u1), dim=self.dim)
+        self.sid = crypto.session_id(self.params.round_id, {u: (a.c_pk, a.s_pk, a.vk, a.sig)
+                                                            for u, a in self.keys.items()}, self.dim)
+        ads = [self.keys[u] for u in u1]
+        msg = m.Keys(ids=u1, c_pk=tuple(a.c_pk for a in ads), s_pk=tuple(a.s_pk for a in ads),
+                     vk=tuple(a.vk for a in ads), sig=tuple(a.sig for a in ads), dim=self.dim)
         return {u: msg for u in u1}
 
     def _on_share_keys(self, batch: dict[int, m.ShareKeys]) -> dict[int, m.Message]:
         def check(u: int, p: m.ShareKeys) -> None:
-            to = wire.within(p.ids, self.graph[u], "share recipients", u)
-            if set(to) != self.graph[u]:
+            to = wire.within(p.ids, self.holders(u) - {u}, "share recipients", u)
+            if set(to) != self.holders(u) - {u}:
                 raise ProtocolError("must send shares to every neighbour", peer=u)
             self._cts[u] = dict(zip(to, p.cts, strict=True))
             self._commit[u] = p.commit
@@ -192,7 +201,7 @@ class SecAggServer:
                 raise QuorumLost(self.holders(v) - u2, needed=self.params.threshold, have=len(have))
         out: dict[int, m.Message] = {}
         for v in sorted(u2):
-            senders = tuple(sorted(self.graph[v] & u2))
+            senders = tuple(sorted((self.holders(v) - {v}) & u2))
             out[v] = m.Shares(ids=senders, cts=tuple(self._cts[u][v] for u in senders))
         return out
 
@@ -216,16 +225,14 @@ class SecAggServer:
             self._sigs[u] = p.sig
 
         u4 = set(self._close_stage(Kind.CONSISTENCY, self._validated(batch, check)))
-        dropped = set(self.rounds[Kind.SHARE_KEYS]) - set(u3)
         out: dict[int, m.Message] = {}
         for u in sorted(u4):
             signers = tuple(sorted(self.holders(u) & u4))
-            out[u] = m.UnmaskRequest(ids=signers, sigs=tuple(self._sigs[v] for v in signers),
-                                     dropped=tuple(sorted(dropped & self.graph[u])))
+            out[u] = m.UnmaskRequest(ids=signers, sigs=tuple(self._sigs[v] for v in signers))
         return out
 
     def _signature_ok(self, u: int, sig: bytes, message: bytes) -> bool:
-        return crypto.verify(self.keys[u][2], sig, message)
+        return crypto.verify(self.keys[u].vk, sig, message)
 
     def _on_unmask(self, batch: dict[int, m.Unmask]) -> dict[int, m.Message]:
         u3 = set(self.used())
@@ -235,7 +242,7 @@ class SecAggServer:
 
         def check(u: int, p: m.Unmask) -> None:
             b_ids = wire.within(p.b_ids, u3 & self.holders(u), "b_ids", u)
-            sk_ids = wire.within(p.sk_ids, dropped & self.graph[u], "sk_ids", u)
+            sk_ids = wire.within(p.sk_ids, dropped & self.holders(u), "sk_ids", u)
             for k, v in enumerate(b_ids):
                 b_shares[v][u] = p.b[k]
             for k, v in enumerate(sk_ids):
@@ -246,15 +253,15 @@ class SecAggServer:
         for v, seed in self_seeds.items():
             if self_mask_commitment(self.sid, seed) != self._commit[v]:
                 raise ProtocolError(f"rebuilt self-mask seed of party {v} does not match its commitment")
-        needed = {v for v in dropped if self.graph[v] & u3}  # whose pairwise masks remain in the sum
+        needed = {v for v in dropped if self.holders(v) & u3}  # whose pairwise masks remain in the sum
         mask_keys = self._rebuild({v: {h: s for h, s in sk_shares[v].items() if h in u5} for v in needed})
         pairs = []
         for v, sk in mask_keys.items():
-            if crypto.x25519_public(sk) != self.keys[v][1]:
+            if crypto.x25519_public(sk) != self.keys[v].s_pk:
                 raise ProtocolError(f"rebuilt mask key of party {v} does not match its public key")
             key = crypto.x25519_private(sk)
-            pairs += [(u, v, crypto.agree(key, self.keys[u][1], self.sid, crypto.INFO_MASK))
-                      for u in sorted(self.graph[v] & u3)]
+            pairs += [(u, v, crypto.agree(key, self.keys[u].s_pk, self.sid, crypto.INFO_MASK))
+                      for u in sorted((self.holders(v) - {v}) & u3)]
         total = unmask_sum((self._masked[u] for u in sorted(u3)), (self_seeds[v] for v in sorted(u3)), pairs, self.dim)
         self.output = decode_sum(total, self.params.fractional_bits)
         msg = m.Result(used=tuple(sorted(u3)), output=self.output if self.params.result_to_clients else None)
