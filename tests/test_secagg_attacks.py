@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc.errors import ConfigError, ProtocolError
 from mpc.rng import Csprng
-from protocols.secagg import Kind, Params, SecAggServer, crypto, masks
+from protocols.secagg import Kind, Params, SecAggServer, commit, crypto, masks
 from protocols.secagg.inprocess import RoundTrace, run_round
 from protocols.secagg.params import min_threshold, neighbourhoods
 
@@ -65,6 +65,7 @@ class KeySwap:
         self.signer = Ed25519PrivateKey.generate()
         self.sid = b""
         self.victim_c_pk = b""
+        self.server = SecAggServer(params)  # the honest machine the attacker runs for everyone else
 
     def tamper(self, kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
         if u != VICTIM:
@@ -82,8 +83,18 @@ class KeySwap:
                     p["sig"][k] = crypto.sign(self.signer, crypto.advertisement_message(
                         self.params.round_id, v, p["dim"], c_pk, s_pk))
             self.victim_c_pk = payload["c_pk"][payload["ids"].index(VICTIM)]
-            adverts = {v: (p["c_pk"][k], p["s_pk"][k], p["vk"][k], p["sig"][k]) for k, v in enumerate(p["ids"])}
-            self.sid = crypto.session_id(self.params.round_id, adverts, p["dim"])
+            # a commitment to the victim's view: the victim's neighbourhood swapped, everyone else real
+            # (the attacker knows every advertisement; absent clients keep absent leaves)
+            leaves = {v: commit.leaf(v, p["dim"], (p["c_pk"][k], p["s_pk"][k], p["vk"][k], p["sig"][k]))
+                      for k, v in enumerate(p["ids"])}
+            for v in self.params.clients:
+                a = self.server.keys.get(v)
+                leaves.setdefault(v, commit.leaf(v, p["dim"], (a.c_pk, a.s_pk, a.vk, a.sig) if a else None))
+            levels = commit.build([leaves[v] for v in self.params.clients])
+            p["root"] = commit.root(levels)
+            if len(p["proofs"]):
+                p["proofs"] = commit.proofs(levels, [self.params.slot_of[v] for v in (*p["ids"], *p["absent"])])
+            self.sid = crypto.session_id(self.params.round_id, p["root"], p["dim"])
             return p
         if kind is Kind.SHARES:  # the peers' real ciphertexts would not decrypt: forge them
             zeros = np.zeros(crypto.LIMBS, dtype=np.uint64)
@@ -119,7 +130,8 @@ def test_key_swap_is_caught_before_the_victim_shares(variant: str) -> None:
     keys, pki = _pki(clients)
     inputs = _inputs(clients)
     attacker = KeySwap(params, resign=False)  # identities: it cannot sign for the peers
-    trace = run_round(params, inputs, tamper=attacker.tamper, signing_keys=keys, identities=pki)
+    trace = run_round(params, inputs, tamper=attacker.tamper, server=attacker.server, signing_keys=keys,
+                      identities=pki)
     err = trace.client_errors.get(VICTIM)
     assert isinstance(err, ProtocolError) and "not signed by their identities" in str(err)
     assert [m["kind"] for m in trace.sent[VICTIM]] == ["join", "advertise"]
@@ -133,12 +145,17 @@ def test_without_identities_the_key_swap_wins() -> None:
     params = Params.make(clients, {})
     inputs = _inputs(clients)
     attacker = KeySwap(params, resign=True)
-    trace = run_round(params, inputs, tamper=attacker.tamper)
+    trace = run_round(params, inputs, tamper=attacker.tamper, server=attacker.server)
     got = attacker.recover(trace)
     assert got is not None and np.array_equal(got, inputs[VICTIM])
 
 
 # -- the split view ---------------------------------------------------------------------------
+def _without_victim(params: Params, bits: bytes) -> bytes:
+    u3 = [v for v in commit.members(bits, params.clients) if v != VICTIM]
+    return commit.bitmap(u3, params.slot_of, len(params.clients))
+
+
 class TrustingServer(SecAggServer):
     """Collects every consistency signature, whatever survivor set it covers."""
 
@@ -155,16 +172,14 @@ def split_view(params: Params, keys: dict[int, Any], pki: dict[int, Any], inputs
 
     def tamper(kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
         if kind is Kind.KEYS:  # the server knows the session id: a hash of what it hands out
-            adverts = {v: (payload["c_pk"][k], payload["s_pk"][k], payload["vk"][k], payload["sig"][k])
-                       for k, v in enumerate(payload["ids"])}
-            seen["sid"] = crypto.session_id(params.round_id, adverts, payload["dim"])
+            seen["sid"] = crypto.session_id(params.round_id, payload["root"], payload["dim"])
         if kind is Kind.SURVIVORS:
-            seen["u3"] = tuple(payload["ids"])
+            seen["u3"] = payload["bits"]
             if u not in alive_group:
-                return {**payload, "ids": [v for v in payload["ids"] if v != VICTIM]}
+                return {**payload, "bits": _without_victim(params, payload["bits"])}
         if kind is Kind.UNMASK_REQUEST:
             group = alive_group if u in alive_group else set(params.clients) - alive_group
-            u3 = seen["u3"] if u in alive_group else tuple(v for v in seen["u3"] if v != VICTIM)
+            u3 = seen["u3"] if u in alive_group else _without_victim(params, seen["u3"])
             message = crypto.consistency_message(seen["sid"], u3)
             keep = [(v, crypto.sign(keys[v], message) if v in colluders else g)  # colluders sign both stories
                     for v, g in zip(payload["ids"], payload["sigs"], strict=True) if v in group | colluders]

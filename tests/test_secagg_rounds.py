@@ -12,6 +12,7 @@ import pytest
 from mpc.errors import ConfigError, ProtocolError, QuorumLost
 from mpc.rng import Csprng
 from protocols.secagg import InconsistentView, Kind, Params, SecAggClient, SecAggServer
+from protocols.secagg import commit
 from protocols.secagg.inprocess import run_round
 
 pytestmark = pytest.mark.timeout(60)
@@ -127,6 +128,11 @@ def test_each_client_reveals_one_secret_per_peer() -> None:
             assert all(w == "b" for v, w in trace.clients[u].revealed.items() if v != 6)
 
 
+def _without(params: Params, bits: bytes, gone: int) -> bytes:
+    u3 = [v for v in commit.members(bits, params.clients) if v != gone]
+    return commit.bitmap(u3, params.slot_of, len(params.clients))
+
+
 class RelayingAnything(SecAggServer):
     """A lying server: relays every consistency signature without checking it."""
 
@@ -140,7 +146,7 @@ def test_inconsistent_dropout_lists_make_honest_clients_abort() -> None:
 
     def split_view(kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
         if kind is Kind.SURVIVORS and u in (1, 2):  # tell 1 and 2 that 8 dropped
-            return {**payload, "ids": [v for v in payload["ids"] if v != 8]}
+            return {**payload, "bits": _without(params, payload["bits"], 8)}
         return payload
 
     trace = run_round(params, _inputs(clients), tamper=split_view, server=RelayingAnything(params))
@@ -205,3 +211,46 @@ def test_a_malformed_client_is_dropped_not_fatal() -> None:
     assert 3 in trace.server.rejected and 3 not in trace.server.used()
     assert isinstance(trace.client_errors[3], ProtocolError)  # told, not left waiting
     assert np.array_equal(trace.output, _plain_sum(inputs, trace.server.used()))
+
+
+# -- SecAgg+: O(degree) per client, bound by a commitment ------------------------------------------
+def _keys_bytes(n: int) -> int:
+    clients = tuple(range(1, n + 1))
+    params = Params.make(clients, {"variant": "secagg+", "degree": 8, "corrupt_fraction": 0.0})
+    trace = run_round(params, _inputs(clients, dim=4), measure_bytes=True)
+    assert trace.server_error is None
+    return max(trace.bytes_down.values())
+
+
+def test_secagg_plus_clients_receive_o_degree_bytes() -> None:
+    """Four times the clients, same degree: a client's download grows by the proof depth and the
+    survivor bitmap only (log n and n/8 bytes), not by n advertisements."""
+    small, large = _keys_bytes(48), _keys_bytes(192)
+    assert large < small * 1.5, (small, large)
+
+
+@pytest.mark.parametrize("lie", ["proof", "hide"])
+def test_secagg_plus_key_list_must_match_its_commitment(lie: str) -> None:
+    clients = tuple(range(1, 41))
+    params = Params.make(clients, {"variant": "secagg+", "degree": 8, "corrupt_fraction": 0.0})
+
+    def tamper(kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
+        if kind is not Kind.KEYS or u != 1:
+            return payload
+        if lie == "proof":  # one bit of one proof flipped
+            proofs = payload["proofs"].copy()
+            proofs[0, 0, 0] ^= 1
+            return {**payload, "proofs": proofs}
+        # claim a neighbour never advertised (its absent leaf does not hash into the root)
+        k = next(i for i, v in enumerate(payload["ids"]) if v != 1)
+        cols = ("ids", "c_pk", "s_pk", "vk", "sig")
+        cut = {c: [x for i, x in enumerate(payload[c]) if i != k] for c in cols}
+        order = [*range(len(payload["ids"]))]
+        order.remove(k)
+        proofs = payload["proofs"][[*order, k, *range(len(payload["ids"]), len(payload["proofs"]))]]
+        return {**payload, **cut, "absent": [*payload["absent"], payload["ids"][k]], "proofs": proofs}
+
+    trace = run_round(params, _inputs(clients, dim=4), tamper=tamper)
+    err = trace.client_errors.get(1)
+    assert isinstance(err, ProtocolError) and "commitment" in str(err)
+    assert [m["kind"] for m in trace.sent[1]] == ["join", "advertise"]

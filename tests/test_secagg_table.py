@@ -89,10 +89,12 @@ def test_tables_are_derived_from_one_stage_list() -> None:
 @pytest.mark.parametrize(("payload", "what"), [
     ({"kind": "advertise", "c_pk": b"x" * 31, "s_pk": b"y" * 32, "vk": b"v" * 44, "sig": b"z" * 64, "dim": 4}, "c_pk"),
     ({"kind": "advertise", "c_pk": b"x" * 32, "s_pk": b"y" * 32, "vk": b"v" * 44, "sig": b"z" * 64, "dim": True}, "dim"),
-    ({"kind": "survivors", "ids": [1, 2, 2]}, "duplicates"),
-    ({"kind": "survivors", "ids": [1, -2]}, "ids"),
+    ({"kind": "shares", "ids": [1, 2, 2], "cts": []}, "duplicates"),
+    ({"kind": "unmask_request", "ids": [1, -2], "sigs": []}, "ids"),
     ({"kind": "shares", "ids": [1, 2], "cts": []}, "parallel"),
-    ({"kind": "survivors", "ids": [1], "extra": 1}, "unknown fields"),
+    ({"kind": "survivors", "bits": b"\x01", "extra": 1}, "unknown fields"),
+    ({"kind": "keys", "ids": [1], "c_pk": [b"x" * 32], "s_pk": [b"y" * 32], "vk": [b"v"], "sig": [b"s"], "absent": [],
+      "root": b"r" * 32, "proofs": np.zeros((2, 3, 32), dtype=np.uint8), "dim": 3}, "inclusion proof"),
     ({"kind": "survivors"}, "lacks"),
     ({"kind": "masked_input", "y": np.zeros(3, dtype=np.int64)}, "uint64"),
 ])

@@ -41,7 +41,7 @@ from mpc.errors import ConfigError, MpcError, ProtocolError, QuorumLost
 from mpc.field import U64
 from mpc.rng import Csprng
 
-from . import crypto, wire
+from . import commit, crypto, wire
 from . import messages as m
 from .masks import mask_input
 from .params import Params, neighbourhoods
@@ -57,11 +57,25 @@ def self_mask_commitment(sid: bytes, seed: bytes) -> bytes:
     return hashlib.sha256(b"secagg/self-mask-commitment" + sid + seed).digest()
 
 
-def load_identities(identities: Mapping[int, object] | None) -> dict[int, crypto.VerifyingKey] | None:
-    """party id → verification key (key objects, DER or raw Ed25519 bytes accepted)."""
-    if identities is None:
-        return None
-    return {int(u): crypto.verifying_key(k) for u, k in identities.items()}
+class Identities:
+    """party id → verification key (key objects, DER or raw Ed25519 bytes accepted), converted
+    when first asked for: a SecAgg+ client looks up only its neighbours (O(k), not O(n))."""
+
+    def __init__(self, keys: Mapping[int, object]) -> None:
+        self._raw = keys
+        self._loaded: dict[int, tuple[crypto.VerifyingKey, bytes]] = {}
+
+    def get(self, party: int) -> tuple[crypto.VerifyingKey, bytes] | None:
+        """The key and its DER encoding, or None for an unknown party."""
+        got = self._loaded.get(party)
+        if got is None and party in self._raw:
+            key = crypto.verifying_key(self._raw[party])
+            got = self._loaded[party] = (key, crypto.key_bytes(key))
+        return got
+
+
+def load_identities(identities: Mapping[int, object] | None) -> Identities | None:
+    return None if identities is None else Identities(identities)
 
 
 class SecAggClient:
@@ -87,7 +101,7 @@ class SecAggClient:
             if signing_key is None:
                 raise ConfigError("identities are configured but this client has no signing key")
             mine = self._known.get(me)
-            if mine is None or crypto.key_bytes(mine) != crypto.key_bytes(signing_key):
+            if mine is None or mine[1] != crypto.key_bytes(signing_key):
                 raise ConfigError(f"the identity of party {me} does not match its signing key")
         self._sign_key = crypto.check_signing_key(signing_key) if signing_key is not None else crypto.signing_key(rng)
         self._c_sk, self.c_pk = crypto.x25519_keypair(rng)
@@ -100,15 +114,16 @@ class SecAggClient:
         self.advert = m.Advertise(c_pk=self.c_pk, s_pk=self.s_pk, vk=self.vk, sig=sig, dim=self.dim)
         self.neighbours: frozenset[int] = neighbourhoods(params, only=me)[me]  # fixed by the public job
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}  # holder → (c_pk, s_pk, vk), verified
+        self.root = b""
         self.sid = b""
         self._enc: dict[int, bytes] = {}  # holder → share-encryption key
         self._b = b""
         self._held: dict[int, tuple[U64, U64]] = {}  # peer → (share of its s_sk, share of its b)
         self.u2: frozenset[int] = frozenset()  # share holders that sent me shares (and me)
-        self.u3: tuple[int, ...] = ()
+        self.u3 = b""  # the survivor bitmap this client signed
+        self._alive: frozenset[int] = frozenset()  # my holders in it
         self.revealed: dict[int, str] = {}  # peer → "b" | "sk": the ledger of what left this client
         self.output: NDArray[Any] | None = None
-        self.used: tuple[int, ...] = ()
 
     # -- driving ------------------------------------------------------------------------
     def start(self) -> list[m.Message]:
@@ -138,9 +153,9 @@ class SecAggClient:
         """``advert`` is signed by party u's long-term key (or, without identities, by the key it names)."""
         if self._known is not None:
             known = self._known.get(u)
-            if known is None or crypto.key_bytes(known) != advert.vk:
+            if known is None or known[1] != advert.vk:
                 return False
-            key: crypto.VerifyingKey | bytes = known
+            key: crypto.VerifyingKey | bytes = known[0]
         else:
             key = advert.vk
         message = crypto.advertisement_message(self.params.round_id, u, advert.dim, advert.c_pk, advert.s_pk)
@@ -148,22 +163,36 @@ class SecAggClient:
 
     # -- round 1 → 2: keys → encrypted shares ----------------------------------------------
     def _on_keys(self, p: m.Keys) -> m.ShareKeys:
-        s = self.params.server
-        who = wire.within(p.ids, self.params.clients, "key list ids", s)
+        s, params = self.params.server, self.params
+        who = wire.within(p.ids, self.neighbours | {self.me}, "key list ids", s)
+        absent = wire.within(p.absent, self.neighbours, "absent neighbours", s)
+        if len(who) + len(absent) != len(self.neighbours) + 1 or set(who) & set(absent):
+            raise ProtocolError("the key list must account for every neighbour exactly once", peer=s)
         adverts = {u: m.Advertise(c_pk=c, s_pk=k, vk=v, sig=g, dim=p.dim)
                    for u, c, k, v, g in zip(who, p.c_pk, p.s_pk, p.vk, p.sig, strict=True)}
         if adverts.get(self.me) != self.advert:
             raise ProtocolError("the key list does not hold this client's own advertisement", peer=s)
         if len({k for a in adverts.values() for k in (a.c_pk, a.s_pk)}) != 2 * len(adverts):
             raise ProtocolError("the key list repeats a public key", peer=s)
-        holders = sorted((self.neighbours & set(adverts)) | {self.me})
-        forged = [u for u in holders if u != self.me and not self._authentic(u, adverts[u])]
+        forged = [u for u in sorted(adverts) if u != self.me and not self._authentic(u, adverts[u])]
         if forged:  # before anything derived from this client's secrets leaves it
             raise ProtocolError(f"advertisements of {forged[:5]} are not signed by their identities", peer=s)
-        _require(len(holders), self.params.threshold, self.neighbours - set(adverts), "advertise")
+        leaves = {u: commit.leaf(u, p.dim, (a.c_pk, a.s_pk, a.vk, a.sig)) for u, a in adverts.items()}
+        leaves.update((u, commit.leaf(u, p.dim, None)) for u in absent)
+        if params.complete:  # every leaf is here: rebuild the root
+            ok = commit.root(commit.build([leaves[u] for u in params.clients])) == p.root
+        else:  # the neighbourhood's leaves, each with its inclusion proof
+            listed = (*who, *absent)
+            depth = commit.depth_for(len(params.clients))
+            ok = p.proofs.shape == (len(listed), depth, commit.HASH) and all(
+                commit.verify(leaves[u], params.slot_of[u], p.proofs[j], p.root) for j, u in enumerate(listed))
+        if not ok:
+            raise ProtocolError("the key list does not match its commitment", peer=s)
+        holders = sorted(adverts)
+        _require(len(holders), params.threshold, set(absent), "advertise")
         self.keys = {u: (adverts[u].c_pk, adverts[u].s_pk, adverts[u].vk) for u in holders}
-        self.sid = crypto.session_id(self.params.round_id, {u: (a.c_pk, a.s_pk, a.vk, a.sig)
-                                                            for u, a in adverts.items()}, p.dim)
+        self.root = p.root
+        self.sid = crypto.session_id(params.round_id, p.root, p.dim)
         self._b = self.rng.random_bytes(crypto.KEY_BYTES)
         t = self.params.threshold
         sk_shares = crypto.share_limbs(crypto.secret_to_limbs(self._s_sk), holders, t, self.rng)
@@ -191,21 +220,22 @@ class SecAggClient:
 
     # -- round 3 → 4: survivor list → signature over it ----------------------------------
     def _on_survivors(self, p: m.Survivors) -> m.Consistency:
-        s = self.params.server
-        u3 = tuple(sorted(wire.within(p.ids, self.params.clients, "survivors", s)))
-        if self.me not in u3:
+        s, params = self.params.server, self.params
+        if len(p.bits) != commit.bitmap_size(len(params.clients)):
+            raise ProtocolError("the survivor bitmap has the wrong length", peer=s)
+        if not commit.in_bitmap(p.bits, params.slot_of[self.me]):
             raise ProtocolError("the survivor list omits this client, whose masked input was sent", peer=s)
-        mine = set(u3) & self._holders()
+        mine = {u for u in self._holders() if commit.in_bitmap(p.bits, params.slot_of[u])}
         if not mine <= self.u2:
             raise ProtocolError(f"survivors {sorted(mine - self.u2)[:5]} never shared keys with me", peer=s)
-        _require(len(mine), self.params.threshold, self.u2 - mine, "masked_input")
-        self.u3 = u3
-        return m.Consistency(sig=crypto.sign(self._sign_key, crypto.consistency_message(self.sid, u3)))
+        _require(len(mine), params.threshold, self.u2 - mine, "masked_input")
+        self.u3, self._alive = p.bits, frozenset(mine)
+        return m.Consistency(sig=crypto.sign(self._sign_key, crypto.consistency_message(self.sid, p.bits)))
 
     # -- round 4 → 5: signatures → shares to reveal -----------------------------------------
     def _on_unmask_request(self, p: m.UnmaskRequest) -> m.Unmask:
         s = self.params.server
-        mine = set(self.u3) & self._holders()
+        mine = self._alive  # my holders in the U3 I signed
         outside = sorted(set(p.ids) - mine)
         if outside:
             raise InconsistentView(f"signers {outside[:5]} are not in the survivor set I signed", peer=s)
@@ -218,7 +248,7 @@ class SecAggClient:
         if bad:
             raise InconsistentView(f"signatures of {bad[:5]} do not cover the survivor set I signed", peer=s)
         alive = sorted(mine & set(self._held))
-        gone = sorted(self.u2 - set(self.u3))  # shared keys with me, masked input not used
+        gone = sorted(self.u2 - mine)  # shared keys with me, masked input not used
         for v in alive:
             self._reveal(v, "b")
         for v in gone:
@@ -234,7 +264,8 @@ class SecAggClient:
 
     # -- the end --------------------------------------------------------------------------
     def _on_result(self, p: m.Result) -> None:
-        self.used = wire.within(p.used, self.u3, "used", self.params.server)
+        if p.used != self.u3:
+            raise ProtocolError("the result is not over the survivor set this client signed", peer=self.params.server)
         self.output = p.output
         return None
 
@@ -251,4 +282,4 @@ def _require(have: int, needed: int, missing: Any, stage: str) -> None:
         raise QuorumLost(sorted(missing), needed=needed, have=have)
 
 
-__all__ = ["InconsistentView", "SecAggClient", "load_identities", "self_mask_commitment"]
+__all__ = ["Identities", "InconsistentView", "SecAggClient", "load_identities", "self_mask_commitment"]

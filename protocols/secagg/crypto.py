@@ -16,11 +16,13 @@ Everything here is a function of bytes and arrays (no Context, no I/O), tested a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -150,24 +152,18 @@ def advertisement_message(round_id: bytes, party: int, dim: int, c_pk: bytes, s_
 
 
 # -- the round's identity -----------------------------------------------------------------
-def session_id(round_id: bytes, keys: dict[int, tuple[bytes, ...]], dim: int) -> bytes:
-    """SHA-256 over the round id, the dimension and every advertisement (id, c_pk, s_pk, vk, sig)
-    of U1 in id order. Fresh keys every round make this unique per round; every later message is
-    bound to it.
+def session_id(round_id: bytes, root: bytes, dim: int) -> bytes:
+    """SHA-256 over the round id, the dimension and the Merkle root of the round's advertisements
+    (:mod:`protocols.secagg.commit`). Fresh keys every round make it unique per round; every later
+    message is bound to it.
     """
-    h = hashlib.sha256(b"secagg/session/v2" + round_id)
-    h.update(struct.pack(">Q", dim))
-    for u in sorted(keys):
-        h.update(struct.pack(">I", u))
-        for part in keys[u]:
-            h.update(struct.pack(">H", len(part)) + part)
-    return h.digest()
+    return hashlib.sha256(b"secagg/session/v3" + round_id + struct.pack(">Q", dim) + root).digest()
 
 
-def consistency_message(sid: bytes, survivors: Sequence[int]) -> bytes:
-    """What each client signs in the consistency check: the survivor set U3 of this round."""
-    ids = sorted(survivors)
-    return b"secagg/consistency/v1" + sid + struct.pack(f">{len(ids)}I", *ids)
+def consistency_message(sid: bytes, survivors: bytes) -> bytes:
+    """What each client signs in the consistency check: the survivor set U3 (a bitmap over the
+    registered clients) of this round."""
+    return b"secagg/consistency/v2" + sid + hashlib.sha256(survivors).digest()
 
 
 # -- share encryption ---------------------------------------------------------------------
@@ -245,6 +241,15 @@ def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
 
 
 # -- SecAgg+ graph ------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _ring(ids: tuple[int, ...], seed: bytes) -> tuple[NDArray[np.int64], dict[int, int]]:
+    """The seeded circular order (and each client's place in it), computed once per round: a
+    uniform random permutation, sorting by 64-bit keystream values (ties: probability ~n²/2^65)."""
+    order = np.asarray(ids, dtype=np.int64)[
+        np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(len(ids)), kind="stable")]
+    return order, {int(u): i for i, u in enumerate(order.tolist())}
+
+
 def harary_neighbours(
     clients: Sequence[int], degree: int, seed: bytes, only: int | None = None
 ) -> dict[int, frozenset[int]]:
@@ -252,7 +257,8 @@ def harary_neighbours(
 
     Each client is joined to the k/2 nearest on either side of a random circular order; ``degree``
     is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
-    The seed is public (derived from the session id), so every party computes the same graph.
+    The seed is public (fixed by the job before any client advertises), so every party computes
+    the same graph and dropping clients does not change it.
     With ``only`` the result holds just that client's neighbourhood (what a client needs).
     """
     ids = np.asarray(sorted(clients), dtype=np.int64)
@@ -262,12 +268,10 @@ def harary_neighbours(
         wanted = ids if only is None else [only]
         return {int(u): everyone - {int(u)} for u in wanted}
     half = (degree + 1) // 2
-    # a uniform random permutation: sort by 64-bit keystream values (ties have probability ~n²/2^65)
-    order = ids[np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(n), kind="stable")]
+    order, position = _ring(tuple(int(v) for v in ids), seed)
     offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
     if only is not None:
-        pos = int(np.flatnonzero(order == only)[0])
-        return {only: frozenset(int(v) for v in order[(pos + offsets) % n])}
+        return {only: frozenset(order[(position[only] + offsets) % n].tolist())}
     table = order[(np.arange(n)[:, None] + offsets[None, :]) % n]  # row i: neighbours of order[i]
     return {int(u): frozenset(row.tolist()) for u, row in zip(order, table, strict=True)}
 

@@ -16,6 +16,7 @@ from mpc.errors import ProtocolError, UnexpectedMessage
 from mpc.field import U64
 
 from . import wire
+from .commit import HASH
 from .crypto import KEY_BYTES, LIMBS, MAX_KEY_BYTES, MAX_SIG_BYTES
 from .phases import Kind
 
@@ -70,10 +71,15 @@ class Keys(Message):
     s_pk: tuple[bytes, ...] = _checked(wire.blobs(PK_BYTES))
     vk: tuple[bytes, ...] = _checked(wire.blobs(most=MAX_KEY_BYTES))
     sig: tuple[bytes, ...] = _checked(wire.blobs(most=MAX_SIG_BYTES))
+    absent: tuple[int, ...] = _checked(wire.ids)  # neighbours that advertised nothing
+    root: bytes = _checked(wire.blob(HASH))  # Merkle root over every registered client's leaf
+    proofs: Any = _checked(wire.hashes)  # (len(ids) + len(absent), depth, 32): inclusion proofs, or none
     dim: int = _checked(wire.positive_int)
 
     def _validate(self) -> None:
         wire.same_length("keys", self.ids, self.c_pk, self.s_pk, self.vk, self.sig)
+        if len(self.proofs) not in (0, len(self.ids) + len(self.absent)):
+            raise ProtocolError("keys: one inclusion proof per listed client, or none")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,7 +112,7 @@ class MaskedInput(Message):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Survivors(Message):
     KIND = Kind.SURVIVORS
-    ids: tuple[int, ...] = _checked(wire.ids)
+    bits: bytes = _checked(wire.blob(most=1 << 20))  # U3 as a bitmap over the registered clients
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +148,7 @@ class Unmask(Message):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result(Message):
     KIND = Kind.RESULT
-    used: tuple[int, ...] = _checked(wire.ids)
+    used: bytes = _checked(wire.blob(most=1 << 20))  # U3, the clients whose inputs are in the sum
     output: Any = _checked(wire.optional(wire.vector), default=None)  # int64 or float64
 
 

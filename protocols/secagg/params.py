@@ -55,7 +55,7 @@ import hashlib
 import math
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -157,9 +157,11 @@ class Params:
     server: int = 0
     round_id: bytes = b"secagg/default-round"
     graph_seed: bytes = b"secagg/default-graph"
+    slot_of: dict[int, int] = field(init=False, repr=False, compare=False)  # client → registration index
 
     def __post_init__(self) -> None:
-        if len(self.clients) < 2 or len(set(self.clients)) != len(self.clients):
+        object.__setattr__(self, "slot_of", {u: i for i, u in enumerate(self.clients)})
+        if len(self.clients) < 2 or len(self.slot_of) != len(self.clients):
             raise ConfigError("secure aggregation needs at least two distinct clients")
         if self.variant not in ("secagg", "secagg+"):
             raise ConfigError(f"variant must be 'secagg' or 'secagg+', got {self.variant!r}")
@@ -172,6 +174,11 @@ class Params:
                 f"threshold {self.threshold} is unsafe or impossible for {h} share holders with {self.corrupt} "
                 f"colluding: it must satisfy 2t > holders + colluders and t <= holders, i.e. {least} <= t <= {h} "
                 "(a lower threshold lets a server that splits its dropout story rebuild both secrets of a client)")
+
+    @property
+    def complete(self) -> bool:
+        """Every client is every other's neighbour (SecAgg, or SecAgg+ with degree n − 1)."""
+        return self.holders >= len(self.clients)
 
     @property
     def holders(self) -> int:

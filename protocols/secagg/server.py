@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from mpc.errors import ProtocolError, QuorumLost
 from mpc.field import U64
 
-from . import crypto, wire
+from . import commit, crypto, wire
 from . import messages as m
 from .client import load_identities, self_mask_commitment
 from .masks import decode_sum, unmask_sum
@@ -72,6 +72,7 @@ class SecAggServer:
         self._commit: dict[int, bytes] = {}
         self._masked: dict[int, U64] = {}
         self._sigs: dict[int, bytes] = {}
+        self._u3_bits = b""
         self.output: NDArray[Any] | None = None
 
     # -- the sans-IO step both drivers use -------------------------------------------------
@@ -169,7 +170,8 @@ class SecAggServer:
         seen: set[bytes] = set()
         for u in sorted(batch):
             p = batch[u]
-            signer = p.vk if self._known is None else self._known.get(u)
+            known = self._known.get(u) if self._known is not None else None
+            signer = p.vk if self._known is None else (known[0] if known and known[1] == p.vk else None)
             message = crypto.advertisement_message(self.params.round_id, u, p.dim, p.c_pk, p.s_pk)
             if p.dim != self.dim or {p.c_pk, p.s_pk} & seen or p.c_pk == p.s_pk:
                 self.rejected[u] = "wrong vector length or a repeated public key"
@@ -179,12 +181,27 @@ class SecAggServer:
                 seen |= {p.c_pk, p.s_pk}
                 self.keys[u] = p
         u1 = self._close_stage(Kind.ADVERTISE, set(self.keys))
-        self.sid = crypto.session_id(self.params.round_id, {u: (a.c_pk, a.s_pk, a.vk, a.sig)
-                                                            for u, a in self.keys.items()}, self.dim)
-        ads = [self.keys[u] for u in u1]
-        msg = m.Keys(ids=u1, c_pk=tuple(a.c_pk for a in ads), s_pk=tuple(a.s_pk for a in ads),
-                     vk=tuple(a.vk for a in ads), sig=tuple(a.sig for a in ads), dim=self.dim)
-        return {u: msg for u in u1}
+        params, dim = self.params, self.dim
+        leaves = [commit.leaf(u, dim, (a.c_pk, a.s_pk, a.vk, a.sig) if (a := self.keys.get(u)) else None)
+                  for u in params.clients]
+        levels = commit.build(leaves)
+        root = commit.root(levels)
+        self.sid = crypto.session_id(params.round_id, root, dim)
+        no_proofs = np.zeros((0, commit.depth_for(len(params.clients)), commit.HASH), dtype=np.uint8)
+
+        def keys_for(listed: list[int], absent: list[int]) -> m.Keys:
+            ads = [self.keys[u] for u in listed]
+            proofs = no_proofs if params.complete else commit.proofs(
+                levels, [params.slot_of[u] for u in (*listed, *absent)])
+            return m.Keys(ids=tuple(listed), c_pk=tuple(a.c_pk for a in ads), s_pk=tuple(a.s_pk for a in ads),
+                          vk=tuple(a.vk for a in ads), sig=tuple(a.sig for a in ads), absent=tuple(absent),
+                          root=root, proofs=proofs, dim=dim)
+
+        if params.complete:  # everyone gets every advertisement (one broadcast)
+            msg = keys_for(list(u1), sorted(set(params.clients) - set(u1)))
+            return {u: msg for u in u1}
+        # SecAgg+: each client gets its neighbourhood's leaves with inclusion proofs, O(k log n)
+        return {v: keys_for(sorted(self.holders(v)), sorted(self.graph[v] - self.keys.keys())) for v in u1}
 
     def _on_share_keys(self, batch: dict[int, m.ShareKeys]) -> dict[int, m.Message]:
         def check(u: int, p: m.ShareKeys) -> None:
@@ -212,12 +229,12 @@ class SecAggServer:
             self._masked[u] = p.y
 
         u3 = self._close_stage(Kind.MASKED_INPUT, self._validated(batch, check))
-        msg = m.Survivors(ids=u3)
+        self._u3_bits = commit.bitmap(u3, self.params.slot_of, len(self.params.clients))
+        msg = m.Survivors(bits=self._u3_bits)
         return {u: msg for u in u3}
 
     def _on_consistency(self, batch: dict[int, m.Consistency]) -> dict[int, m.Message]:
-        u3 = self.used()
-        message = crypto.consistency_message(self.sid, u3)
+        message = crypto.consistency_message(self.sid, self._u3_bits)
 
         def check(u: int, p: m.Consistency) -> None:
             if not self._signature_ok(u, p.sig, message):
@@ -264,7 +281,7 @@ class SecAggServer:
                       for u in sorted((self.holders(v) - {v}) & u3)]
         total = unmask_sum((self._masked[u] for u in sorted(u3)), (self_seeds[v] for v in sorted(u3)), pairs, self.dim)
         self.output = decode_sum(total, self.params.fractional_bits)
-        msg = m.Result(used=tuple(sorted(u3)), output=self.output if self.params.result_to_clients else None)
+        msg = m.Result(used=self._u3_bits, output=self.output if self.params.result_to_clients else None)
         return {u: msg for u in sorted(u5)}
 
     def _rebuild(self, shares: dict[int, dict[int, U64]]) -> dict[int, bytes]:

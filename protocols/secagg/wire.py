@@ -84,6 +84,15 @@ def vector(value: Any, what: str) -> Any:
     return value
 
 
+def hashes(value: Any, what: str) -> Any:
+    """A (count, depth, 32) uint8 array of hashes (Merkle proofs)."""
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim != 3 or value.shape[2] != 32:
+        raise ProtocolError(f"{what} must be a (count, depth, 32) uint8 array")
+    if value.shape[1] > 40:
+        raise ProtocolError(f"{what}: a tree deeper than 40 levels")
+    return value
+
+
 def positive_int(value: Any, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 1 << 40:
         raise ProtocolError(f"{what} must be a positive integer")
@@ -115,4 +124,4 @@ def same_length(what: str, *columns: tuple[Any, ...] | U64) -> None:
         raise ProtocolError(f"{what}: parallel lists of different lengths")
 
 
-__all__ = ["Check", "array", "blob", "blobs", "count", "ids", "optional", "positive_int", "same_length", "text", "vector", "within"]
+__all__ = ["Check", "array", "blob", "blobs", "count", "hashes", "ids", "optional", "positive_int", "same_length", "text", "vector", "within"]
