@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
-from mpc.node import CrashFault, Node
+from mpc.node import Node, SendObserver
 from mpc.app.scenario import Scenario
 from mpc.transport.base import Transport
 
@@ -51,6 +51,20 @@ def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
     """The peers ``pid`` connects to: everyone, unless the protocol declares a topology."""
     peers = lookup(scn.protocol).topology(job_of(scn), pid)
     return tuple(p for p in (ids if peers is None else peers) if p != pid)
+
+
+def crash_after(after: str, on_crash: Callable[[], None]) -> SendObserver:
+    """A send observer that calls ``on_crash`` once, after the send of round ``after`` (a tag, or
+    its last path segment)."""
+    fired = False
+
+    def observe(tag: str) -> None:
+        nonlocal fired
+        if not fired and (tag == after or tag.rsplit("/", 1)[-1] == after):
+            fired = True
+            on_crash()
+
+    return observe
 
 
 def new_session() -> bytes:
@@ -91,17 +105,11 @@ async def run_party(
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
-        async with Node(
-            pid,
-            transport=transport,
-            parties=parties,
-            session=session,
-            timeout=scn.timeout_s,
-            connect_timeout=max(30.0, scn.timeout_s),
-            crash=CrashFault(after=after) if after else None,
-            on_crash=on_crash,
-            neighbors=neighbors(scn, pid, parties),
-        ) as node:
+        node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
+                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties))
+        if after:
+            node.add_send_observer(crash_after(after, on_crash))
+        async with node:
             t0 = loop.time()
             if on_ready is not None:
                 on_ready()
@@ -199,11 +207,12 @@ class Report:
 
 
 # -- simulated runs -----------------------------------------------------------------------
-async def _simulate(scn: Scenario, trace: str | None = None) -> tuple[dict[int, Outcome], float]:
+async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence[Any] = ()) -> tuple[dict[int, Outcome], float]:
     import netsim
 
     ids = node_ids(scn)
     net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults, trace=trace)
+    net.observers.extend(observers)
     session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -238,11 +247,12 @@ async def _simulate(scn: Scenario, trace: str | None = None) -> tuple[dict[int, 
     return outcomes, loop.time() - t0
 
 
-def run_sim(scn: Scenario, *, trace: str | None = None) -> Report:
+def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any] = ()) -> Report:
+    """Run every party in one process over netsim; ``observers`` see every message on the wire."""
     import netsim
 
     wall = time.perf_counter()
-    outcomes, elapsed = netsim.run(_simulate(scn, trace))
+    outcomes, elapsed = netsim.run(_simulate(scn, trace, observers))
     reason = check(scn, outcomes)
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
