@@ -51,7 +51,19 @@ class Credentials:
 
 
 def params_of(job: Job, instance: str = "") -> Params:
-    return Params.make(job.parties, job.options, degree_threshold=job.threshold, fractional_bits=job.fractional_bits,
+    """The round's parameters. Parties in one process (a simulation) share one Params per job and
+    instance, so its O(n) set-up (slots, digest) is paid once, not once per client."""
+    key = (tuple(job.parties), tuple(sorted(job.options.items())), job.threshold, job.fractional_bits, instance)
+    try:
+        return _params(key)
+    except TypeError:  # an unhashable option value: no sharing
+        return _params.__wrapped__(key)
+
+
+@functools.lru_cache(maxsize=16)
+def _params(key: tuple[tuple[int, ...], tuple[tuple[str, object], ...], int | None, int | None, str]) -> Params:
+    parties, options, threshold, fractional_bits, instance = key
+    return Params.make(parties, dict(options), degree_threshold=threshold, fractional_bits=fractional_bits,
                        round_id=instance.encode())
 
 
@@ -61,14 +73,22 @@ def simulated_credentials(job: Job, party: int) -> Credentials:
     if kind not in ("ed25519", "p256"):
         raise ConfigError(f"options.identity_type must be 'ed25519' or 'p256', got {kind!r}")
 
-    def key(u: int) -> SigningKey:
-        seed = hashlib.sha256(b"secagg/simulated-identity" + repr(sorted(job.parties)).encode() + u.to_bytes(4, "big"))
-        if kind == "ed25519":
-            return Ed25519PrivateKey.from_private_bytes(seed.digest())
-        return ec.derive_private_key(int.from_bytes(seed.digest(), "big") % (2**255) + 1, ec.SECP256R1())
+    keys, public = _simulated_pki(tuple(job.parties), kind)
+    return Credentials(signing_key=keys.get(party), identities=public)
 
-    keys = {u: key(u) for u in job.parties}
-    return Credentials(signing_key=keys.get(party), identities={u: k.public_key() for u, k in keys.items()})
+
+@functools.lru_cache(maxsize=4)
+def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, SigningKey], dict[int, object]]:
+    """Derived once per job in a process (every simulated party shares the same table)."""
+
+    def key(u: int) -> SigningKey:
+        seed = hashlib.sha256(b"secagg/simulated-identity" + kind.encode() + u.to_bytes(4, "big")).digest()
+        if kind == "ed25519":
+            return Ed25519PrivateKey.from_private_bytes(seed)
+        return ec.derive_private_key(int.from_bytes(seed, "big") % (2**255) + 1, ec.SECP256R1())
+
+    keys = {u: key(u) for u in parties}
+    return keys, {u: k.public_key() for u, k in keys.items()}
 
 
 async def run(ctx: Context, job: Job, x: Array | None, *, credentials: Credentials | None = None) -> PartyResult:
