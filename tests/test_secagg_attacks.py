@@ -278,3 +278,34 @@ def test_dropping_clients_does_not_re_roll_the_graph() -> None:
 def test_int64_min_has_no_headroom() -> None:
     with pytest.raises(ConfigError):
         masks.encode_input(np.array([np.iinfo(np.int64).min, 0], dtype=np.int64), 3, None)
+
+
+# -- identities from `mpc keygen` ------------------------------------------------------------------
+def test_keygen_identities_drive_a_round_and_stop_the_key_swap(tmp_path: Any) -> None:
+    """The app layer's wiring: each client's signing key from mpc.identity.load_identity and every
+    client's certified verification key from mpc.identity.signing_keys."""
+    from mpc import identity
+
+    clients = tuple(range(1, 7))
+    identity.generate(tmp_path, clients)
+    keys = {u: identity.load_identity(tmp_path, u).signing_key for u in clients}
+    pki = identity.signing_keys(tmp_path, clients)
+    params = Params.make(clients, {})
+    inputs = _inputs(clients)
+    trace = run_round(params, inputs, signing_keys=keys, identities=pki, drop_after={4: "share_keys"})
+    used = trace.server.used()
+    assert trace.server_error is None and used == (1, 2, 3, 5, 6)
+    assert np.array_equal(trace.output, np.sum([inputs[u] for u in used], axis=0))
+    attacker = KeySwap(params, resign=True)  # signs with a key of its own: not a certified one
+    trace = run_round(params, inputs, tamper=attacker.tamper, server=attacker.server, signing_keys=keys,
+                      identities=pki)
+    assert isinstance(trace.client_errors.get(VICTIM), ProtocolError)
+    assert attacker.recover(trace) is None
+
+
+def test_a_client_whose_key_is_not_its_identity_is_refused() -> None:
+    clients = (1, 2, 3)
+    keys, pki = _pki(clients)
+    with pytest.raises(ConfigError, match="does not match"):
+        run_round(Params.make(clients, {}), _inputs(clients), signing_keys={1: keys[2], 2: keys[2], 3: keys[3]},
+                  identities=pki)

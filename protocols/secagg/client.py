@@ -195,8 +195,8 @@ class SecAggClient:
         self.sid = crypto.session_id(params.round_id, p.root, p.dim)
         self._b = self.rng.random_bytes(crypto.KEY_BYTES)
         t = self.params.threshold
-        sk_shares = crypto.share_limbs(crypto.secret_to_limbs(self._s_sk), holders, t, self.rng)
-        b_shares = crypto.share_limbs(crypto.secret_to_limbs(self._b), holders, t, self.rng)
+        sk_shares = crypto.share_secret(self._s_sk, holders, t, self.rng)
+        b_shares = crypto.share_secret(self._b, holders, t, self.rng)
         peers, cts = [], []
         for k, v in enumerate(holders):
             if v == self.me:

@@ -9,9 +9,8 @@ Everything here is a function of bytes and arrays (no Context, no I/O), tested a
   the associated data, so a ciphertext replayed from another round fails authentication.
 * Secret sharing of 32-byte secrets (the self-mask seed b_u and the mask key s_u^SK) over
   GF(2^61 − 1): a secret is cut into 5 limbs of at most 56 bits (each < p), and every limb is
-  Shamir-shared with the same evaluation points. Sharing is vectorized over points (the generic
-  :func:`mpc.sharing.shamir_share` loops over points in Python, which costs O(n·t) numpy calls per
-  client); reconstruction is :func:`mpc.sharing.shamir_reconstruct`.
+  Shamir-shared with the same evaluation points by :func:`mpc.sharing.shamir_share`; reconstruction
+  is :func:`mpc.sharing.shamir_reconstruct`.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from cryptography.hazmat.primitives.serialization import (
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64
 from mpc.rng import Csprng
-from mpc.sharing import SharingError, shamir_reconstruct
+from mpc.sharing import SharingError, shamir_reconstruct, shamir_share
 
 KEY_BYTES = 32
 LIMB_BYTES = 7  # 56-bit limbs stay below p = 2^61 − 1
@@ -209,25 +208,13 @@ def limbs_to_secret(limbs: U64) -> bytes:
     return raw[:KEY_BYTES]
 
 
-def share_limbs(secret: U64, points: Sequence[int], needed: int, rng: Csprng) -> U64:
-    """Shamir shares (degree ``needed − 1`` ≥ 1) of a limb vector at ``points``; shape (len(points), L).
-
-    Degree 0 is refused: its "shares" are the secret itself. Horner's rule runs over the
-    coefficients with all points at once, so the cost is ``needed`` vector operations, not
-    ``needed · len(points)``.
-    """
-    pts = np.asarray(points, dtype=np.uint64)
-    if len(set(points)) != len(points) or any(int(p) % GF61.modulus == 0 for p in points):
-        raise SharingError("evaluation points must be distinct and non-zero")
+def share_secret(secret: bytes, points: Sequence[int], needed: int, rng: Csprng) -> U64:
+    """Shamir shares of a 32-byte secret's limbs at ``points`` (:func:`mpc.sharing.shamir_share`,
+    degree ``needed − 1``); shape (len(points), LIMBS). Degree 0 is refused: its "shares" are the
+    secret itself."""
     if not 2 <= needed <= len(points):
         raise SharingError(f"need 2 <= needed={needed} <= {len(points)} points (degree 0 is no sharing)")
-    degree = needed - 1
-    coeffs = GF61.random(rng, (degree, secret.size))
-    x = np.repeat(pts[:, None], secret.size, axis=1)
-    acc = np.broadcast_to(coeffs[degree - 1], x.shape).copy()
-    for j in range(degree - 2, -2, -1):  # coefficients high to low, the secret last
-        acc = GF61.add(GF61.mul(acc, x), np.broadcast_to(secret if j < 0 else coeffs[j], x.shape))
-    return acc
+    return shamir_share(secret_to_limbs(secret), points, needed - 1, rng)
 
 
 def reconstruct_secret(points: Sequence[int], shares: U64) -> bytes:
@@ -295,7 +282,7 @@ __all__ = [
     "reconstruct_secret",
     "secret_to_limbs",
     "session_id",
-    "share_limbs",
+    "share_secret",
     "signing_key",
     "verify",
     "verifying_bytes",
