@@ -232,7 +232,7 @@ def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
 def _ring(ids: tuple[int, ...], seed: bytes) -> tuple[NDArray[np.int64], dict[int, int]]:
     """The seeded circular order (and each client's place in it), computed once per round: a
     uniform random permutation, sorting by 64-bit keystream values (ties: probability ~n²/2^65)."""
-    order = np.asarray(ids, dtype=np.int64)[
+    order = np.sort(np.asarray(ids, dtype=np.int64))[
         np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(len(ids)), kind="stable")]
     return order, {int(u): i for i, u in enumerate(order.tolist())}
 
@@ -248,14 +248,13 @@ def harary_neighbours(
     the same graph and dropping clients does not change it.
     With ``only`` the result holds just that client's neighbourhood (what a client needs).
     """
-    ids = np.asarray(sorted(clients), dtype=np.int64)
+    ids = tuple(clients) if isinstance(clients, tuple) else tuple(int(v) for v in clients)
     n = len(ids)
     if degree >= n - 1:
-        everyone = frozenset(int(v) for v in ids)
-        wanted = ids if only is None else [only]
-        return {int(u): everyone - {int(u)} for u in wanted}
+        everyone = frozenset(ids)
+        return {u: everyone - {u} for u in (ids if only is None else (only,))}
     half = (degree + 1) // 2
-    order, position = _ring(tuple(int(v) for v in ids), seed)
+    order, position = _ring(ids, seed)  # per client: a cache hit, no O(n) work
     offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
     if only is not None:
         return {only: frozenset(order[(position[only] + offsets) % n].tolist())}

@@ -35,17 +35,15 @@ class Message:
     KIND: ClassVar[Kind]
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            check = f.metadata.get("check")
-            if check is not None:
-                object.__setattr__(self, f.name, check(getattr(self, f.name), f.name))
+        for name, check in _CHECKS[type(self)]:
+            object.__setattr__(self, name, check(getattr(self, name), name))
         self._validate()
 
     def _validate(self) -> None:
         """Checks across fields (parallel lists)."""
 
     def to_wire(self) -> dict[str, Any]:
-        return {"kind": self.KIND.value, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        return {"kind": self.KIND.value, **{name: getattr(self, name) for name in _NAMES[type(self)]}}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +164,10 @@ class Abort(Message):
 MESSAGES: dict[Kind, type[Message]] = {cls.KIND: cls for cls in (
     Join, Advertise, Keys, ShareKeys, Shares, MaskedInput, Survivors, Consistency, UnmaskRequest, Unmask, Result,
     Abort)}
+# per class, once: (field, check) pairs and field names (messages are many, dataclasses.fields is slow)
+_CHECKS: dict[type[Message], tuple[tuple[str, wire.Check], ...]] = {
+    cls: tuple((f.name, f.metadata["check"]) for f in fields(cls) if "check" in f.metadata) for cls in MESSAGES.values()}
+_NAMES: dict[type[Message], frozenset[str]] = {cls: frozenset(f.name for f in fields(cls)) for cls in MESSAGES.values()}
 
 
 def decode(payload: Any, peer: int | None) -> Message:
@@ -176,8 +178,8 @@ def decode(payload: Any, peer: int | None) -> Message:
         cls = MESSAGES[Kind(payload["kind"])]
     except ValueError:
         raise UnexpectedMessage(f"unknown message kind {payload['kind'][:40]!r}", peer=peer) from None
-    names = {f.name for f in fields(cls)}
-    extra = set(payload) - names - {"kind"}
+    names = _NAMES[cls]
+    extra = payload.keys() - names - {"kind"}
     if extra:
         raise ProtocolError(f"{cls.KIND.value} message has unknown fields {sorted(map(str, extra))[:5]}", peer=peer)
     try:
