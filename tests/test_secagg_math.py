@@ -29,7 +29,7 @@ def test_shares_rebuild_from_any_threshold_subset(n: int, data: st.DataObject) -
     t = data.draw(st.integers(2, n))
     points = sorted(data.draw(st.sets(st.integers(1, 5000), min_size=n, max_size=n)))
     secret = data.draw(st.binary(min_size=32, max_size=32))
-    shares = crypto.share_secret(secret, points, t, Csprng())
+    shares = crypto.share_secrets([secret], points, t, Csprng())[:, 0]
     subset = sorted(data.draw(st.sets(st.sampled_from(range(n)), min_size=t, max_size=t)))
     got = crypto.reconstruct_secret([points[i] for i in subset], shares[subset])
     assert got == secret
@@ -37,13 +37,13 @@ def test_shares_rebuild_from_any_threshold_subset(n: int, data: st.DataObject) -
 
 def test_degree_zero_is_no_sharing() -> None:
     with pytest.raises(SharingError):
-        crypto.share_secret(bytes(32), [1, 2, 3], 1, Csprng())
+        crypto.share_secrets([bytes(32)], [1, 2, 3], 1, Csprng())
 
 
 def test_fewer_than_threshold_shares_do_not_rebuild() -> None:
     secret = Csprng().random_bytes(32)
     points = list(range(1, 11))
-    shares = crypto.share_secret(secret, points, 6, Csprng())
+    shares = crypto.share_secrets([secret], points, 6, Csprng())[:, 0]
     limbs = crypto.reconstruct_many(points[:5], shares[:5])
     assert not np.array_equal(limbs, crypto.secret_to_limbs(secret))
 

@@ -78,6 +78,17 @@ def load_identities(identities: Mapping[int, object] | None) -> Identities | Non
     return None if identities is None else Identities(identities)
 
 
+def advert_signed(known: Identities | None, round_id: bytes, u: int, advert: m.Advertise) -> bool:
+    """``advert`` is signed by party u's long-term key. Without identities there is nothing to
+    check it against (the server could sign a substitute with a key of its own), so it is not
+    checked: that would cost k signature checks per client and defend nothing."""
+    if known is None:
+        return True
+    identity = known.get(u)
+    message = crypto.advertisement_message(round_id, u, advert.dim, advert.c_pk, advert.s_pk)
+    return identity is not None and identity[1] == advert.vk and crypto.verify(identity[0], advert.sig, message)
+
+
 class SecAggClient:
     def __init__(
         self,
@@ -149,18 +160,6 @@ class SecAggClient:
     def _holders(self) -> frozenset[int]:
         return frozenset(self.keys)
 
-    def _authentic(self, u: int, advert: m.Advertise) -> bool:
-        """``advert`` is signed by party u's long-term key (or, without identities, by the key it names)."""
-        if self._known is not None:
-            known = self._known.get(u)
-            if known is None or known[1] != advert.vk:
-                return False
-            key: crypto.VerifyingKey | bytes = known[0]
-        else:
-            key = advert.vk
-        message = crypto.advertisement_message(self.params.round_id, u, advert.dim, advert.c_pk, advert.s_pk)
-        return crypto.verify(key, advert.sig, message)
-
     # -- round 1 → 2: keys → encrypted shares ----------------------------------------------
     def _on_keys(self, p: m.Keys) -> m.ShareKeys:
         s, params = self.params.server, self.params
@@ -174,7 +173,8 @@ class SecAggClient:
             raise ProtocolError("the key list does not hold this client's own advertisement", peer=s)
         if len({k for a in adverts.values() for k in (a.c_pk, a.s_pk)}) != 2 * len(adverts):
             raise ProtocolError("the key list repeats a public key", peer=s)
-        forged = [u for u in sorted(adverts) if u != self.me and not self._authentic(u, adverts[u])]
+        forged = [u for u, a in sorted(adverts.items())
+                  if u != self.me and not advert_signed(self._known, params.round_id, u, a)]
         if forged:  # before anything derived from this client's secrets leaves it
             raise ProtocolError(f"advertisements of {forged[:5]} are not signed by their identities", peer=s)
         leaves = {u: commit.leaf(u, p.dim, (a.c_pk, a.s_pk, a.vk, a.sig)) for u, a in adverts.items()}
@@ -195,8 +195,8 @@ class SecAggClient:
         self.sid = crypto.session_id(params.round_id, p.root, p.dim)
         self._b = self.rng.random_bytes(crypto.KEY_BYTES)
         t = self.params.threshold
-        sk_shares = crypto.share_secret(self._s_sk, holders, t, self.rng)
-        b_shares = crypto.share_secret(self._b, holders, t, self.rng)
+        shares = crypto.share_secrets((self._s_sk, self._b), holders, t, self.rng)  # (holders, 2, LIMBS)
+        sk_shares, b_shares = shares[:, 0], shares[:, 1]
         peers, cts = [], []
         for k, v in enumerate(holders):
             if v == self.me:
@@ -282,4 +282,4 @@ def _require(have: int, needed: int, missing: Any, stage: str) -> None:
         raise QuorumLost(sorted(missing), needed=needed, have=have)
 
 
-__all__ = ["Identities", "InconsistentView", "SecAggClient", "load_identities", "self_mask_commitment"]
+__all__ = ["Identities", "InconsistentView", "SecAggClient", "advert_signed", "load_identities", "self_mask_commitment"]

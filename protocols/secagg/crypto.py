@@ -208,13 +208,13 @@ def limbs_to_secret(limbs: U64) -> bytes:
     return raw[:KEY_BYTES]
 
 
-def share_secret(secret: bytes, points: Sequence[int], needed: int, rng: Csprng) -> U64:
-    """Shamir shares of a 32-byte secret's limbs at ``points`` (:func:`mpc.sharing.shamir_share`,
-    degree ``needed − 1``); shape (len(points), LIMBS). Degree 0 is refused: its "shares" are the
-    secret itself."""
+def share_secrets(secrets: Sequence[bytes], points: Sequence[int], needed: int, rng: Csprng) -> U64:
+    """Shamir shares of 32-byte secrets' limbs at ``points`` (:func:`mpc.sharing.shamir_share`,
+    degree ``needed − 1``, all secrets in one call); shape (len(points), len(secrets), LIMBS).
+    Degree 0 is refused: its "shares" are the secret itself."""
     if not 2 <= needed <= len(points):
         raise SharingError(f"need 2 <= needed={needed} <= {len(points)} points (degree 0 is no sharing)")
-    return shamir_share(secret_to_limbs(secret), points, needed - 1, rng)
+    return shamir_share(np.stack([secret_to_limbs(s) for s in secrets]), points, needed - 1, rng)
 
 
 def reconstruct_secret(points: Sequence[int], shares: U64) -> bytes:
@@ -281,7 +281,7 @@ __all__ = [
     "reconstruct_secret",
     "secret_to_limbs",
     "session_id",
-    "share_secret",
+    "share_secrets",
     "signing_key",
     "verify",
     "verifying_bytes",

@@ -27,7 +27,7 @@ from mpc.field import U64
 
 from . import commit, crypto, wire
 from . import messages as m
-from .client import load_identities, self_mask_commitment
+from .client import advert_signed, load_identities, self_mask_commitment
 from .masks import decode_sum, unmask_sum
 from .params import Params, neighbourhoods
 from .phases import PREVIOUS, REPLY, SERVER_TRANSITIONS, Kind, ServerPhase, transition
@@ -170,12 +170,9 @@ class SecAggServer:
         seen: set[bytes] = set()
         for u in sorted(batch):
             p = batch[u]
-            known = self._known.get(u) if self._known is not None else None
-            signer = p.vk if self._known is None else (known[0] if known and known[1] == p.vk else None)
-            message = crypto.advertisement_message(self.params.round_id, u, p.dim, p.c_pk, p.s_pk)
             if p.dim != self.dim or {p.c_pk, p.s_pk} & seen or p.c_pk == p.s_pk:
                 self.rejected[u] = "wrong vector length or a repeated public key"
-            elif signer is None or not crypto.verify(signer, p.sig, message):
+            elif not advert_signed(self._known, self.params.round_id, u, p):  # clients check too
                 self.rejected[u] = "advertisement not signed by the client's identity"
             else:
                 seen |= {p.c_pk, p.s_pk}
