@@ -22,6 +22,7 @@ from mpc.errors import ConfigError
 from mpc.app.runner import Outcome, Report, check, neighbors, new_session, node_ids, run_party
 from mpc.app.scenario import Scenario, load
 from mpc.transport.nng import NngTransport
+from netsim.faults import Crash
 
 CRASH_EXIT = 75
 Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode
@@ -166,8 +167,8 @@ def party_main() -> None:
 
     def arm_timed_crashes() -> None:  # at_ms counts from the moment every neighbour is connected
         for fault in scn.faults_of(pid):
-            if fault.crash_at_s is not None:
-                asyncio.get_running_loop().call_later(fault.crash_at_s, os._exit, CRASH_EXIT)
+            if isinstance(fault, Crash) and fault.at_s is not None:
+                asyncio.get_running_loop().call_later(fault.at_s, os._exit, CRASH_EXIT)
 
     async def main() -> Outcome:
         return await run_party(scn, pid, transport, session=bytes.fromhex(cfg["session"]),

@@ -17,6 +17,7 @@ from protocols.registry import Job, PartyResult, lookup
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.node import Node, SendObserver
 from mpc.app.scenario import Scenario
+from netsim.faults import Crash
 from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
@@ -101,7 +102,7 @@ async def run_party(
 ) -> Outcome:
     """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike)."""
     spec = lookup(scn.protocol)
-    after = next((f.crash_after for f in scn.faults_of(pid) if f.crash_after), None)
+    after = next((f.after for f in scn.faults_of(pid) if isinstance(f, Crash) and f.after), None)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:

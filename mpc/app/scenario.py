@@ -17,33 +17,11 @@ from numpy.typing import NDArray
 
 from mpc.errors import ConfigError
 from mpc.fixedpoint import DEFAULT_FRACTIONAL_BITS
+from netsim.faults import Fault, parse_faults
 
 MAX_GENERATED = 50_000_000
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Fault:
-    """One ``[[faults]]`` entry. ``kind`` is the key that names the fault (``crash``, ...)."""
-
-    party: int
-    kind: str
-    spec: Any
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def crash_after(self) -> str | None:
-        if self.kind == "crash" and isinstance(self.spec, str) and self.spec.startswith("after:"):
-            return self.spec.removeprefix("after:")
-        return None
-
-    @property
-    def crash_at_s(self) -> float | None:
-        if self.kind == "crash" and isinstance(self.spec, str) and self.spec.startswith("at_ms:"):
-            return float(self.spec.removeprefix("at_ms:")) / 1000.0
-        return None
-
-
-FAULT_KINDS = ("crash", "restart", "silent", "slow", "partition")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,40 +118,6 @@ def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDAr
     return out
 
 
-def _faults(entries: Any, parties: int) -> tuple[Fault, ...]:
-    if not isinstance(entries, list):
-        raise ConfigError("faults must be an array of tables ([[faults]])")
-    faults = []
-    for k, entry in enumerate(entries):
-        where = f"faults[{k}]"
-        if not isinstance(entry, dict) or "party" not in entry:
-            raise ConfigError(f"{where}: needs party = <id>")
-        pid = entry["party"]
-        if not isinstance(pid, int) or not 0 <= pid <= parties:
-            raise ConfigError(f"{where}: party {pid!r} is outside 0..{parties}")
-        kinds = [k for k in FAULT_KINDS if k in entry]
-        if len(kinds) != 1:
-            raise ConfigError(f"{where}: give exactly one of {', '.join(FAULT_KINDS)}")
-        kind = kinds[0]
-        spec = entry[kind]
-        if kind == "crash" and not (
-            isinstance(spec, str) and (spec.startswith("after:") and len(spec) > 6 or _is_at_ms(spec))
-        ):
-            raise ConfigError(f"{where}: crash must be 'after:<round tag>' or 'at_ms:<n>', got {spec!r}")
-        extra = {key: v for key, v in entry.items() if key not in ("party", kind)}
-        faults.append(Fault(party=pid, kind=kind, spec=spec, extra=extra))
-    return tuple(faults)
-
-
-def _is_at_ms(spec: str) -> bool:
-    if not spec.startswith("at_ms:"):
-        return False
-    try:
-        return float(spec.removeprefix("at_ms:")) >= 0
-    except ValueError:
-        return False
-
-
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
     "timeout_s", "inputs", "network", "faults", "expect", "options",
@@ -230,7 +174,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         timeout_s=float(timeout),
         inputs=inputs,
         network=network,
-        faults=_faults(doc.get("faults", []), parties),
+        faults=parse_faults(doc.get("faults", []), parties),
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
         options=options,
         path=path,
