@@ -36,7 +36,7 @@ from mpc.errors import ConfigError
 
 from .arith import run_dot, run_matvec, run_meanvar, run_mul
 from .dealer import DEALER
-from .secagg.phases import Params
+from .secagg.params import Params
 from .secagg.protocol import run_client, run_server
 from .spec import Job, PartyResult
 from .sum import secure_mean, secure_sum
@@ -113,12 +113,15 @@ async def secure_variance(
 async def secure_aggregate(
     ctx: Context, x: ArrayLike | None, *, clients: Sequence[int] | None = None, variant: str = "secagg",
     threshold: int | None = None, degree: int | None = None, fractional_bits: int | None = None,
-    result_to_clients: bool = True,
+    result_to_clients: bool = True, signing_key: Any = None, identities: Mapping[int, object] | None = None,
 ) -> NDArray[Any] | None:
     """Secure aggregation (Bonawitz et al.; ``variant="secagg+"``: Bell et al.): party 0 is the
     aggregator and learns the sum of the vectors of the clients it used (every other party of the
     session is a client, unless ``clients`` says which). Clients get the sum too when
     ``result_to_clients``; dropouts are tolerated down to ``threshold`` survivors per stage.
+    ``signing_key`` (a client's long-term key) and ``identities`` (party id → verification key)
+    enable the active-server defences (signed key advertisements); without them only a
+    semi-honest server is defended against (see README's threat model).
     """
     server = 0
     members = tuple(p for p in ctx.parties if p != server) if clients is None else tuple(clients)
@@ -127,12 +130,12 @@ async def secure_aggregate(
         options["threshold"] = threshold
     if degree is not None:
         options["degree"] = degree
-    params = Params.make(members, options, fractional_bits=fractional_bits)
+    params = Params.make(members, options, fractional_bits=fractional_bits, round_id=ctx.instance.encode())
     if ctx.party_id == server:
-        return (await run_server(ctx, params)).output
+        return (await run_server(ctx, params, identities=identities)).output
     if x is None:
         raise ConfigError(f"client {ctx.party_id} has no input vector")
-    return await run_client(ctx, params, x)
+    return await run_client(ctx, params, x, signing_key=signing_key, identities=identities)
 
 
 __all__ = ["secure_aggregate", "secure_dot", "secure_matvec", "secure_mean", "secure_product", "secure_sum",

@@ -95,7 +95,8 @@ def rounds_meanvar(job: Job, party: int) -> Rounds:
 
 
 # -- secure aggregation ------------------------------------------------------------------------
-SECAGG_OPTIONS = ("variant", "degree", "threshold", "result_to_clients")
+SECAGG_OPTIONS = ("variant", "degree", "threshold", "result_to_clients", "corrupt_fraction", "dropout_fraction", "sigma",
+                  "eta", "graph_seed", "identities", "identity_type")
 
 
 def check_secagg(job: Job) -> None:
