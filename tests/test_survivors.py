@@ -22,9 +22,8 @@ def _killed_mid_broadcast(tag: str, *, sharing: str, agreement: bool = True, bar
         net = SimNetwork(IDS, {"latency_ms": 2})
         sent = {"n": 0}
 
-        def kill_between_sends(src, data):
-            route = peek_route(data)
-            if src == 3 and route is not None and route[1] == tag:
+        def kill_between_sends(src, sent_tag):  # netsim's send hook: (src, round tag)
+            if src == 3 and sent_tag == tag:
                 sent["n"] += 1
                 if sent["n"] == 2:
                     net.crash(3)  # this second copy (to party 2) never leaves
