@@ -39,7 +39,7 @@ from .agreement import (
     settle,
 )
 from .config import Barrier, NodeConfig, session_bytes
-from .context import Context
+from .context import Context, Port
 from .errors import CodecError, ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
 from .job import JobDescriptor
 from .mailbox import Mailbox
@@ -535,6 +535,8 @@ class Node:
         (unless the config turns it off) the live parties agree: all return their output, or all
         raise the same type of error.
         """
+        if not self._started:
+            raise ConfigError("the node is not started: use 'async with node:' or 'await node.start()' first")
         instance = self._claim(protocol, name)
         ctx = Context(self, instance)
         result: Any = None
@@ -573,6 +575,11 @@ class Node:
         finally:
             self._abort_cause.pop(instance, None)
             self.mailbox.finish(instance)
+
+
+if TYPE_CHECKING:  # Node is what a Context talks to (checked by mypy, no runtime cost)
+    def _node_is_a_port(node: Node) -> Port:
+        return node
 
 
 __all__ = ["Barrier", "Node", "NodeConfig", "SendObserver", "session_bytes"]
