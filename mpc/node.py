@@ -40,7 +40,17 @@ from .agreement import (
 )
 from .config import Barrier, NodeConfig, session_bytes
 from .context import Context, Port
-from .errors import CodecError, ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
+from .errors import (
+    CodecError,
+    ConfigError,
+    Crashed,
+    Excluded,
+    MpcError,
+    NameInUse,
+    PartyDropped,
+    ProtocolError,
+    TransportError,
+)
 from .job import JobDescriptor
 from .mailbox import Mailbox
 from .message import CONTROL, MAX_NAME, Message
@@ -397,7 +407,7 @@ class Node:
     def _on_early_abort(self, msg: Message) -> None:
         """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
         p = msg.payload
-        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False:
+        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded":
             cause = p if p.get("relayed") else {**p, "by": msg.sender}
         elif msg.tag.endswith(DECISION) and isinstance(p, dict):
             cause = p
@@ -568,6 +578,8 @@ class Node:
             decision = await self._agree(ctx, END_TAG, end_view(result, error, cause), decide_end)
             if decision is None and error is None and cause is None:
                 return result
+            if isinstance(error, Excluded):
+                raise error  # the others' outcome is theirs: this party simply has none
             agreed = agreed_error(decision or {"kind": "ComputationAborted"}, self.party_id, error)
             if agreed is error:
                 raise error

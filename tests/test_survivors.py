@@ -102,3 +102,28 @@ def test_the_agreement_is_one_exchange_per_computation_not_per_multiplication():
     assert all(r.tolist() == (np.arange(1, 65) ** 3 * 6).tolist() for r in res)
     online = [t for t in tags if t.startswith("on/")]  # the Beaver layers: one exchange each
     assert tags.count("~end") == 3 * 2 and len(online) >= 2 * 3 * 2
+
+
+def test_a_party_the_protocol_left_out_does_not_veto_the_others():
+    from mpc.errors import Excluded
+
+    async def leave_three_out(ctx):
+        if ctx.party_id == 3:
+            raise Excluded("the others went on without me")
+        got = await ctx.exchange("x", ctx.party_id, among=(1, 2))
+        return np.array([sum(got.values())])
+
+    async def main():
+        net = SimNetwork(IDS)
+
+        async def one(pid):
+            async with Node(pid, transport=net.transport(pid), parties=IDS, session=b"x", timeout=1.0) as node:
+                try:
+                    return await node.run(leave_three_out)
+                except Exception as exc:  # noqa: BLE001
+                    return exc
+
+        return await asyncio.gather(*(one(p) for p in IDS))
+
+    r1, r2, r3 = netsim.run(main())
+    assert r1.tolist() == r2.tolist() == [3] and isinstance(r3, Excluded)
