@@ -7,6 +7,13 @@ async with Node(1, peers, session="payroll-2026-11") as node:
 ```
 
 Several nodes may live in one process and one event loop: nothing here is global.
+
+A computation is ``node.run(protocol, *args, name=..., job=..., **kwargs)``: ``name`` matches it
+across parties (any order, concurrently; once per session; default: a per-node counter), ``job``
+(a :class:`~mpc.job.JobDescriptor`) is compared before anything is sent, and afterwards the live
+parties agree to all output or all abort (:mod:`mpc.agreement`). A party that restarts says
+hello with a new incarnation id; the others fail what it owed them and take it into the next
+computation.
 """
 
 from __future__ import annotations
