@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import bisect
 import logging
 import os
@@ -518,21 +517,17 @@ class Node:
     async def _agree(self, ctx: Context, tag: str, view: Any, decide: Callable[..., Decision]) -> Decision:
         return await settle(self, self._shape, ctx.instance, tag, view, decide, self.timeout)
 
-    async def _computation(self, ctx: Context, job: JobDescriptor | None, body: Awaitable[R]) -> R:
+    async def _computation(self, ctx: Context, job: JobDescriptor | None,
+                           body: Callable[[], Awaitable[R]]) -> R:
         """The job agreement (if any), then the protocol: one task, which another party's abort cancels."""
-        try:
-            if job is not None:
-                outside = set(job.parties) - set(self.parties)
-                if outside:
-                    raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
-                decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)
-                if decision is not None:
-                    raise agreed_error(decision, self.party_id, None)
-        except BaseException:
-            if inspect.iscoroutine(body):
-                body.close()  # never started: no "was never awaited" warning
-            raise
-        return await body
+        if job is not None:
+            outside = set(job.parties) - set(self.parties)
+            if outside:
+                raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
+            decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)
+            if decision is not None:
+                raise agreed_error(decision, self.party_id, None)
+        return await body()
 
     async def run(
         self,
@@ -560,7 +555,7 @@ class Node:
         error: Exception | None = None
         try:
             try:
-                task = asyncio.ensure_future(self._computation(ctx, job, protocol(ctx, *args, **kwargs)))
+                task = asyncio.ensure_future(self._computation(ctx, job, lambda: protocol(ctx, *args, **kwargs)))
                 self._running[instance] = task
                 early = self._early_aborts.pop(instance, None)
                 if early is not None:
@@ -593,6 +588,7 @@ class Node:
             raise agreed from error
         finally:
             self._abort_cause.pop(instance, None)
+            self._early_aborts.pop(instance, None)  # views that arrived during the agreement itself
             self.mailbox.finish(instance)
 
 
