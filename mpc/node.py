@@ -154,6 +154,7 @@ class Node:
         self._control: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._control_event = asyncio.Event()
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
+        self._hello_notes: dict[int, str] = {}  # why a connected peer's hello was refused
         self._pump_task: asyncio.Task[None] | None = None
         self._started = False
         # the transport's message path (netsim's object mode): no codec between in-process nodes
@@ -184,18 +185,24 @@ class Node:
         """Connect, then pass the start barrier: every neighbour (mesh) or the root (star) answered."""
         if self._started:
             return
-        await self.transport.start(self.connect_timeout)
-        if isinstance(self.transport, DirectDelivery):
-            self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
-        else:
-            self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
-        if isinstance(self.transport, MessageTransport) and self.transport.objects:
-            self.transport.set_message_sink(self.accept)
-            self._send_messages = self.transport.send_messages
         try:
+            await self.transport.start(self.connect_timeout)  # at its deadline: which peer failed, why
+            if isinstance(self.transport, DirectDelivery):
+                self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
+            else:
+                self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+            if isinstance(self.transport, MessageTransport) and self.transport.objects:
+                self.transport.set_message_sink(self.accept)
+                self._send_messages = self.transport.send_messages
             await self._barrier(HELLO, self.connect_timeout)
             if self.config.job is not None:
                 await self._agree_served_job(self.config.job)
+        except PartyDropped:
+            await self._shutdown()
+            if self._hello_notes:  # connected, but a peer's hello said why it cannot be ours
+                raise ConfigError(f"party {self.party_id}: " + "; ".join(
+                    f"party {p} {why}" for p, why in sorted(self._hello_notes.items()))) from None
+            raise
         except BaseException:
             await self._shutdown()
             raise
@@ -361,6 +368,7 @@ class Node:
 
     def _on_control(self, msg: Message) -> None:
         if msg.session != self.session:
+            self._hello_notes[msg.sender] = "is in another session (check the session both sides use)"
             raise ProtocolError("control message for another session", peer=msg.sender)
         if msg.tag not in self._control:
             raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)

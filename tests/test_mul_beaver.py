@@ -89,7 +89,7 @@ def test_dot_equals_plaintext(sharing: str, t: int | None, triples: str, n: int)
     assert rep.ok, rep.reason
     want = int(sum(int(a) * int(b) for a, b in zip(ins[1], ins[2], strict=True)))
     for got in outputs(rep).values():
-        assert got.shape == () and got.tolist() == want  # a scalar, not [want]
+        assert got.shape == () and got.tolist() == want  # a scalar
     m = metas(rep)[1]
     if sharing == "shamir" and 2 * t < n:
         # one degree reduction: one opened element per output, whatever the vector length

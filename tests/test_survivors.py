@@ -22,7 +22,7 @@ def _killed_mid_broadcast(tag: str, *, sharing: str, agreement: bool = True, bar
         net = SimNetwork(IDS, {"latency_ms": 2})
         sent = {"n": 0}
 
-        def kill_between_sends(src, sent_tag):  # netsim's send hook: (src, round tag)
+        def kill_between_sends(src, sent_tag):  # netsim's send hook: (sender, round tag)
             if src == 3 and sent_tag == tag:
                 sent["n"] += 1
                 if sent["n"] == 2:
