@@ -95,9 +95,9 @@ async def test_a_restarted_party_rejoins_over_real_sockets():
 async def test_the_short_constructor_serves_named_jobs_over_static_addresses():
     """``Node(party_id, peers, session=...)``: the embedding form; party i listens for j > i on
     its base port + j. Two named computations, then a clean close."""
-    from test_real import _free_base_ports
+    from deploy_harness import free_base_ports
 
-    bases = _free_base_ports(3, 4)
+    bases = free_base_ports(3, 4)
     peers = {p: f"tcp://127.0.0.1:{bases[p - 1]}" for p in IDS}
 
     async def party(p):
