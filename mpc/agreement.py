@@ -29,6 +29,7 @@ from .context import Port
 from .errors import (
     AGREED_KINDS,
     ComputationAborted,
+    Excluded,
     JobMismatch,
     MpcError,
     PartyDropped,
@@ -144,7 +145,8 @@ def end_view(result: Any, error: BaseException | None, cause: Any = None) -> dic
         return {**relayed, "ok": False, "relayed": True, "by": cause.get("by")}
     if error is None:
         return {"ok": True, "digest": output_digest(result)}
-    kind = next((c.__name__ for c in type(error).__mro__ if c.__name__ in AGREED_KINDS), "ComputationAborted")
+    kind = "Excluded" if isinstance(error, Excluded) else next(
+        (c.__name__ for c in type(error).__mro__ if c.__name__ in AGREED_KINDS), "ComputationAborted")
     view: dict[str, Any] = {"ok": False, "kind": kind}
     if isinstance(error, PartyDropped):
         view["party"] = error.party
@@ -168,6 +170,8 @@ def decide_end(views: Mapping[int, Any]) -> Decision:
             d = v.get("digest")
             if isinstance(d, bytes):
                 digests.add(d)
+        elif v.get("kind") == "Excluded":
+            continue  # left out by a dropout-tolerant protocol: like a dropped party, no veto
         else:
             kind: str = v["kind"] if isinstance(v.get("kind"), str) else "ComputationAborted"
             relayed = bool(v.get("relayed"))

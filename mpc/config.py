@@ -26,9 +26,10 @@ class NodeConfig:
     (a send on a link still being set up waits, bounded by the transport's send timeout). Leaves of
     a star must have the root among their neighbours.
 
-    ``job``: the one job this node serves, if it serves one: its descriptor travels in the hello,
-    and :meth:`Node.start` fails at every party with :class:`JobMismatch` when they differ (no
-    extra round in a mesh; one through the root in a star).
+    ``job``: the one job this node serves, if it serves one: its digest travels in the hello, and
+    :meth:`Node.start` fails at every party with :class:`JobMismatch` naming the differing fields
+    when they differ (a mesh sends the full descriptors only then; a star always compares them
+    at the root: one extra exchange at start).
 
     ``survivor_agreement``: after each computation the live parties agree to all output or all
     abort (see :mod:`mpc.agreement`; one extra exchange of a few bytes per computation).

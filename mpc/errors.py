@@ -77,6 +77,12 @@ class InputRangeError(ConfigError):
     """An input is outside the documented range, or the job's sum of inputs could wrap around."""
 
 
+class Excluded(MpcError):
+    """The others went on without this party (it was too late, or its input was refused); it has no
+    output, and in the survivor agreement it does not veto theirs (a protocol that tolerates
+    dropouts, such as secure aggregation, raises it at a client the server left out)."""
+
+
 class ComputationAborted(MpcError):
     """Another party aborted the computation for a reason this runtime has no type for."""
 
@@ -93,6 +99,7 @@ __all__ = [
     "AGREED_KINDS",
     "CodecError",
     "ComputationAborted",
+    "Excluded",
     "ConfigError",
     "Crashed",
     "InputRangeError",

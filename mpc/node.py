@@ -7,13 +7,19 @@ async with Node(1, peers, session="payroll-2026-11") as node:
 ```
 
 Several nodes may live in one process and one event loop: nothing here is global.
+
+A computation is ``node.run(protocol, *args, name=..., job=..., **kwargs)``: ``name`` matches it
+across parties (any order, concurrently; once per session; default: a per-node counter), ``job``
+(a :class:`~mpc.job.JobDescriptor`) is compared before anything is sent, and afterwards the live
+parties agree to all output or all abort (:mod:`mpc.agreement`). A party that restarts says
+hello with a new incarnation id; the others fail what it owed them and take it into the next
+computation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import bisect
 import logging
 import os
@@ -39,8 +45,18 @@ from .agreement import (
     settle,
 )
 from .config import Barrier, NodeConfig, session_bytes
-from .context import Context
-from .errors import CodecError, ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
+from .context import Context, Port
+from .errors import (
+    CodecError,
+    ConfigError,
+    Crashed,
+    Excluded,
+    MpcError,
+    NameInUse,
+    PartyDropped,
+    ProtocolError,
+    TransportError,
+)
 from .job import JobDescriptor
 from .mailbox import Mailbox
 from .message import CONTROL, MAX_NAME, Message
@@ -405,7 +421,7 @@ class Node:
     def _on_early_abort(self, msg: Message) -> None:
         """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
         p = msg.payload
-        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False:
+        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded":
             cause = p if p.get("relayed") else {**p, "by": msg.sender}
         elif msg.tag.endswith(DECISION) and isinstance(p, dict):
             cause = p
@@ -509,21 +525,17 @@ class Node:
     async def _agree(self, ctx: Context, tag: str, view: Any, decide: Callable[..., Decision]) -> Decision:
         return await settle(self, self._shape, ctx.instance, tag, view, decide, self.timeout)
 
-    async def _computation(self, ctx: Context, job: JobDescriptor | None, body: Awaitable[R]) -> R:
+    async def _computation(self, ctx: Context, job: JobDescriptor | None,
+                           body: Callable[[], Awaitable[R]]) -> R:
         """The job agreement (if any), then the protocol: one task, which another party's abort cancels."""
-        try:
-            if job is not None:
-                outside = set(job.parties) - set(self.parties)
-                if outside:
-                    raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
-                decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)
-                if decision is not None:
-                    raise agreed_error(decision, self.party_id, None)
-        except BaseException:
-            if inspect.iscoroutine(body):
-                body.close()  # never started: no "was never awaited" warning
-            raise
-        return await body
+        if job is not None:
+            outside = set(job.parties) - set(self.parties)
+            if outside:
+                raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
+            decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)
+            if decision is not None:
+                raise agreed_error(decision, self.party_id, None)
+        return await body()
 
     async def run(
         self,
@@ -543,13 +555,15 @@ class Node:
         (unless the config turns it off) the live parties agree: all return their output, or all
         raise the same type of error.
         """
+        if not self._started:
+            raise ConfigError("the node is not started: use 'async with node:' or 'await node.start()' first")
         instance = self._claim(protocol, name)
         ctx = Context(self, instance)
         result: Any = None
         error: Exception | None = None
         try:
             try:
-                task = asyncio.ensure_future(self._computation(ctx, job, protocol(ctx, *args, **kwargs)))
+                task = asyncio.ensure_future(self._computation(ctx, job, lambda: protocol(ctx, *args, **kwargs)))
                 self._running[instance] = task
                 early = self._early_aborts.pop(instance, None)
                 if early is not None:
@@ -574,13 +588,21 @@ class Node:
             decision = await self._agree(ctx, END_TAG, end_view(result, error, cause), decide_end)
             if decision is None and error is None and cause is None:
                 return result
+            if isinstance(error, Excluded):
+                raise error  # the others' outcome is theirs: this party simply has none
             agreed = agreed_error(decision or {"kind": "ComputationAborted"}, self.party_id, error)
             if agreed is error:
                 raise error
             raise agreed from error
         finally:
             self._abort_cause.pop(instance, None)
+            self._early_aborts.pop(instance, None)  # views that arrived during the agreement itself
             self.mailbox.finish(instance)
+
+
+if TYPE_CHECKING:  # Node is what a Context talks to (checked by mypy, no runtime cost)
+    def _node_is_a_port(node: Node) -> Port:
+        return node
 
 
 __all__ = ["Barrier", "Node", "NodeConfig", "SendObserver", "session_bytes"]

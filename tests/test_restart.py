@@ -90,3 +90,21 @@ async def test_a_restarted_party_rejoins_over_real_sockets():
         assert [r.tolist() for r in second] == [[600]] * 3
     finally:
         await asyncio.gather(*(n.close() for n in nodes.values()), return_exceptions=True)
+
+
+async def test_the_short_constructor_serves_named_jobs_over_static_addresses():
+    """``Node(party_id, peers, session=...)``: the embedding form; party i listens for j > i on
+    its base port + j. Two named computations, then a clean close."""
+    from deploy_harness import free_base_ports
+
+    bases = free_base_ports(3, 4)
+    peers = {p: f"tcp://127.0.0.1:{bases[p - 1]}" for p in IDS}
+
+    async def party(p):
+        async with Node(p, peers, session="payroll-2026-11", timeout=10.0, connect_timeout=20.0) as node:
+            a = await node.run(secure_sum, np.array([p]), name="headcount")
+            b = await node.run(secure_sum, np.array([1000 * p]), name="payroll")
+            return a.tolist(), b.tolist()
+
+    res = await asyncio.wait_for(asyncio.gather(*(party(p) for p in IDS)), 45)
+    assert res == [([6], [6000])] * 3

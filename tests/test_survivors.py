@@ -65,10 +65,8 @@ def test_shamir_survivors_all_output_when_the_opening_tolerates_the_loss():
     assert r1.tolist() == r2.tolist() == [6, 3]
 
 
-def test_different_outputs_are_never_kept():
-    async def disagree(ctx):
-        await ctx.exchange("x", 0)
-        return np.array([ctx.party_id])  # a (buggy or cheating) protocol whose outputs differ
+def _everywhere(protocol):
+    """Run ``protocol`` at every party; results or exceptions, by party."""
 
     async def main():
         net = SimNetwork(IDS)
@@ -76,13 +74,21 @@ def test_different_outputs_are_never_kept():
         async def one(pid):
             async with Node(pid, transport=net.transport(pid), parties=IDS, session=b"d", timeout=1.0) as node:
                 try:
-                    return await node.run(disagree)
+                    return await node.run(protocol)
                 except Exception as exc:  # noqa: BLE001
                     return exc
 
         return await asyncio.gather(*(one(p) for p in IDS))
 
-    res = netsim.run(main())
+    return netsim.run(main())
+
+
+def test_different_outputs_are_never_kept():
+    async def disagree(ctx):
+        await ctx.exchange("x", 0)
+        return np.array([ctx.party_id])  # a (buggy or cheating) protocol whose outputs differ
+
+    res = _everywhere(disagree)
     assert all(isinstance(r, ProtocolError) and "outputs differ" in str(r) for r in res)
 
 
@@ -102,3 +108,16 @@ def test_the_agreement_is_one_exchange_per_computation_not_per_multiplication():
     assert all(r.tolist() == (np.arange(1, 65) ** 3 * 6).tolist() for r in res)
     online = [t for t in tags if t.startswith("on/")]  # the Beaver layers: one exchange each
     assert tags.count("~end") == 3 * 2 and len(online) >= 2 * 3 * 2
+
+
+def test_a_party_the_protocol_left_out_does_not_veto_the_others():
+    from mpc.errors import Excluded
+
+    async def leave_three_out(ctx):
+        if ctx.party_id == 3:
+            raise Excluded("the others went on without me")
+        got = await ctx.exchange("x", ctx.party_id, among=(1, 2))
+        return np.array([sum(got.values())])
+
+    r1, r2, r3 = _everywhere(leave_three_out)
+    assert r1.tolist() == r2.tolist() == [3] and isinstance(r3, Excluded)
