@@ -2,6 +2,10 @@
 
 Shamir shares live in GF(2^61 − 1) and are evaluations of a random degree-t polynomial at the
 parties' ids (1..n, never 0). Additive shares live in Z_2^64 (or any :class:`Domain`).
+
+:func:`shamir_share` is the code base's one Shamir sharer (inputs, DN07 contributions, SecAgg's key
+shares); reconstruction and consistency checks go through :meth:`PrimeField.lincomb`, with
+Lagrange coefficients cached per point set.
 """
 
 from __future__ import annotations
