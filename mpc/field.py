@@ -406,6 +406,23 @@ class PrimeField:
     def random(self, rng: Csprng, shape: int | tuple[int, ...]) -> U64:
         return rng.field_elements(shape, self.BITS, self.modulus)
 
+    def pow(self, a: U64, e: int) -> U64:
+        """``a^e`` elementwise for one public exponent (square and multiply)."""
+        result = np.ones_like(a)
+        base = a.copy()
+        while e:
+            if e & 1:
+                self.mul(result, base, out=result)
+            e >>= 1
+            if e:
+                self.mul(base, base, out=base)
+        return result
+
+    def sqrt_inv(self, squares: U64) -> U64:
+        """``1/v`` for the principal square root v = s^((p+1)/4) of each nonzero square s
+        (p ≡ 3 mod 4): one exponentiation, s^(−(p+1)/4) = s^((p−1) − (p+1)/4)."""
+        return self.pow(squares, (self.modulus - 1) - (self.modulus + 1) // 4)
+
     def inv(self, c: int) -> int:
         """Inverse of one public scalar (Python int: not a hot path)."""
         c %= self.modulus
