@@ -253,23 +253,26 @@ class PrimeField:
             raise ArithmeticMismatch(f"expected uint64, got {a.dtype}")
         return self._mul(a, np.uint64(c % self.modulus))
 
-    def horner_step(self, acc: U64, points: U64, coeff: U64) -> None:
+    def horner_step(self, acc: U64, points: U64, coeff: U64, lo: U64 | None = None, hi: U64 | None = None) -> None:
         """``acc[i] ← acc[i]·points[i] + coeff`` in place: one step of evaluating a polynomial
-        at every point at once (rows of ``acc``; ``coeff`` is broadcast to every row).
+        at every point at once (rows of ``acc``; ``coeff`` is broadcast to every row). ``lo`` and
+        ``hi`` are optional scratch arrays shaped like ``acc``.
 
         Points are public and below 2^32 (party ids): for points ≤ 7 the product stays below
         8p < 2^64 and costs one multiply; otherwise ``acc`` is split into 32-bit halves, each
         product with a point fits in 64 bits, and the high half's weight 2^32 folds as in
-        :meth:`_mul_block`. ``acc`` may be a strided view (a block of a share matrix).
+        :meth:`_mul_block` (callers group small and large points for speed).
         """
         x = points.reshape(-1, 1)
+        lo = np.empty_like(acc) if lo is None else lo
         if int(points.max()) <= self.SMALL:
             acc *= x  # < 7p
             acc += coeff  # < 8p
-            self._fold(acc)
+            self._fold(acc, lo)
             return
-        lo = acc & self._M32
-        hi = np.right_shift(acc, self._S32)
+        hi = np.empty_like(acc) if hi is None else hi
+        np.bitwise_and(acc, self._M32, out=lo)
+        np.right_shift(acc, self._S32, out=hi)
         lo *= x  # < 2^64
         hi *= x  # < 2^61, weight 2^32
         np.right_shift(lo, self._S61, out=acc)
@@ -405,6 +408,23 @@ class PrimeField:
 
     def random(self, rng: Csprng, shape: int | tuple[int, ...]) -> U64:
         return rng.field_elements(shape, self.BITS, self.modulus)
+
+    def pow(self, a: U64, e: int) -> U64:
+        """``a^e`` elementwise for one public exponent (square and multiply)."""
+        result = np.ones_like(a)
+        base = a.copy()
+        while e:
+            if e & 1:
+                self.mul(result, base, out=result)
+            e >>= 1
+            if e:
+                self.mul(base, base, out=base)
+        return result
+
+    def sqrt_inv(self, squares: U64) -> U64:
+        """``1/v`` for the principal square root v = s^((p+1)/4) of each nonzero square s
+        (p ≡ 3 mod 4): one exponentiation, s^(−(p+1)/4) = s^((p−1) − (p+1)/4)."""
+        return self.pow(squares, (self.modulus - 1) - (self.modulus + 1) // 4)
 
     def inv(self, c: int) -> int:
         """Inverse of one public scalar (Python int: not a hot path)."""

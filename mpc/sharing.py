@@ -2,6 +2,10 @@
 
 Shamir shares live in GF(2^61 − 1) and are evaluations of a random degree-t polynomial at the
 parties' ids (1..n, never 0). Additive shares live in Z_2^64 (or any :class:`Domain`).
+
+:func:`shamir_share` is the code base's one Shamir sharer (inputs, DN07 contributions, SecAgg's key
+shares); reconstruction and consistency checks go through :meth:`PrimeField.lincomb`, with
+Lagrange coefficients cached per point set.
 """
 
 from __future__ import annotations
@@ -70,16 +74,30 @@ def shamir_share(secret: U64, points: Sequence[int], t: int, rng: Csprng, field:
         out[:] = flat  # degree 0: every share is the secret (callers decide whether that is allowed)
         return out.reshape((n, *secret.shape))
     xs = np.array(pts, dtype=np.uint64)
-    cols = max(1, BLOCK // n)  # a block of n rows holds about BLOCK elements
+    cols = max(1, min(size, BLOCK // n))  # a block of n rows holds about BLOCK elements
+    # long rows: rows with small points (≤ 7: one multiply per step) go apart from the others;
+    # short rows (e.g. SecAgg's key limbs for many holders): one call per step costs least
+    runs = _runs([x <= field.SMALL for x in pts]) if cols >= 1024 else [(0, n)]
+    groups = [slice(a, b) for a, b in runs]
+    acc, lo, hi = (np.empty((n, cols), dtype=np.uint64) for _ in range(3))
     for s in range(0, size, cols):
         e = min(s + cols, size)
-        coeffs = field.random(rng, (t, e - s))  # c_1..c_t of this block's polynomials
-        acc = out[:, s:e]
-        acc[:] = coeffs[t - 1]
-        for j in range(t - 2, -1, -1):  # f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
-            field.horner_step(acc, xs, coeffs[j])
-        field.horner_step(acc, xs, flat[s:e])
+        k = e - s
+        coeffs = field.random(rng, (t, k))  # c_1..c_t of this block's polynomials
+        a = acc[:, :k]
+        a[:] = coeffs[t - 1]
+        for j in range(t - 2, -2, -1):  # f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
+            c = flat[s:e] if j < 0 else coeffs[j]
+            for g in groups:
+                field.horner_step(a[g], xs[g], c, lo[g, :k], hi[g, :k])
+        out[:, s:e] = a
     return out.reshape((n, *secret.shape))
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """[start, end) of each run of equal flags."""
+    bounds = [0] + [i for i in range(1, len(flags)) if flags[i] != flags[i - 1]] + [len(flags)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def lagrange_at_zero(points: tuple[int, ...], modulus: int = GF61.modulus) -> tuple[int, ...]:

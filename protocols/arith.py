@@ -209,10 +209,13 @@ def fixed_params(job: Job, scheme: Scheme) -> FixedParams:
     f = job.fractional_bits if job.fractional_bits is not None else 16
     int_bits = job.options.get("int_bits", 8)
     min_kappa = job.options.get("min_kappa", DEFAULT_MIN_KAPPA)
+    masks = job.options.get("truncation_masks", "uniform")
     if not isinstance(int_bits, int) or not 0 <= int_bits <= 30 or not isinstance(min_kappa, int):
         raise ConfigError("options.int_bits must be an integer in 0..30 and min_kappa an integer")
+    if masks not in ("uniform", "bounded"):
+        raise ConfigError(f"options.truncation_masks must be 'uniform' or 'bounded', got {masks!r}")
     contributors = 1 if job.triples == "dealer" else len(scheme.parties)
-    return FixedParams.plan(scheme, f, int_bits, contributors, min_kappa=min_kappa)
+    return FixedParams.plan(scheme, f, int_bits, contributors, uniform_masks=masks == "uniform", min_kappa=min_kappa)
 
 
 @spec_run
@@ -234,7 +237,7 @@ async def run_meanvar(run: Run, x: Array | None) -> PartyResult:
     opened = dom.decode(await bv.open(both)).astype(np.float64) / (P * 2.0 ** params.frac_bits)
     mean, second = opened[:n], opened[n:]
     run.meta.update({"frac_bits": params.frac_bits, "kappa": params.kappa,
-                     "truncation": "statistical" if params.kappa is not None else "perfect",
+                     "truncation": params.design,
                      "truncation_error_bound": params.error_bound(bv.pool.mask_contributors)})
     return await run.finish(bv, np.concatenate([mean, second - mean * mean]))
 

@@ -4,7 +4,8 @@ Threat model: the dealer is TRUSTED. It never sees inputs or outputs, but it kno
 and mask, so colluding with any party would break privacy; it exists for tests and benchmarks.
 
 Protocol: every live computing party sends its public :class:`Need` (``need``); the dealer checks
-they agree and answers them all with their shares in one round (``deal``). Shares are compressed with seeds: a
+they agree and answers: first the seeded parties' keys (``key``), so they expand their shares
+while the dealer computes the others', then the other parties' vectors (``deal``). Shares are compressed with seeds: a
 party in the seeded set gets a 32-byte key and expands all its shares from it with the CSPRNG
 (additive: all parties but the last; Shamir: the first t, whose shares of a random polynomial may
 be any values). The other parties' shares are computed to fit: the last additive share makes the
@@ -16,6 +17,7 @@ the dealer sends n − 1 (additive) or t (Shamir) parties a key instead of vecto
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -98,7 +100,8 @@ async def dealer_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     """A computing party's side: ask for ``need``, receive its shares."""
     t0 = ctx.now()
     await ctx.send(DEALER, "need", need.as_payload())
-    shares = receive(await ctx.recv(DEALER, "deal"), scheme, need, ctx.party_id)
+    tag = "key" if ctx.party_id in seeded_parties(scheme) else "deal"
+    shares = receive(await ctx.recv(DEALER, tag), scheme, need, ctx.party_id)
     return Pool(need, shares, mask_contributors=1, meta={"source": "dealer", "offline_s": ctx.now() - t0})
 
 
@@ -113,9 +116,12 @@ async def dealer_serve(ctx: Context, scheme: Scheme) -> dict[str, Any]:
             raise ProtocolError(f"asked for {other}, others for {need}", peer=p)
     if need.doubles and 2 * scheme.t >= len(scheme.parties):
         raise ConfigError("double sharings need n >= 2t + 1")
-    # one scatter, not a send per party: "deal" is one round, so a fault "after:deal" (and any
-    # observer of rounds) sees it complete, as the parties do
-    await ctx.scatter("deal", {p: payload for p, payload in deal(scheme, need, ctx.rng) if p in got})
+    # two rounds: the keys at once (those parties expand their shares while the dealer computes
+    # the rest), then every other party's vectors in one round (a crash "after:deal" reached all)
+    payloads = deal(scheme, need, ctx.rng)
+    keys = dict(islice(payloads, len(seeded_parties(scheme))))  # deal() yields the keys first
+    await ctx.scatter("key", {p: v for p, v in keys.items() if p in got})
+    await ctx.scatter("deal", {p: v for p, v in payloads if p in got})
     return {"role": "dealer", "served": sorted(got), "triples": need.triples, "doubles": need.doubles,
             "masks": need.masks, "offline_s": ctx.now() - t0}
 

@@ -100,13 +100,12 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     n, t = len(scheme.parties), scheme.t
     if 2 * t + 1 > n:
         raise ConfigError(f"dn07 needs n >= 2t + 1 parties (n = {n}, t = {t})")
-    if need.masks and need.mask_bits == FULL_MASK:
-        raise ConfigError("dn07 deals bounded (statistical) truncation masks only; uniform ones need the dealer")
     t0, bytes0 = ctx.now(), ctx.stats()["bytes_sent"]
-    n_ab, n_w = need.triples, need.triples + need.doubles
+    n_bits = need.masks * GF61.BITS if need.mask_bits == FULL_MASK else 0  # uniform masks from random bits
+    n_ab, n_w = need.triples, need.triples + n_bits + need.doubles
     out: dict[str, list[U64]] = {"u": [], "v": [], "w": [], "w2": []}
     have = {"u": 0, "v": 0, "w": 0, "w2": 0}
-    target = {"u": n_ab, "v": n_ab, "w": n_w, "w2": n_w}
+    target = {"u": n_ab + n_bits, "v": n_ab, "w": n_w, "w2": n_w}
     masks: tuple[U64, U64] = (np.empty(0, np.uint64), np.empty(0, np.uint64))
     contributors = 0
     batch, expected = 0, n
@@ -115,7 +114,7 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
         # slot counts assume every party (later: every agreed contributor of the last batch)
         # contributes, so all parties compute the same sizes up front
         sizes = {k: -(-v // (expected - t)) for k, v in want.items()}
-        sizes["m"] = sizes["m_hi"] = need.masks if batch == 0 else 0
+        sizes["m"] = sizes["m_hi"] = need.masks if batch == 0 and not n_bits else 0
         agreed, contrib = await _batch(ctx.child(f"b{batch}"), scheme, sizes, need)
         for kind in out:
             vec = extract(agreed, t, {p: contrib[p][kind] for p in agreed})[: want[kind]]
@@ -130,18 +129,43 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
             break
         if batch == MAX_BATCHES:
             raise QuorumLost((), needed=n_w, have=have["w"])
-    a, b = np.concatenate(out["u"]), np.concatenate(out["v"])
+    u, b = np.concatenate(out["u"]), np.concatenate(out["v"])
     r_t, r_2t = np.concatenate(out["w"]), np.concatenate(out["w2"])
-    # c = ab: the local products form a degree-2t sharing; reduce it with the first double sharings
-    local = GF61.mul(a, b)
-    GF61.sub(local, r_2t[:n_ab], out=local)
+    a, u = u[:n_ab], u[n_ab:]
+    # one opening of degree 2t: ab − r (then [c] = [r]_t + (ab − r)) and, for the random bits,
+    # u² re-randomized by the zero sharing [r]_2t − [r]_t (reveals u² and nothing else)
+    local = GF61.mul(np.concatenate([a, u]), np.concatenate([b, u]))
+    GF61.sub(local[:n_ab], r_2t[:n_ab], out=local[:n_ab])
+    GF61.add(local[n_ab:], GF61.sub(r_2t[n_ab : n_ab + n_bits], r_t[n_ab : n_ab + n_bits]), out=local[n_ab:])
     opened = await open_values(ctx, scheme, local, "reduce", degree=2 * t)
-    c = GF61.add(r_t[:n_ab], opened)
-    shares = {"a": a, "b": b, "c": c, "r_t": r_t[n_ab:], "r_2t": r_2t[n_ab:], "m": masks[0], "m_hi": masks[1],
-              "m_top": np.zeros(need.masks, dtype=np.uint64)}  # bounded masks never wrap
+    c = GF61.add(r_t[:n_ab], opened[:n_ab])
+    m, m_hi, m_top = (uniform_masks(u, opened[n_ab:], need.frac_bits) if n_bits
+                      else (*masks, np.zeros(need.masks, dtype=np.uint64)))  # bounded masks never wrap
+    rest = slice(n_ab + n_bits, None)
+    shares = {"a": a, "b": b, "c": c, "r_t": r_t[rest], "r_2t": r_2t[rest], "m": m, "m_hi": m_hi, "m_top": m_top}
+    contributors = 1 if n_bits else contributors
     meta = {"source": "dn07", "offline_s": ctx.now() - t0, "offline_bytes_sent": ctx.stats()["bytes_sent"] - bytes0,
             "batches": batch, "mask_contributors": contributors}
     return Pool(need, shares, mask_contributors=contributors, meta=meta)
 
 
-__all__ = ["dn07_prepare", "extract", "extraction_matrix"]
+def uniform_masks(u: U64, squares: U64, frac_bits: int) -> tuple[U64, U64, U64]:
+    """Shares of ``(r, ⌊r/2^f⌋, [r ≥ 2^60])`` for r = Σ_i 2^i·b_i from 61 random bits per mask.
+
+    A bit from a random sharing [u] and the public u² (Damgård et al. 2006): with v the square
+    root of u² that :meth:`PrimeField.sqrt` picks, u/v = ±1 with equal probability and nobody
+    knows which, so ``[b] = ([u]·v⁻¹ + 1)/2`` is a uniform shared bit. r is uniform on [0, 2^61),
+    i.e. on [0, p) except that r = p (probability 2^−61) means r ≡ 0 with wrong high bits: the
+    masks are 2^−61-close to the dealer's uniform ones (κ = 61).
+    """
+    if not squares.all():
+        raise ProtocolError("a random-bit square opened to 0 (probability 2^-61): run the preprocessing again")
+    coeff = GF61.sqrt_inv(squares)  # v⁻¹ for the principal root v of u²
+    half = GF61.inv(2)
+    bits = GF61.scale(GF61.add(GF61.mul(u, coeff), np.ones_like(u)), half).reshape(GF61.BITS, -1)
+    r = GF61.lincomb([1 << i for i in range(GF61.BITS)], list(bits))
+    r_hi = GF61.lincomb([1 << (i - frac_bits) for i in range(frac_bits, GF61.BITS)], list(bits[frac_bits:]))
+    return r, r_hi, bits[GF61.BITS - 1].copy()
+
+
+__all__ = ["dn07_prepare", "extract", "extraction_matrix", "uniform_masks"]

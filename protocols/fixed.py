@@ -22,7 +22,13 @@ with δ ∈ {0, 1} (the borrow of the low f bits; in the field also the −w), s
 fraction (stochastic rounding, unbiased). Range: k ≤ B − 1 (GF(p): int_bits + f ≤ 29;
 Z_2^64: ≤ 31). A value outside the declared range gives a wrong result but still leaks nothing.
 
-**Statistical (dealer-free DN07).** Each of the m contributors deals a uniform
+**Uniform without a dealer (DN07; default there).** The parties build ``r = Σ_i 2^i·b_i`` from
+61 shared random bits (:func:`protocols.dn07.uniform_masks`), so they hold shares of r, r_hi and
+r_top = b_60 as above; r is uniform on [0, 2^61), statistically 2^−61-close to uniform on [0, p)
+(κ = 61), and the error is as for the dealer (< 1 unit). Cost: 61 random sharings and 61 double
+sharings per truncation, and 61 elements in the preprocessing's one opening.
+
+**Statistical (bounded masks, on request).** Each of the m contributors deals a uniform
 ``r_j < 2^(k+κ)`` (no single party knows r = Σ r_j), r_top = 0. Nothing wraps when
 ``k + κ + ⌈log2(m + 1)⌉ ≤ B − 1``, and c = x' + r hides x' up to statistical distance
 ``2^k / 2^(k+κ) = 2^−κ`` per opened element (x' shifts a uniform range of 2^(k+κ) by < 2^k).
@@ -30,6 +36,7 @@ Error: r_lo is a sum of m values below 2^f, so the result lies in (x/2^f − 1, 
 the bias ⌊m/2⌋ is subtracted: |error| < 1 + ⌊m/2⌋ units. κ must reach ``min_kappa``
 (default 40, as MP-SPDZ; MPyC uses 30): in GF(2^61 − 1) with m = 3 that allows only
 int_bits + f ≤ 8, and :meth:`FixedParams.plan` refuses larger settings, saying what fits.
+Cheaper preprocessing than random bits, hence kept for small ranges.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from .common import Scheme
 from .triples import FULL_MASK, Need, top_bits
 
 DEFAULT_MIN_KAPPA = 40
+RANDOM_BITS_KAPPA = 61  # DN07's uniform masks: r from 61 random bits is 2^-61-close to uniform on [0, p)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,9 +75,18 @@ class FixedParams:
         """k: a signed product of two encodings satisfies |x| < 2^(k−1)."""
         return 2 * (self.int_bits + self.frac_bits) + 1
 
+    uniform: bool = True
+
     @property
     def mask_bits(self) -> int:
-        return FULL_MASK if self.kappa is None else self.value_bits + self.kappa
+        return FULL_MASK if self.uniform else self.value_bits + (self.kappa or 0)
+
+    @property
+    def design(self) -> str:
+        """``perfect`` (dealer), ``random-bits`` (DN07, κ = 61) or ``statistical`` (bounded masks)."""
+        if not self.uniform:
+            return "statistical"
+        return "perfect" if self.kappa is None else "random-bits"
 
     def error_bound(self, contributors: int | None = None) -> float:
         """Largest truncation error of one product, in real units (exclusive bound)."""
@@ -81,10 +98,14 @@ class FixedParams:
 
     @classmethod
     def plan(cls, scheme: Scheme, frac_bits: int, int_bits: int, contributors: int, *,
-             uniform_masks: bool | None = None, min_kappa: int = DEFAULT_MIN_KAPPA) -> FixedParams:
-        """Parameters for ``contributors`` mask contributors; uniform (perfect) masks by default
-        for a single contributor (the dealer), bounded (statistical) ones otherwise."""
-        uniform = contributors == 1 if uniform_masks is None else uniform_masks
+             uniform_masks: bool = True, min_kappa: int = DEFAULT_MIN_KAPPA) -> FixedParams:
+        """Parameters for masks from ``contributors`` parties (1: the dealer; n: DN07).
+
+        Uniform masks (default): the dealer's are exactly uniform (perfect, ``kappa=None``); DN07
+        builds them from 61 shared random bits (2^−61-close to uniform: ``kappa=61``). Bounded
+        masks (``uniform_masks=False``) are the statistical design and must reach ``min_kappa``.
+        """
+        uniform = uniform_masks
         B = top_bits(scheme.domain)
         k = 2 * (int_bits + frac_bits) + 1
         if frac_bits < 0 or int_bits < 0:
@@ -94,7 +115,8 @@ class FixedParams:
                 raise ConfigError(
                     f"fixed point with f={frac_bits}, int_bits={int_bits} has products of k = 2·(int_bits + f) + 1"
                     f" = {k} bits; {scheme.domain.name} holds k <= {B - 1}: choose int_bits + f <= {(B - 2) // 2}")
-            return cls(frac_bits=frac_bits, int_bits=int_bits, kappa=None, contributors=contributors)
+            kappa = None if contributors == 1 else RANDOM_BITS_KAPPA
+            return cls(frac_bits=frac_bits, int_bits=int_bits, kappa=kappa, contributors=1)
         spread = math.ceil(math.log2(contributors + 1))
         kappa = B - 1 - k - spread
         if kappa < min_kappa:
@@ -103,9 +125,8 @@ class FixedParams:
                 f"fixed point with f={frac_bits}, int_bits={int_bits} (k = 2·(int_bits + f) + 1 = {k} bits) and masks "
                 f"from {contributors} contributors leaves statistical security κ = {kappa} < {min_kappa} bits in "
                 f"{scheme.domain.name} (k + κ + ⌈log2(m + 1)⌉ <= {B - 1}): choose int_bits + f <= {fit}"
-                + (", or use the dealer, whose uniform masks make truncation perfectly private" if contributors > 1
-                   else ""))
-        return cls(frac_bits=frac_bits, int_bits=int_bits, kappa=kappa, contributors=contributors)
+                + ", or uniform masks (the default), whose truncation leaks nothing")
+        return cls(frac_bits=frac_bits, int_bits=int_bits, kappa=kappa, contributors=contributors, uniform=False)
 
 
 async def truncate(bv: Beaver, x: U64, params: FixedParams) -> U64:

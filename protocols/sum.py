@@ -9,6 +9,7 @@ n − 1 colluders, tolerates no dropout.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -67,19 +68,12 @@ async def secure_sum(
 
 
 async def secure_mean(
-    ctx: Context,
-    x: ArrayLike | None,
-    *,
-    sharing: str = "shamir",
-    threshold: int | None = None,
-    input_parties: Sequence[int] | None = None,
-    fractional_bits: int | None = None,
+    ctx: Context, x: ArrayLike | None, *, input_parties: Sequence[int] | None = None, **options: Any
 ) -> NDArray[np.float64]:
-    """The elementwise mean over the input parties (their count is public)."""
+    """The elementwise mean over the input parties (their count is public); ``options`` are
+    :func:`secure_sum`'s (sharing, threshold, fractional_bits, verify_openings)."""
     dealers = tuple(sorted(input_parties)) if input_parties is not None else ctx.parties
-    total = await secure_sum(
-        ctx, x, sharing=sharing, threshold=threshold, input_parties=dealers, fractional_bits=fractional_bits
-    )
+    total = await secure_sum(ctx, x, input_parties=dealers, **options)
     return np.asarray(total, dtype=np.float64) / len(dealers)
 
 

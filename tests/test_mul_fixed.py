@@ -20,9 +20,10 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def _fixed_products(kind: str, n: int, t: int | None, source: str, x: np.ndarray, y: np.ndarray,
-                          f: int, int_bits: int) -> tuple[np.ndarray, FixedParams]:
+                          f: int, int_bits: int, uniform: bool = True) -> tuple[np.ndarray, FixedParams]:
     scheme = Scheme.make(kind, range(1, n + 1), t)
-    params = FixedParams.plan(scheme, f, int_bits, 1 if source == "dealer" else n, min_kappa=8)  # dn07: κ < 40
+    params = FixedParams.plan(scheme, f, int_bits, 1 if source == "dealer" else n, uniform_masks=uniform,
+                              min_kappa=8)  # bounded masks: κ < 40 at these sizes, lowered explicitly
     need = Need(triples=x.size) + params.need(x.size)
 
     async def party(ctx):  # type: ignore[no-untyped-def]
@@ -48,38 +49,42 @@ async def _fixed_products(kind: str, n: int, t: int | None, source: str, x: np.n
     return outs[0], params
 
 
-@pytest.mark.parametrize(("kind", "n", "t", "source"), [
-    ("additive", 3, None, "dealer"), ("shamir", 3, 1, "dealer"), ("shamir", 3, 1, "dn07"), ("shamir", 5, 2, "dn07"),
+@pytest.mark.parametrize(("kind", "n", "t", "source", "uniform"), [
+    ("additive", 3, None, "dealer", True), ("shamir", 3, 1, "dealer", True), ("shamir", 3, 1, "dn07", True),
+    ("shamir", 5, 2, "dn07", True), ("shamir", 3, 1, "dn07", False), ("shamir", 5, 2, "dn07", False),
+    ("shamir", 3, 1, "dealer", False),
 ])
-async def test_truncation_error_within_bound(kind: str, n: int, t: int | None, source: str) -> None:
+async def test_truncation_error_within_bound(kind: str, n: int, t: int | None, source: str, uniform: bool) -> None:
     f, int_bits = 12, 5
     rng = np.random.default_rng(n)
     x = rng.uniform(-31.9, 31.9, 4000)
     y = rng.uniform(-31.9, 31.9, 4000)
     x[:6] = [0.0, -0.0001, 31.9, -31.9, 1.0, -1.0]
     y[:6] = [5.5, 0.0001, 31.9, 31.9, -1.0, -1.0]
-    got, params = await _fixed_products(kind, n, t, source, x, y, f, int_bits)
+    got, params = await _fixed_products(kind, n, t, source, x, y, f, int_bits, uniform)
     # compare with the exact product of the *encoded* inputs: the truncation error alone
     exact = decode_fixed(encode_fixed(x, f), f) * decode_fixed(encode_fixed(y, f), f)
     err = np.abs(got - exact)
-    bound = params.error_bound(1 if source == "dealer" else n)
+    m = 1 if source == "dealer" or uniform else n
+    bound = params.error_bound(m)
     assert err.max() < bound
-    assert bound == (1 + (0 if source == "dealer" else n // 2)) * 2.0**-f
+    assert bound == (1 + m // 2) * 2.0**-f
     # probabilistic rounding is unbiased-ish: errors take both signs, and average out
     assert (got - exact).min() < 0 < (got - exact).max()
     assert abs(float(np.mean(got - exact))) < 0.1 * 2.0**-f
-    assert (params.kappa is None) == (source == "dealer")  # the dealer's truncation is perfectly private
+    assert params.design == ("statistical" if not uniform else "perfect" if source == "dealer" else "random-bits")
 
 
 def test_plan_refuses_less_than_40_bits_and_says_what_fits() -> None:
     shamir = Scheme.make("shamir", (1, 2, 3), 1)
     # dealer-free masks from 3 contributors: k + κ + 2 <= 60 with κ >= 40 leaves int_bits + f <= 8
-    with pytest.raises(ConfigError, match=r"κ = 9 < 40.*int_bits \+ f <= 8.*dealer"):
-        FixedParams.plan(shamir, 16, 8, 3)
-    p = FixedParams.plan(shamir, 6, 2, 3)
+    with pytest.raises(ConfigError, match=r"κ = 9 < 40.*int_bits \+ f <= 8.*uniform masks"):
+        FixedParams.plan(shamir, 16, 8, 3, uniform_masks=False)
+    assert FixedParams.plan(shamir, 16, 8, 3).kappa == 61  # uniform masks from random bits
+    p = FixedParams.plan(shamir, 6, 2, 3, uniform_masks=False)
     assert p.value_bits == 17 and p.kappa == 60 - 17 - 2 >= 40 and p.mask_bits == 17 + p.kappa
     with pytest.raises(ConfigError):
-        FixedParams.plan(shamir, 6, 3, 3)  # one bit more: κ = 39
+        FixedParams.plan(shamir, 6, 3, 3, uniform_masks=False)  # one bit more: κ = 39
     # the dealer's uniform masks: perfect privacy, only the range must fit (k <= 60 in GF(p))
     p = FixedParams.plan(shamir, 16, 8, 1)
     assert p.kappa is None and p.mask_bits == 0
@@ -116,9 +121,7 @@ async def test_truncate_of_known_values() -> None:
 def test_meanvar_matches_numpy(sharing: str, t: int | None, triples: str, n: int) -> None:
     rng = np.random.default_rng(7)
     ins = {p: rng.uniform(-10.0, 10.0, 300) for p in range(1, n + 1)}
-    # dn07's statistical masks cannot give κ >= 40 at these sizes (see the plan test): lowered explicitly
-    options = {"int_bits": 4} if triples == "dealer" else {"int_bits": 4, "min_kappa": 20}
-    kw = {"sharing": sharing, "triples": triples, "fractional_bits": 14, "options": options,
+    kw = {"sharing": sharing, "triples": triples, "fractional_bits": 14, "options": {"int_bits": 4},
           "expect": {"tolerance": 1e-2}}  # the tight bound is checked below
     if t is not None:
         kw["threshold"] = t
@@ -131,14 +134,14 @@ def test_meanvar_matches_numpy(sharing: str, t: int | None, triples: str, n: int
     np.testing.assert_allclose(got[:300], data.mean(axis=0), atol=2.0**-15)
     enc = 2 * 10 * 2.0**-15 + 2 * 10 * 2.0**-15
     assert np.abs(got[300:] - data.var(axis=0)).max() < m["truncation_error_bound"] + enc
-    assert m["truncation"] == ("perfect" if triples == "dealer" else "statistical")
-    assert m["kappa"] is None if triples == "dealer" else m["kappa"] >= 20
+    assert m["truncation"] == ("perfect" if triples == "dealer" else "random-bits")
+    assert m["kappa"] is None if triples == "dealer" else m["kappa"] == 61
 
 
-def test_meanvar_with_dn07_refuses_weak_statistical_masks_by_default() -> None:
+def test_meanvar_refuses_weak_bounded_masks() -> None:
     ins = {p: [1.5, -2.25] for p in (1, 2, 3)}
     rep = sim(scenario("meanvar", 3, ins, sharing="shamir", threshold=1, triples="dn07", fractional_bits=14,
-                       options={"int_bits": 4}, expect={"output": [0.0]}))
+                       options={"int_bits": 4, "truncation_masks": "bounded"}, expect={"output": [0.0]}))
     assert not rep.ok
     assert "ConfigError" in str(rep.reason) or any(
         o.error and "ConfigError" in str(o.error) for o in rep.outcomes.values()), rep.reason
@@ -185,11 +188,14 @@ async def test_attacker_learns_nothing_from_perfect_truncation_but_bounds_a_weak
     for secret in (-(1 << (k - 1)) + 1, (1 << (k - 1)) - 1):
         c = np.sort(await _attacker_view(perfect, secret, n)).astype(np.float64) / GF61.modulus
         assert np.max(np.abs(c - grid)) < 0.0196
-    weak = FixedParams.plan(shamir, 16, 8, 1, uniform_masks=False, min_kappa=0)
-    assert weak.kappa == 10
+    weak = FixedParams.plan(shamir, 16, 9, 1, uniform_masks=False, min_kappa=0)
+    k = weak.value_bits
+    assert weak.kappa == 8
     secret = (1 << (k - 1)) - 12345
     c = (await _attacker_view(weak, secret, n)).astype(object)
     shifted = secret + (1 << (k - 1))
     low, high = max(c) - (1 << weak.mask_bits) + 1, min(c)  # c − r with 0 <= r < 2^(k+κ)
     assert low <= shifted <= high
-    assert high - low < 1 << (k - 3)  # the attacker learned the top bits of a k-bit value
+    # the attacker learned the top bits of a k-bit value: the interval is below a quarter of the range
+    # (its width is a sum of two exponentials of mean 2^(k+κ)/n; failure probability < 10^-7)
+    assert high - low < 1 << (k - 2)

@@ -97,6 +97,17 @@ async def test_dn07_pool(n: int, t: int) -> None:
     _check_pool(scheme, res, NEED)
 
 
+@pytest.mark.parametrize(("n", "t"), [(3, 1), (5, 2)])
+async def test_dn07_uniform_masks_from_random_bits(n: int, t: int) -> None:
+    """Masks built from 61 shared random bits: r spans the field, r_hi = r >> f, r_top = its bit 60."""
+    scheme = Scheme.make("shamir", range(1, n + 1), t)
+    need = Need(triples=200, doubles=30, masks=400, frac_bits=12, mask_bits=FULL_MASK)
+    res = await run_nodes(scheme.parties, dn07_prepare, scheme, need)
+    for r in res.values():
+        assert r.mask_contributors == 1
+    _check_pool(scheme, res, need)
+
+
 async def test_dealer_rejects_disagreeing_requests() -> None:
     scheme = Scheme.make("additive", (1, 2), None)
 
