@@ -161,6 +161,13 @@ class Mailbox:
                 if (_inst, _tag, sender) in self._watch:
                     self._settled((_inst, _tag, sender))
 
+    def mark_up(self, party: int) -> None:
+        """``party`` is back (a new incarnation): later waits on it wait again, and what its old
+        incarnation left buffered unread is dropped."""
+        self._down.discard(party)
+        for key in list(self._early.get(party, ())):
+            self._forget(key)
+
     def _settled(self, key: Key) -> None:
         for group in self._watch.pop(key):
             group.remaining -= 1

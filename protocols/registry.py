@@ -31,6 +31,7 @@ async def _run_sum(ctx: Context, job: Job, x: Array | None) -> Array:
     return await secure_sum(
         ctx, x, sharing=job.sharing, threshold=job.threshold,
         input_parties=job.input_parties, fractional_bits=job.fractional_bits,
+        verify_openings=job.options.get("verify_openings") is True,
     )
 
 

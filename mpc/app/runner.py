@@ -15,7 +15,7 @@ import numpy as np
 from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
-from mpc.node import CrashFault, Node
+from mpc.node import Node, SendObserver
 from mpc.app.scenario import Scenario
 from netsim.faults import Crash
 from mpc.transport.base import Transport
@@ -52,6 +52,20 @@ def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
     """The peers ``pid`` connects to: everyone, unless the protocol declares a topology."""
     peers = lookup(scn.protocol).topology(job_of(scn), pid)
     return tuple(p for p in (ids if peers is None else peers) if p != pid)
+
+
+def crash_after(after: str, on_crash: Callable[[], None]) -> SendObserver:
+    """A send observer that calls ``on_crash`` once, after the send of round ``after`` (a tag, or
+    its last path segment)."""
+    fired = False
+
+    def observe(tag: str) -> None:
+        nonlocal fired
+        if not fired and (tag == after or tag.rsplit("/", 1)[-1] == after):
+            fired = True
+            on_crash()
+
+    return observe
 
 
 def new_session() -> bytes:
@@ -92,17 +106,11 @@ async def run_party(
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
-        async with Node(
-            pid,
-            transport=transport,
-            parties=parties,
-            session=session,
-            timeout=scn.timeout_s,
-            connect_timeout=max(30.0, scn.timeout_s),
-            crash=CrashFault(after=after) if after else None,
-            on_crash=on_crash,
-            neighbors=neighbors(scn, pid, parties),
-        ) as node:
+        node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
+                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties))
+        if after:
+            node.add_send_observer(crash_after(after, on_crash))
+        async with node:
             t0 = loop.time()
             if on_ready is not None:
                 on_ready()
