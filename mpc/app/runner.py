@@ -15,9 +15,9 @@ import numpy as np
 from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
-from mpc.node import Node, SendObserver
+from mpc.node import Barrier, Node, SendObserver
 from mpc.app.scenario import Scenario
-from netsim.faults import Crash
+from netsim.faults import AfterRound, Crash
 from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
@@ -57,11 +57,11 @@ def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
 def crash_after(after: str, on_crash: Callable[[], None]) -> SendObserver:
     """A send observer that calls ``on_crash`` once, after the send of round ``after`` (a tag, or
     its last path segment)."""
-    fired = False
+    fired, trigger = False, AfterRound(after)
 
     def observe(tag: str) -> None:
         nonlocal fired
-        if not fired and (tag == after or tag.rsplit("/", 1)[-1] == after):
+        if not fired and trigger.matches(tag):
             fired = True
             on_crash()
 
@@ -99,15 +99,17 @@ async def run_party(
     on_crash: Callable[[], None],
     parties: tuple[int, ...],
     on_ready: Callable[[], None] | None = None,
+    barrier: Barrier = "mesh",
 ) -> Outcome:
-    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike)."""
+    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike); ``barrier``
+    is the shape of the start and close barriers (simulated runs may choose ``star``)."""
     spec = lookup(scn.protocol)
     after = next((f.after for f in scn.faults_of(pid) if isinstance(f, Crash) and f.after), None)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
         node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
-                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties))
+                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties), barrier=barrier)
         if after:
             node.add_send_observer(crash_after(after, on_crash))
         async with node:
@@ -225,7 +227,8 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
 
     def start(pid: int) -> None:
         tasks[pid] = asyncio.create_task(
-            run_party(scn, pid, net.transport(pid), session=session, on_crash=lambda p=pid: crash(p), parties=ids)
+            run_party(scn, pid, net.transport(pid), session=session, on_crash=lambda p=pid: crash(p), parties=ids,
+                      barrier="star" if net.barrier == "star" else "mesh")
         )
 
     for pid in ids:
