@@ -102,7 +102,7 @@ class Packer:
             self._envelope[key] = env
         # a copy (C order, little-endian, as decoded): the sender may reuse its buffer
         snap = p.copy() if p.dtype == dt else p.astype(dt, order="C")
-        snap.flags.writeable = False
+        snap.setflags(write=False)  # (2x cheaper than snap.flags.writeable = False)
         frozen = _build(Message, msg.session, msg.instance, msg.tag, msg.sender, snap)
         size = env + snap.nbytes
         return Parcel(frozen, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)

@@ -104,8 +104,9 @@ class SimNetwork:
         self.senders: list[SendHook] = []
         self._transports: dict[int, SimTransport] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
-        # instant -> receiver -> [src, item, src, item, ...] in send order: one event per receiver
-        self._buckets: dict[float, dict[int, list[Any]]] = {}
+        # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: with jitter most
+        # instants hold one message, and a million may be in flight)
+        self._buckets: dict[float, list[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf  # when the timer fires (-inf: netsim's loop polls next_time())
         # per link that needs it: [when its egress queue is idle again, latest arrival scheduled (FIFO)]
@@ -244,11 +245,7 @@ class SimNetwork:
             count += 1
             total += size
             if bucket is not None and peer not in crashed:
-                inbox = bucket.get(peer)
-                if inbox is None:
-                    bucket[peer] = [src, item]
-                else:
-                    inbox += (src, item)
+                bucket += (peer, src, item)
             else:
                 self._route(src, peer, item, size, msg, now)
         stats.messages_sent += count
@@ -316,20 +313,15 @@ class SimNetwork:
         self._prune_at = max(1 << 16, 2 * len(table))
 
     def _push(self, when: float, dst: int, src: int, item: Item) -> None:
-        bucket = self._bucket(when)
-        inbox = bucket.get(dst)
-        if inbox is None:
-            bucket[dst] = [src, item]
-        else:
-            inbox += (src, item)
+        self._bucket(when).extend((dst, src, item))
 
-    def _bucket(self, when: float) -> dict[int, list[Any]]:
-        """The messages arriving at ``when`` by receiver, each in send order (a new instant is
-        scheduled)."""
+    def _bucket(self, when: float) -> list[Any]:
+        """The messages arriving at ``when``, ``[dst, src, item, ...]`` in send order (a new
+        instant is scheduled)."""
         bucket = self._buckets.get(when)
         if bucket is not None:
             return bucket
-        bucket = self._buckets[when] = {}
+        bucket = self._buckets[when] = []
         heapq.heappush(self._times, when)
         if when < self._timer_at:
             loop = asyncio.get_running_loop()
@@ -354,10 +346,24 @@ class SimNetwork:
         across 1000 nodes a message-by-message order touches a cold node every time."""
         times, buckets, transports, crashed = self._times, self._buckets, self._transports, self.crashed
         while times and times[0] <= now:
-            for dst, inbox in buckets.pop(heapq.heappop(times)).items():
+            bucket = buckets.pop(heapq.heappop(times))
+            if len(bucket) == 3:  # one message (the rule with jitter)
+                dst = bucket[0]
                 t = transports.get(dst)
                 if t is not None and dst not in crashed:
-                    self.delivered += t._arrive_many(inbox)
+                    self.delivered += t._arrive_many(bucket, 1)
+                continue
+            inboxes: dict[int, list[Any]] = {}
+            for k in range(0, len(bucket), 3):
+                inbox = inboxes.get(bucket[k])
+                if inbox is None:
+                    inboxes[bucket[k]] = [bucket[k + 1], bucket[k + 2]]
+                else:
+                    inbox += (bucket[k + 1], bucket[k + 2])
+            for dst, inbox in inboxes.items():
+                t = transports.get(dst)
+                if t is not None and dst not in crashed:
+                    self.delivered += t._arrive_many(inbox, 0)
 
     def _deliver_due(self) -> None:
         loop = asyncio.get_running_loop()
@@ -467,14 +473,14 @@ class SimTransport:
         while inbox and self._sink is not None:
             self._deliver(*inbox.popleft())
 
-    def _arrive_many(self, inbox: list[Any]) -> int:
-        """Receive ``[src, item, src, item, ...]`` (items: bytes, parcels, or ``PEER_DOWN``);
-        returns how many were messages."""
+    def _arrive_many(self, inbox: list[Any], start: int) -> int:
+        """Receive ``inbox[start:]``, ``[src, item, src, item, ...]`` (items: bytes, parcels, or
+        ``PEER_DOWN``); returns how many were messages."""
         if self._closed:
             return 0
         stats, count, size = self.stats, 0, 0
         msg_sink = self._msg_sink if self._context is None else None
-        for k in range(0, len(inbox), 2):
+        for k in range(start, len(inbox), 2):
             src, item = inbox[k], inbox[k + 1]
             if item is None:  # PEER_DOWN
                 self._deliver(src, PEER_DOWN)
@@ -494,7 +500,7 @@ class SimTransport:
 
     def _arrive(self, src: int, item: bytes | Parcel) -> None:
         """Receive one message now (tests inject replays this way)."""
-        self._arrive_many([src, item])
+        self._arrive_many([src, item], 0)
 
     def _deliver(self, src: int, item: Item) -> None:
         if self._closed:
