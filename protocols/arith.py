@@ -164,7 +164,8 @@ async def run_dot(run: Run, x: Array | None) -> PartyResult:
     bv = await run.beaver(Need(triples=(len(vals) - 2) * n + triples, doubles=doubles))
     vals = await product_tree(bv, vals, until=2)
     z = await bv.dot(vals[0], vals[1])
-    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
+    # "the sum of that product": a scalar (a 0-d array), not a one-element vector
+    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)).reshape(()))
 
 
 # -- matvec: the input parties but the last own the rows of M, the last owns v; output M·v -------
@@ -264,7 +265,7 @@ def ref_dot(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyRe
     out = vals[0]
     for v in vals[1:]:
         out = out * v
-    return _signed(np.asarray([sum(out.tolist())], dtype=object), job)
+    return _signed(np.asarray([sum(out.tolist())], dtype=object), job).reshape(())
 
 
 def ref_matvec(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:

@@ -1,6 +1,6 @@
 """Scenario files (TOML): who computes what on which inputs, under which network and faults.
 
-See DESIGN.md for the format. Loading validates everything a user may get wrong and raises
+See docs/design.md for the format. Loading validates everything a user may get wrong and raises
 :class:`ConfigError` with the offending key; nothing here runs a protocol.
 """
 
@@ -17,9 +17,11 @@ from numpy.typing import NDArray
 
 from mpc.errors import ConfigError
 from mpc.fixedpoint import DEFAULT_FRACTIONAL_BITS
-from netsim.faults import Fault, parse_faults
+from netsim.faults import REAL_FAULTS, SIM_FAULTS, Fault, parse_faults
 
 MAX_GENERATED = 50_000_000
+BOUND_BITS = 60  # |v| < 2^60 for every input (after fixed-point scaling) and every opened sum
+BOUND = 1 << BOUND_BITS
 
 
 
@@ -48,6 +50,7 @@ class Scenario:
     expect: Expect = field(default_factory=Expect)
     options: Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
+    declared_inputs: tuple[int, ...] | None = None  # ``input_parties = [...]`` when the file names them
 
     @property
     def party_ids(self) -> tuple[int, ...]:
@@ -55,7 +58,9 @@ class Scenario:
 
     @property
     def input_parties(self) -> tuple[int, ...]:
-        return tuple(sorted(self.inputs))
+        """A public job parameter: named by ``input_parties``, else the parties with an ``[inputs]``
+        entry (only in a launcher run, where every party reads the whole file)."""
+        return self.declared_inputs if self.declared_inputs is not None else tuple(sorted(self.inputs))
 
     def faults_of(self, party: int) -> tuple[Fault, ...]:
         return tuple(f for f in self.faults if f.party == party)
@@ -78,6 +83,8 @@ def _generate(spec: Mapping[str, Any], seed: int, party: int, where: str) -> NDA
         return gen.uniform(float(low), float(high), n)
     if not isinstance(low, int) or not isinstance(high, int) or low >= high:
         raise ConfigError(f"{where}: need integers low < high")
+    if max(abs(low), abs(high) - 1) >= BOUND:
+        raise ConfigError(f"{where}: low/high out of range (|v| < 2^{BOUND_BITS})")
     return gen.integers(low, high, n, dtype=np.int64)
 
 
@@ -88,9 +95,26 @@ def _literal(values: Any, where: str) -> NDArray[Any]:
         raise ConfigError(f"{where}: inputs must be numbers")
     if any(isinstance(v, float) for v in values):
         return np.asarray(values, dtype=np.float64)
-    if any(abs(v) >= 1 << 62 for v in values):
-        raise ConfigError(f"{where}: integer out of range (|v| < 2^62)")
+    big = next((v for v in values if abs(v) >= BOUND), None)
+    if big is not None:
+        raise ConfigError(f"{where}: integer {big} out of range (|v| < 2^{BOUND_BITS})")
     return np.asarray(values, dtype=np.int64)
+
+
+def check_range(values: NDArray[Any], fractional_bits: int | None, where: str) -> None:
+    """Every input is finite and below the documented bound once encoded (refuse, never wrap)."""
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ConfigError(f"{where}: {values[bad][0]} is not a finite number")
+        scale = 2.0 ** (fractional_bits or 0)
+        big = np.abs(values) * scale >= BOUND
+        if big.any():
+            raise ConfigError(f"{where}: {values[big][0]:g} out of range (|v| * 2^{fractional_bits or 0} "
+                              f"fractional bits must be < 2^{BOUND_BITS})")
+    elif values.size and int(np.abs(values).max()) >= BOUND:  # int64: |v| < 2^63 here
+        raise ConfigError(f"{where}: integer {int(values[np.abs(values).argmax()])} out of range "
+                          f"(|v| < 2^{BOUND_BITS})")
 
 
 def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDArray[Any]]:
@@ -120,8 +144,22 @@ def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDAr
 
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
-    "timeout_s", "inputs", "network", "faults", "expect", "options",
+    "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options",
 }
+
+
+def _input_parties(value: Any, parties: int, inputs: Mapping[int, Any]) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(isinstance(p, bool) or not isinstance(p, int) for p in value):
+        raise ConfigError("input_parties must be a list of party ids")
+    ids = tuple(sorted(set(value)))
+    if len(ids) != len(value) or any(not 0 <= p <= parties for p in ids):
+        raise ConfigError(f"input_parties must list distinct ids in 0..{parties}, got {value}")
+    extra = sorted(set(inputs) - set(ids))
+    if extra:
+        raise ConfigError(f"inputs given for {extra}, which input_parties = {list(ids)} does not name")
+    return ids
 
 
 def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
@@ -133,8 +171,10 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         protocol = doc["protocol"]
     except KeyError as exc:
         raise ConfigError(f"missing required key {exc.args[0]!r}") from None
-    if not isinstance(parties, int) or not 1 <= parties <= 100_000:
-        raise ConfigError(f"parties must be an integer in 1..100000, got {parties!r}")
+    if not isinstance(parties, int) or isinstance(parties, bool) or not 1 <= parties <= 100_000:
+        raise ConfigError(f"parties must be an integer in 2..100000, got {parties!r}")
+    if parties == 1:
+        raise ConfigError("parties = 1: a secure computation needs at least 2 parties")
     sharing = doc.get("sharing", "shamir")
     if sharing not in ("shamir", "additive"):
         raise ConfigError(f"sharing must be 'shamir' or 'additive', got {sharing!r}")
@@ -150,6 +190,8 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         fb = DEFAULT_FRACTIONAL_BITS
     if fb is not None and (not isinstance(fb, int) or not 0 <= fb <= 40):
         raise ConfigError("fractional_bits must be an integer in 0..40")
+    for pid, values in inputs.items():
+        check_range(values, fb, f"inputs.{pid}")
     exp = doc.get("expect", {})
     if not isinstance(exp, dict) or set(exp) - {"output", "error", "tolerance"}:
         raise ConfigError("expect takes output, error and tolerance")
@@ -178,6 +220,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
         options=options,
         path=path,
+        declared_inputs=_input_parties(doc.get("input_parties"), parties, inputs),
     )
 
 
@@ -188,6 +231,10 @@ def load(path: str | Path) -> Scenario:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"scenario file not found: {p}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p} is a directory; give one scenario file (mpc scenarios lists the shipped ones)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read scenario {p}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
     try:
@@ -196,4 +243,34 @@ def load(path: str | Path) -> Scenario:
         raise ConfigError(f"{p}: {exc}") from None
 
 
-__all__ = ["Expect", "Fault", "Scenario", "load", "parse"]
+SHIPPED_SHARE = "share/mpc-runtime/scenarios"  # where an installed wheel puts them (pyproject data-files)
+
+
+def shipped_dir() -> Path | None:
+    """The shipped scenarios: beside the source tree, or installed under ``<prefix>/share``."""
+    import sys
+
+    here = Path(__file__).resolve()
+    for cand in (here.parents[2] / "scenarios", Path(sys.prefix) / SHIPPED_SHARE):
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def shipped() -> dict[str, Path]:
+    d = shipped_dir()
+    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d is not None else {}
+
+
+def resolve(arg: str) -> Path:
+    """A path as given, or the name of a shipped scenario (``sum-3``)."""
+    p = Path(arg)
+    if p.exists() or "/" in arg or arg.endswith(".toml"):
+        return p
+    found = shipped()
+    if arg in found:
+        return found[arg]
+    raise ConfigError(f"no scenario file {arg!r} and no shipped scenario of that name (mpc scenarios lists them)")
+
+
+__all__ = ["REAL_FAULTS", "SIM_FAULTS", "Expect", "Fault", "Scenario", "load", "parse", "resolve", "shipped"]
