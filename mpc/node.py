@@ -59,7 +59,7 @@ from .errors import (
 )
 from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, MAX_NAME, Message
+from .message import CONTROL, MAX_NAME, Message, _build
 from .rng import Csprng
 from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately
 
@@ -438,7 +438,8 @@ class Node:
 
     # -- sending ----------------------------------------------------------------------
     def _message(self, instance: str, tag: str, payload: Any) -> Message:
-        return Message(session=self.session, instance=instance, tag=tag, sender=self.party_id, payload=payload)
+        # every send builds one: the slot-writing constructor, ~3x cheaper than the dataclass __init__
+        return _build(Message, self.session, instance, tag, self.party_id, payload)
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import math
 import selectors
 from collections.abc import Callable, Coroutine
@@ -75,9 +76,26 @@ class _VirtualSelector(selectors.BaseSelector):
                     f"deadlock at virtual time {loop.time():.6f} s: every task waits and no timer is pending"
                 )
             loop._advance_to(target)
-        if due <= loop._now:
-            source.fire(loop._now)  # type: ignore[union-attr]  # its callbacks run in this iteration
+        if source is not None and due <= loop._now:
+            source.fire(loop._now)  # its callbacks run in this iteration
+            self._fast_forward(loop, source)
         return []
+
+    @staticmethod
+    def _fast_forward(loop: VirtualTimeLoop, source: EventSource) -> None:
+        """Fire the source's next events while firing made nothing runnable: the loop would only
+        come straight back here and advance to the next one. Stops before any timer that is due
+        first (or within the clock resolution), so the order of events is exactly the loop's; with
+        jitter this spares a whole loop iteration per message that merely lands in a mailbox."""
+        ready, scheduled = loop._ready, loop._scheduled  # type: ignore[attr-defined]
+        resolution = loop._clock_resolution  # type: ignore[attr-defined]
+        while not ready and not loop._stopping and loop.source is source:  # type: ignore[attr-defined]
+            due = source.next_time()
+            timer = scheduled[0]._when if scheduled else math.inf
+            if timer < loop._now + resolution or not due < timer:
+                return
+            loop._advance_to(due)
+            source.fire(due)
 
 
 class EventSource(Protocol):
@@ -136,10 +154,23 @@ def new_loop() -> VirtualTimeLoop:
     return VirtualTimeLoop()
 
 
+GC_THRESHOLDS = (100_000, 50, 100)  # while simulating; the default young generation is 700 objects
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion in virtual time (like :func:`asyncio.run`)."""
-    with asyncio.Runner(loop_factory=new_loop) as runner:
-        return runner.run(coro)
+    """Run ``coro`` to completion in virtual time (like :func:`asyncio.run`).
+
+    A simulation of thousands of parties keeps millions of live objects (nodes, messages in
+    flight, shares), and the cyclic collector's default thresholds make it walk them again and
+    again: 10-15 % of a 1000-party run. The thresholds are raised for the run and restored after.
+    """
+    saved = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            return runner.run(coro)
+    finally:
+        gc.set_threshold(*saved)
 
 
 __all__ = ["Deadlock", "EventSource", "VirtualTimeLoop", "new_loop", "run"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from mpc.codec import DECODE_OVERHEAD, DECODED_PER_ENVELOPE_BYTE, DTYPES
 from mpc.errors import CodecError
-from mpc.message import Message
+from mpc.message import Message, _build
 
 _CONTAINERS = (list, dict)
 _LEAVES = (type(None), bool, int, float, str, bytes)
@@ -50,7 +50,7 @@ class Parcel:
         if not self.thaw:
             return self.msg
         m = self.msg
-        return Message(session=m.session, instance=m.instance, tag=m.tag, sender=m.sender, payload=_thaw(m.payload))
+        return _build(Message, m.session, m.instance, m.tag, m.sender, _thaw(m.payload))
 
     def to_bytes(self) -> bytes:
         return self.msg.to_bytes()
@@ -93,16 +93,17 @@ class Packer:
         return Parcel(snap, len(data), charge, _has_containers(snap.payload))
 
     def _pack_array(self, msg: Message, p: np.ndarray, dt: np.dtype) -> Parcel:
-        key = (msg.session, msg.instance, msg.tag, msg.sender, dt.str, p.shape)
+        key = (msg.session, msg.instance, msg.tag, msg.sender, dt, p.shape)
         env = self._envelope.get(key)
         if env is None:
             env = len(msg.to_bytes()) - p.nbytes  # the real encoder: exact by construction
             if len(self._envelope) >= _ENVELOPE_CACHE_MAX:
                 self._envelope.clear()
             self._envelope[key] = env
-        snap = np.array(p, dtype=dt, order="C")  # a copy: the sender may reuse its buffer
-        snap.flags.writeable = False
-        frozen = Message(session=msg.session, instance=msg.instance, tag=msg.tag, sender=msg.sender, payload=snap)
+        # a copy (C order, little-endian, as decoded): the sender may reuse its buffer
+        snap = p.copy() if p.dtype == dt else p.astype(dt, order="C")
+        snap.setflags(write=False)  # (2x cheaper than snap.flags.writeable = False)
+        frozen = _build(Message, msg.session, msg.instance, msg.tag, msg.sender, snap)
         size = env + snap.nbytes
         return Parcel(frozen, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
 

@@ -59,6 +59,14 @@ class Plan(Protocol):
 
 KEY_BITS = 21  # party ids are below 2^20 (the codec's bound); a link is (src << 21) | dst
 WIRES = ("objects", "bytes")
+BARRIERS = ("auto", "mesh", "star")
+"""``[network] barrier``: the shape of the nodes' start and close barriers in a simulated run.
+``mesh`` (every party tells every party: n^2 messages, one latency) is what real runs do; ``star``
+(everyone tells the lowest id, which answers all once all arrived: 2n messages, two latencies)
+keeps a 1000-party all-to-all run from spending half its messages on barriers. ``auto`` (the
+default): mesh up to :data:`STAR_FROM` nodes, so small simulations keep the real runs' message
+counts and timing, star above. Real runs always keep the mesh's guarantee."""
+STAR_FROM = 64
 _NO_HEADER = ("?", "?")
 
 
@@ -79,6 +87,11 @@ class SimNetwork:
         if mode not in WIRES:
             raise ConfigError(f"network.wire must be one of {', '.join(WIRES)}, got {mode!r}")
         self.objects = mode == "objects"
+        shape = table.pop("barrier", "auto")
+        if shape not in BARRIERS:
+            raise ConfigError(f"network.barrier must be one of {', '.join(BARRIERS)}, got {shape!r}")
+        #: the start/close barrier shape the runner gives simulated nodes (see BARRIERS)
+        self.barrier: str = shape if shape != "auto" else ("star" if len(self.parties) > STAR_FROM else "mesh")
         self.packer = Packer()
         self.links = LinkTable(table, self.parties)
         self.random = random.Random(seed)
@@ -91,12 +104,13 @@ class SimNetwork:
         self.senders: list[SendHook] = []
         self._transports: dict[int, SimTransport] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
-        # instant -> receiver -> [src, item, src, item, ...] in send order: one event per receiver
-        self._buckets: dict[float, dict[int, list[Any]]] = {}
+        # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: with jitter most
+        # instants hold one message, and a million may be in flight)
+        self._buckets: dict[float, list[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = math.inf
-        self._link_free: dict[int, float] = {}  # when a link's egress queue is idle again
-        self._link_last: dict[int, float] = {}  # latest arrival scheduled on a link (FIFO)
+        self._timer_at = math.inf  # when the timer fires (-inf: netsim's loop polls next_time())
+        # per link that needs it: [when its egress queue is idle again, latest arrival scheduled (FIFO)]
+        self._link_state: dict[int, list[float]] = {}
         self._uplink_free: dict[int, float] = {}
         self._prune_at = 1 << 16  # prune link state when it grows past this many entries
         self._peeked: tuple[bytes, tuple[str, str] | None] | None = None  # a broadcast's header, once
@@ -138,7 +152,8 @@ class SimNetwork:
             if other != party and other not in self.crashed and not t._closed:
                 # the disconnect notice travels like a message: after the data already in flight
                 link = self.links.link(party, other)
-                arrive = max(now + link.latency, self._link_last.get((party << KEY_BITS) | other, 0.0))
+                state = self._link_state.get((party << KEY_BITS) | other)
+                arrive = max(now + link.latency, 0.0 if state is None else state[1])
                 self._push(arrive, other, party, PEER_DOWN)
 
     def revive(self, party: int) -> SimTransport:
@@ -179,8 +194,8 @@ class SimNetwork:
         self._peeked = (item, header)
         return header
 
-    def _route(self, src: int, dst: int, item: bytes | Parcel, size: int, msg: Message | None = None) -> None:
-        """Send ``item`` (bytes, or in object mode the parcel of ``msg``) of ``size`` bytes."""
+    def _route(self, src: int, dst: int, item: bytes | Parcel, size: int, msg: Message | None, now: float) -> None:
+        """Send ``item`` (bytes, or in object mode the parcel of ``msg``) of ``size`` bytes at ``now``."""
         if self.senders:
             header = self._header(item, msg)
             if header is not None:
@@ -189,7 +204,6 @@ class SimNetwork:
         crashed = self.crashed
         if src in crashed:
             return
-        now = asyncio.get_running_loop().time()
         fixed = self._fixed_latency
         if fixed is not None and dst not in crashed and not self.silent:
             arrive: float | None = now + fixed
@@ -214,9 +228,9 @@ class SimNetwork:
         the whole batch goes into one bucket; otherwise each message takes :meth:`_route`."""
         failed: dict[int, TransportError] = {}
         members, crashed, pack = self._members, self.crashed, self.packer.pack
-        fixed, bucket = self._fixed_latency, None
+        fixed, bucket, now = self._fixed_latency, None, asyncio.get_running_loop().time()
         if fixed is not None and not self.silent and src not in crashed and not (self.senders or self.monitors or self.observers):
-            bucket = self._bucket(asyncio.get_running_loop().time() + fixed)
+            bucket = self._bucket(now + fixed)
         last: Message | None = None
         item: Parcel | bytes = b""
         size = count = total = 0
@@ -231,86 +245,90 @@ class SimNetwork:
             count += 1
             total += size
             if bucket is not None and peer not in crashed:
-                inbox = bucket.get(peer)
-                if inbox is None:
-                    bucket[peer] = [src, item]
-                else:
-                    inbox += (src, item)
+                bucket += (peer, src, item)
             else:
-                self._route(src, peer, item, size, msg)
+                self._route(src, peer, item, size, msg, now)
         stats.messages_sent += count
         stats.bytes_sent += total
         return failed
 
     def _arrival(self, src: int, dst: int, size: int, now: float) -> float | None:
-        if dst in self.crashed or src in self.silent or dst in self.silent:
+        silent = self.silent
+        if dst in self.crashed or (silent and (src in silent or dst in silent)):
             return None
         link = self.links.link(src, dst)
-        latency, serialize = link.latency, link.serialization(size)
+        latency, bandwidth = link.latency, link.bandwidth
+        serialize = 0.0 if bandwidth == math.inf else size / bandwidth
         special = bool(self.slow or self.partitions)
         if special:
             for p in (src, dst):
                 if p in self.slow:
                     factor, extra = self.slow[p]
                     latency, serialize = latency * factor + extra, serialize * factor
-        depart = now if self.cpu is None else self.cpu.departure(src, now)
-        uplink = self.links.uplink.get(src)
+        cpu = self.cpu
+        depart = now if cpu is None else cpu.departure(src, now)
+        uplink = self.links.uplink.get(src) if self.links.uplink else None
         if uplink is not None:
             depart = max(depart, self._uplink_free.get(src, 0.0)) + size / uplink
             self._uplink_free[src] = depart
-        key = (src << KEY_BITS) | dst
-        if serialize:
-            depart = max(depart, self._link_free.get(key, 0.0)) + serialize
-            self._link_free[key] = depart
-        sends = link.transmissions(self.random) if link.loss else 1
+        track = not link.constant or special or cpu is not None
+        state: list[float] | None = None
+        if serialize or track:
+            key = (src << KEY_BITS) | dst
+            state = self._link_state.get(key)
+            if state is None:
+                if len(self._link_state) >= self._prune_at:
+                    self._prune(now)
+                state = self._link_state[key] = [0.0, 0.0]
+        if serialize and state is not None:
+            depart = max(depart, state[0]) + serialize
+            state[0] = depart
+        rng = self.random
+        sends = link.transmissions(rng) if link.loss else 1
         if sends == 0:
             return None
-        arrive = depart + latency + link.draw_jitter(self.random) + (sends - 1) * link.rto
+        arrive = depart + latency + (link.draw_jitter(rng) if link.jitter else 0.0)
+        if sends > 1:
+            arrive += (sends - 1) * link.rto
         if special and self.partitions:
             held = self._cut(src, dst, now)
             if held:
                 if math.isinf(held) or link.loss_mode == "drop":
                     return None
                 arrive = max(arrive, held + latency)  # TCP resends what the partition held back
-        if not link.constant or special or self.cpu is not None:
-            last = self._link_last.get(key, 0.0)
-            if not (link.reorder and self.random.random() < link.reorder):
+        if track and state is not None:
+            last = state[1]
+            if not (link.reorder and rng.random() < link.reorder):
                 arrive = max(arrive, last)
-            self._link_last[key] = max(arrive, last)
-            if len(self._link_last) + len(self._link_free) > self._prune_at:
-                self._prune(now)
+            state[1] = max(arrive, last)
         return arrive
 
     def _prune(self, now: float) -> None:
         """Forget link state that lies in the past: ``max(t, past) == t`` for every later send, so
         an entry at or before ``now`` changes nothing (all-to-all over 1000 parties would
         otherwise keep a million entries)."""
-        for table in (self._link_last, self._link_free):
-            for key in [k for k, t in table.items() if t <= now]:
-                del table[key]
-        self._prune_at = max(1 << 16, 2 * (len(self._link_last) + len(self._link_free)))
+        table = self._link_state
+        for key in [k for k, (free, last) in table.items() if free <= now and last <= now]:
+            del table[key]
+        self._prune_at = max(1 << 16, 2 * len(table))
 
     def _push(self, when: float, dst: int, src: int, item: Item) -> None:
-        bucket = self._bucket(when)
-        inbox = bucket.get(dst)
-        if inbox is None:
-            bucket[dst] = [src, item]
-        else:
-            inbox += (src, item)
+        self._bucket(when).extend((dst, src, item))
 
-    def _bucket(self, when: float) -> dict[int, list[Any]]:
-        """The messages arriving at ``when`` by receiver, each in send order (a new instant is
-        scheduled)."""
+    def _bucket(self, when: float) -> list[Any]:
+        """The messages arriving at ``when``, ``[dst, src, item, ...]`` in send order (a new
+        instant is scheduled)."""
         bucket = self._buckets.get(when)
         if bucket is not None:
             return bucket
-        bucket = self._buckets[when] = {}
+        bucket = self._buckets[when] = []
         heapq.heappush(self._times, when)
         if when < self._timer_at:
             loop = asyncio.get_running_loop()
             if getattr(loop, "source", False) is None:
                 loop.source = self  # type: ignore[attr-defined]  # netsim's loop polls next_time()
             if getattr(loop, "source", None) is self:  # on a plain asyncio loop: use timers
+                self._timer_at = -math.inf  # polled: no timer is ever needed
                 return bucket
             if self._timer is not None:
                 self._timer.cancel()
@@ -328,10 +346,24 @@ class SimNetwork:
         across 1000 nodes a message-by-message order touches a cold node every time."""
         times, buckets, transports, crashed = self._times, self._buckets, self._transports, self.crashed
         while times and times[0] <= now:
-            for dst, inbox in buckets.pop(heapq.heappop(times)).items():
+            bucket = buckets.pop(heapq.heappop(times))
+            if len(bucket) == 3:  # one message (the rule with jitter)
+                dst = bucket[0]
                 t = transports.get(dst)
                 if t is not None and dst not in crashed:
-                    self.delivered += t._arrive_many(inbox)
+                    self.delivered += t._arrive_many(bucket, 1)
+                continue
+            inboxes: dict[int, list[Any]] = {}
+            for k in range(0, len(bucket), 3):
+                inbox = inboxes.get(bucket[k])
+                if inbox is None:
+                    inboxes[bucket[k]] = [bucket[k + 1], bucket[k + 2]]
+                else:
+                    inbox += (bucket[k + 1], bucket[k + 2])
+            for dst, inbox in inboxes.items():
+                t = transports.get(dst)
+                if t is not None and dst not in crashed:
+                    self.delivered += t._arrive_many(inbox, 0)
 
     def _deliver_due(self) -> None:
         loop = asyncio.get_running_loop()
@@ -416,7 +448,7 @@ class SimTransport:
             raise TransportError(f"party {self.party_id}: unknown peer {peer}")
         self.stats.messages_sent += 1
         self.stats.bytes_sent += len(data)
-        self.network._route(self.party_id, peer, data, len(data))
+        self.network._route(self.party_id, peer, data, len(data), None, asyncio.get_running_loop().time())
 
     def send_messages(self, sends: Sequence[tuple[int, Message]]) -> dict[int, TransportError]:
         """Object mode: send each ``(peer, message)`` without encoding; never suspends. A message
@@ -441,14 +473,14 @@ class SimTransport:
         while inbox and self._sink is not None:
             self._deliver(*inbox.popleft())
 
-    def _arrive_many(self, inbox: list[Any]) -> int:
-        """Receive ``[src, item, src, item, ...]`` (items: bytes, parcels, or ``PEER_DOWN``);
-        returns how many were messages."""
+    def _arrive_many(self, inbox: list[Any], start: int) -> int:
+        """Receive ``inbox[start:]``, ``[src, item, src, item, ...]`` (items: bytes, parcels, or
+        ``PEER_DOWN``); returns how many were messages."""
         if self._closed:
             return 0
         stats, count, size = self.stats, 0, 0
         msg_sink = self._msg_sink if self._context is None else None
-        for k in range(0, len(inbox), 2):
+        for k in range(start, len(inbox), 2):
             src, item = inbox[k], inbox[k + 1]
             if item is None:  # PEER_DOWN
                 self._deliver(src, PEER_DOWN)
@@ -468,7 +500,7 @@ class SimTransport:
 
     def _arrive(self, src: int, item: bytes | Parcel) -> None:
         """Receive one message now (tests inject replays this way)."""
-        self._arrive_many([src, item])
+        self._arrive_many([src, item], 0)
 
     def _deliver(self, src: int, item: Item) -> None:
         if self._closed:
@@ -513,4 +545,4 @@ class SimTransport:
         self._sink = self._msg_sink = None
 
 
-__all__ = ["KEY_BITS", "WIRES", "Monitor", "Observer", "SendHook", "SimNetwork", "SimTransport"]
+__all__ = ["BARRIERS", "KEY_BITS", "STAR_FROM", "WIRES", "Monitor", "Observer", "SendHook", "SimNetwork", "SimTransport"]

@@ -1,4 +1,4 @@
-"""The netsim bench suite measures real runs: both workloads must compute the right sums."""
+"""The netsim bench suite measures real runs: every workload must compute the right sums."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from mpc.app.bench.netsim import all_to_all, star
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 
 def test_star_and_all_to_all_rows_report_correct_runs() -> None:
@@ -16,3 +16,14 @@ def test_star_and_all_to_all_rows_report_correct_runs() -> None:
     assert s.extra["kb_per_idle_node"] >= 0  # an RSS delta: 0 when freed memory is reused in a long test run
     assert a.extra["ok"] is True and a.extra["messages"] == 5 * 20 * 19  # + the survivor agreement
     assert a.extra["virtual_s"] == pytest.approx(0.20)  # five rounds of 40 ms (the last: survivor agreement)
+
+
+def test_isolated_rows_in_both_wire_modes_and_on_a_wan_agree() -> None:
+    objects = all_to_all(12, 3, "fixed", "objects", isolate=True)
+    data = all_to_all(12, 3, "fixed", "bytes", isolate=True)
+    wan = all_to_all(12, 3, "wan", isolate=True)
+    for row in (objects, data, wan):
+        assert row.extra["ok"] is True and row.extra["kb_per_party"] > 0 and row.extra["peak_rss_mb"] > 0
+    assert objects.extra["messages"] == data.extra["messages"] == wan.extra["messages"]
+    assert objects.extra["virtual_s"] == data.extra["virtual_s"] < wan.extra["virtual_s"]
+    assert objects.name == "sum all-to-all, fixed, objects" and wan.name == "sum all-to-all, wan, objects"

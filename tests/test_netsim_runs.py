@@ -124,3 +124,37 @@ def test_trace_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> N
                        env=env, check=True, capture_output=True, timeout=60)
         traces.append(out.read_bytes())
     assert traces[0] == traces[1] and traces[0].count(b"\n") == 5 * 5 * 4
+
+
+def _barrier_messages(tmp_path: Path, scn: Scenario) -> tuple[dict[str, int], Any]:
+    from netsim.summary import read
+
+    path = tmp_path / f"{scn.name}.jsonl"
+    report = run_sim(scn, trace=str(path))
+    counts: dict[str, int] = {}
+    for m in read(str(path)):
+        counts[m.tag] = counts.get(m.tag, 0) + 1
+    return counts, report
+
+
+def test_simulated_barrier_is_a_mesh_for_small_runs_and_a_star_for_large_ones(tmp_path: Path) -> None:
+    from netsim.transport import STAR_FROM
+
+    ins = {"default": {"random": 2, "low": -9, "high": 9}}
+    for n, shape in ((6, "mesh"), (6, "star"), (STAR_FROM + 1, "auto")):
+        scn = scenario(name=f"b{n}{shape}", parties=n, inputs=ins, network={"latency_ms": 10, "barrier": shape})
+        counts, report = _barrier_messages(tmp_path, scn)
+        assert report.ok, report.reason
+        total = sum(scn.inputs[p] for p in scn.party_ids)  # the plaintext sum
+        assert all(o.result.output.tolist() == total.tolist() for o in report.outcomes.values())
+        star = shape == "star" or (shape == "auto" and n > STAR_FROM)
+        # mesh: every party tells every party; star: each tells the root, which answers each
+        assert counts["hello"] == counts["bye"] == (2 * (n - 1) if star else n * (n - 1))
+        assert counts["share"] == counts["open"] == n * (n - 1)  # the computation itself is unchanged
+
+
+def test_barrier_key_is_checked() -> None:
+    from mpc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="network.barrier"):
+        run_sim(scenario(network={"barrier": "ring"}))

@@ -4,6 +4,7 @@ of outcomes against ``[expect]``. Real multi-process runs live in :mod:`mpc.app.
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import json
 import logging
@@ -20,9 +21,9 @@ from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.job import JobDescriptor
-from mpc.node import Node, SendObserver
+from mpc.node import Barrier, Node, SendObserver
 from mpc.app.scenario import Scenario
-from netsim.faults import REAL_FAULTS
+from netsim.faults import REAL_FAULTS, AfterRound
 from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
@@ -70,11 +71,11 @@ def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
 def crash_after(after: str, on_crash: Callable[[], None]) -> SendObserver:
     """A send observer that calls ``on_crash`` once, after the send of round ``after`` (a tag, or
     its last path segment)."""
-    fired = False
+    fired, trigger = False, AfterRound(after)
 
     def observe(tag: str) -> None:
         nonlocal fired
-        if not fired and (tag == after or tag.rsplit("/", 1)[-1] == after):
+        if not fired and trigger.matches(tag):
             fired = True
             on_crash()
 
@@ -113,8 +114,10 @@ async def run_party(
     parties: tuple[int, ...],
     on_ready: Callable[[], None] | None = None,
     on_freeze: Callable[[], None] | None = None,
+    barrier: Barrier = "mesh",
 ) -> Outcome:
-    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike).
+    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike); ``barrier``
+    is the shape of the start and close barriers (simulated runs may choose ``star``).
 
     A crash (or, in real runs, freeze) fault ``after:<tag>`` fires once the party has sent that
     round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`)."""
@@ -129,7 +132,7 @@ async def run_party(
     try:
         node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
                     connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties),
-                    job=descriptor_of(scn))
+                    job=descriptor_of(scn), barrier=barrier)
         if after:
             node.add_send_observer(crash_after(after, on_crash))
         async with node:
@@ -274,7 +277,8 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
 
     def start(pid: int) -> None:
         tasks[pid] = asyncio.create_task(
-            run_party(scn, pid, net.transport(pid), session=session, on_crash=lambda p=pid: crash(p), parties=ids)
+            run_party(scn, pid, net.transport(pid), session=session, on_crash=functools.partial(crash, pid),
+                      parties=ids, barrier="star" if net.barrier == "star" else "mesh")
         )
 
     for pid in ids:
