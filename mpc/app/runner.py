@@ -19,6 +19,7 @@ import numpy as np
 from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
+from mpc.job import JobDescriptor
 from mpc.node import Node, SendObserver
 from mpc.app.scenario import Scenario
 from mpc.transport.base import Transport
@@ -36,6 +37,14 @@ def job_of(scn: Scenario) -> Job:
         fractional_bits=scn.fractional_bits,
         options=dict(scn.options),
     )
+
+
+def descriptor_of(scn: Scenario) -> JobDescriptor:
+    """The public job every party of a run must agree on (compared before any share)."""
+    job = job_of(scn)
+    return JobDescriptor(protocol=scn.protocol, parties=job.parties, input_parties=job.input_parties,
+                         sharing=job.sharing, threshold=job.threshold, triples=job.triples,
+                         fractional_bits=job.fractional_bits, options=job.options)
 
 
 def node_ids(scn: Scenario) -> tuple[int, ...]:
@@ -330,4 +339,4 @@ def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any]
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
 
-__all__ = ["Outcome", "Report", "check", "job_of", "node_ids", "run_party", "run_sim"]
+__all__ = ["Outcome", "Report", "check", "descriptor_of", "job_of", "node_ids", "run_party", "run_sim"]
