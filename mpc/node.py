@@ -36,12 +36,12 @@ from .agreement import (
 )
 from .config import Barrier, NodeConfig, session_bytes
 from .context import Context
-from .errors import ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
+from .errors import CodecError, ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
 from .job import JobDescriptor
 from .mailbox import Mailbox
 from .message import CONTROL, MAX_NAME, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, DirectDelivery, Transport, sends_immediately
+from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately
 
 if TYPE_CHECKING:
     from .transport.nng import TlsCreds
@@ -134,6 +134,8 @@ class Node:
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._pump_task: asyncio.Task[None] | None = None
         self._started = False
+        # the transport's message path (netsim's object mode): no codec between in-process nodes
+        self._send_messages: Callable[[list[tuple[int, Message]]], dict[int, TransportError]] | None = None
         self._nonce = os.urandom(8)  # this incarnation: a peer that sees a new one knows we restarted
         self._incarnations: dict[int, bytes] = {}
         self._peer_counts: dict[int, int] = {}
@@ -159,6 +161,9 @@ class Node:
             self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
         else:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+        if isinstance(self.transport, MessageTransport) and self.transport.objects:
+            self.transport.set_message_sink(self.accept)
+            self._send_messages = self.transport.send_messages
         try:
             await self._barrier(HELLO, self.connect_timeout)
         except BaseException:
@@ -235,8 +240,8 @@ class Node:
         if not live:
             return
         payload = {"nonce": self._nonce, "count": self._instances, "star": self.config.star} if kind == HELLO else None
-        data = self._message(CONTROL, kind, payload).to_bytes()
-        for p, r in zip(live, await self._send_all([(p, data) for p in live]), strict=True):
+        msg = self._message(CONTROL, kind, payload)
+        for p, r in zip(live, await self._send_all([(p, msg) for p in live]), strict=True):
             if isinstance(r, BaseException) and not tolerate_down:
                 raise PartyDropped(p, f"cannot reach it: {r}")
 
@@ -257,30 +262,49 @@ class Node:
             return  # not even decoded
         try:
             msg, charge = Message.from_bytes_charged(data, self.limits)
-            if msg.sender != peer:
-                raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
-            if msg.instance == CONTROL:
-                self._on_control(msg)
-            else:
-                self.mailbox.deliver(msg, charge)
-                if msg.tag in AGREEMENT_TAGS:
-                    self._on_early_abort(msg)
+            self._accept(peer, msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
-            if not isinstance(exc, ProtocolError):
-                # the type only: the text of an arbitrary exception could quote peer data
-                self.log.error("party %d: internal error (%s) on a message from %d",
-                               self.party_id, type(exc).__name__, peer)
-                exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
-            if exc.peer is None:
-                exc.peer = peer
-            self.rejected_count += 1
-            self.rejected = [*self.rejected[-31:], exc]
-            if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
-                self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
-                                 self.rejected_count, exc)
-            if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
-                self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
-                self._gone(peer, "cut off")
+            self._reject(peer, exc)
+
+    def accept(self, peer: int, msg: Message, size: int, charge: int) -> None:
+        """Ingress of a message that arrived as an object (a transport's message path): the same
+        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size,
+        ``charge`` what decoding it would have charged (:func:`mpc.codec.decode_charged`)."""
+        if peer in self.mailbox.cut_off:
+            return
+        try:
+            if size > self.limits.max_message_bytes:
+                raise CodecError(f"message of {size} bytes exceeds the limit of {self.limits.max_message_bytes}")
+            self._accept(peer, msg, charge)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
+            self._reject(peer, exc)
+
+    def _accept(self, peer: int, msg: Message, charge: int) -> None:
+        if msg.sender != peer:
+            raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
+        if msg.instance == CONTROL:
+            self._on_control(msg)
+        else:
+            self.mailbox.deliver(msg, charge)
+            if msg.tag in AGREEMENT_TAGS:
+                self._on_early_abort(msg)
+
+    def _reject(self, peer: int, exc: Exception) -> None:
+        if not isinstance(exc, ProtocolError):
+            # the type only: the text of an arbitrary exception could quote peer data
+            self.log.error("party %d: internal error (%s) on a message from %d",
+                           self.party_id, type(exc).__name__, peer)
+            exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
+        if exc.peer is None:
+            exc.peer = peer
+        self.rejected_count += 1
+        self.rejected = [*self.rejected[-31:], exc]
+        if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
+            self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
+                             self.rejected_count, exc)
+        if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
+            self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
+            self._gone(peer, "cut off")
 
     def _gone(self, peer: int, reason: str) -> None:
         self.mailbox.mark_down(peer, reason)
@@ -354,8 +378,8 @@ class Node:
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""
-        encoded: bytes | None = None
-        sends = []
+        msg: Message | None = None
+        sends: list[tuple[int, Message]] = []
         members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
         for peer, payload in payloads.items():
             if peer == self.party_id:
@@ -365,9 +389,9 @@ class Node:
                 raise ConfigError(f"unknown party {peer}")
             if peer in down:
                 continue  # it is gone; the protocol's quorum logic decides whether that matters
-            if not same or encoded is None:
-                encoded = self._message(instance, tag, payload).to_bytes()
-            sends.append((peer, encoded))
+            if not same or msg is None:
+                msg = self._message(instance, tag, payload)
+            sends.append((peer, msg))
         if sends:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
                 if isinstance(r, TransportError):
@@ -379,17 +403,28 @@ class Node:
         for observer in self._send_observers:
             observer(tag)
 
-    async def _send_all(self, sends: list[tuple[int, bytes]]) -> list[BaseException | None]:
-        """Send each ``(peer, data)`` concurrently; a failed send's exception is returned in its place.
+    async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
+        """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
 
-        A transport whose ``send`` never suspends (netsim's, marked ``immediate_send``) is called in
-        a plain loop: a task per message would dominate a simulation of thousands of parties. A
-        single send is awaited directly too (no task, which matters for dependent round trips).
+        A message object repeated in ``sends`` (a broadcast) is encoded once. On a transport's
+        message path nothing is encoded. A transport whose ``send`` never suspends (netsim's,
+        marked ``immediate_send``) is called in a plain loop: a task per message would dominate a
+        simulation of thousands of parties. A single send is awaited directly too (no task, which
+        matters for dependent round trips).
         """
-        if len(sends) > 1 and not self._immediate:
-            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in sends), return_exceptions=True))
         out: list[BaseException | None] = []
-        for peer, data in sends:
+        if self._send_messages is not None:
+            failed = self._send_messages(sends)  # an unencodable payload raises, as to_bytes() below
+            return [failed.get(peer) for peer, _ in sends] if failed else [None] * len(sends)
+        encoded: list[tuple[int, bytes]] = []
+        last: tuple[Message, bytes] | None = None
+        for peer, msg in sends:
+            if last is None or last[0] is not msg:
+                last = (msg, msg.to_bytes())
+            encoded.append((peer, last[1]))
+        if len(encoded) > 1 and not self._immediate:
+            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in encoded), return_exceptions=True))
+        for peer, data in encoded:
             try:
                 await self.transport.send(peer, data)
                 out.append(None)

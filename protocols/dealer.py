@@ -4,7 +4,7 @@ Threat model: the dealer is TRUSTED. It never sees inputs or outputs, but it kno
 and mask, so colluding with any party would break privacy; it exists for tests and benchmarks.
 
 Protocol: every live computing party sends its public :class:`Need` (``need``); the dealer checks
-they agree and answers each with its shares (``deal``), each party as soon as its shares exist. Shares are compressed with seeds: a
+they agree and answers them all with their shares in one round (``deal``). Shares are compressed with seeds: a
 party in the seeded set gets a 32-byte key and expands all its shares from it with the CSPRNG
 (additive: all parties but the last; Shamir: the first t, whose shares of a random polynomial may
 be any values). The other parties' shares are computed to fit: the last additive share makes the
@@ -113,9 +113,9 @@ async def dealer_serve(ctx: Context, scheme: Scheme) -> dict[str, Any]:
             raise ProtocolError(f"asked for {other}, others for {need}", peer=p)
     if need.doubles and 2 * scheme.t >= len(scheme.parties):
         raise ConfigError("double sharings need n >= 2t + 1")
-    for p, payload in deal(scheme, need, ctx.rng):
-        if p in got:
-            await ctx.send(p, "deal", payload)
+    # one scatter, not a send per party: "deal" is one round, so a fault "after:deal" (and any
+    # observer of rounds) sees it complete, as the parties do
+    await ctx.scatter("deal", {p: payload for p, payload in deal(scheme, need, ctx.rng) if p in got})
     return {"role": "dealer", "served": sorted(got), "triples": need.triples, "doubles": need.doubles,
             "masks": need.masks, "offline_s": ctx.now() - t0}
 

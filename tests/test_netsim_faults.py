@@ -82,7 +82,7 @@ def test_silent_party_times_out_its_peers_after_exactly_the_timeout() -> None:
     import netsim
     from mpc.errors import PartyDropped
     from mpc.node import Node
-    from mpc.app.scenario import Fault
+    from netsim.faults import AfterRound, Silent
     from protocols.sum import secure_sum
 
     async def party(net: netsim.SimNetwork, pid: int) -> tuple[str, float]:
@@ -96,7 +96,7 @@ def test_silent_party_times_out_its_peers_after_exactly_the_timeout() -> None:
         return "no error", loop.time() - t0
 
     async def main() -> list[tuple[str, float]]:
-        net = netsim.build_network((1, 2, 3), {"latency_ms": 100}, faults=[Fault(party=3, kind="silent", spec="after:hello")])
+        net = netsim.build_network((1, 2, 3), {"latency_ms": 100}, faults=[Silent(party=3, when=AfterRound("hello"))])
         net.apply_faults({}, lambda pid: None)
         return await asyncio.gather(*(party(net, p) for p in (1, 2, 3)))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mul_harness import outputs, scenario, sim, run_nodes
+from harness import outputs, scenario, sim, run_nodes
 
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61

@@ -21,7 +21,8 @@ from protocols.registry import Job, PartyResult, lookup
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.job import JobDescriptor
 from mpc.node import Node, SendObserver
-from mpc.app.scenario import Scenario
+from mpc.app.scenario import ProcessFault, Scenario, fault_name
+from netsim.faults import Crash
 from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
@@ -118,10 +119,10 @@ async def run_party(
     A crash (or, in real runs, freeze) fault ``after:<tag>`` fires once the party has sent that
     round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`)."""
     spec = lookup(scn.protocol)
-    fault = next((f for f in scn.faults_of(pid)
-                  if f.kind in ("crash", "freeze") and f.after and "sends" not in f.extra), None)
+    fault = next((f for f in scn.faults_of(pid) if isinstance(f, Crash | ProcessFault) and f.after
+                  and not (isinstance(f, ProcessFault) and f.sends)), None)
     after = fault.after if fault is not None else None
-    if fault is not None and fault.kind == "freeze" and on_freeze is not None:
+    if isinstance(fault, ProcessFault) and fault.kind == "freeze" and on_freeze is not None:
         on_crash = on_freeze
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -259,7 +260,11 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     import netsim
 
     ids = node_ids(scn)
-    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults, trace=trace)
+    for k, f in enumerate(scn.faults):
+        if isinstance(f, ProcessFault):
+            raise ConfigError(f"faults[{k}]: {fault_name(f)} with sends/freeze exists only in real runs (drop --sim)")
+    sim_faults = tuple(f for f in scn.faults if not isinstance(f, ProcessFault))
+    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=sim_faults, trace=trace)
     net.observers.extend(observers)
     session = new_session()
     loop = asyncio.get_running_loop()

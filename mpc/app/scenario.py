@@ -17,6 +17,8 @@ from numpy.typing import NDArray
 
 from mpc.errors import ConfigError
 from mpc.fixedpoint import DEFAULT_FRACTIONAL_BITS
+from netsim.faults import AfterRound, AtTime, Triggered, parse_fault, parse_trigger
+from netsim.faults import Fault as SimFault
 
 MAX_GENERATED = 50_000_000
 BOUND_BITS = 60  # |v| < 2^60 for every input (after fixed-point scaling) and every opened sum
@@ -24,44 +26,29 @@ BOUND = 1 << BOUND_BITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Fault:
-    """One ``[[faults]]`` entry. ``kind`` is the key that names the fault (``crash``, ...)."""
+class ProcessFault(Triggered):
+    """What only a real run can do to a party process (netsim's typed faults cover the rest):
+    ``freeze`` stops it (SIGSTOP); ``sends = k`` with ``crash``/``freeze = "after:<tag>"`` strikes
+    after its k-th message of that round, between the sends of one broadcast."""
 
-    party: int
-    kind: str
-    spec: Any
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    kind: str  # "crash" | "freeze"
+    sends: int | None = None
 
     @property
     def after(self) -> str | None:
-        """The round tag of an ``after:<tag>`` trigger (any fault kind)."""
-        if isinstance(self.spec, str) and self.spec.startswith("after:"):
-            return self.spec.removeprefix("after:")
-        return None
+        return self.when.tag if isinstance(self.when, AfterRound) else None
 
     @property
     def at_s(self) -> float | None:
-        """The delay of an ``at_ms:<n>`` trigger, in seconds (any fault kind)."""
-        if isinstance(self.spec, str) and self.spec.startswith("at_ms:"):
-            return float(self.spec.removeprefix("at_ms:")) / 1000.0
-        return None
-
-    @property
-    def crash_after(self) -> str | None:
-        if self.kind == "crash" and isinstance(self.spec, str) and self.spec.startswith("after:"):
-            return self.spec.removeprefix("after:")
-        return None
-
-    @property
-    def crash_at_s(self) -> float | None:
-        if self.kind == "crash" and isinstance(self.spec, str) and self.spec.startswith("at_ms:"):
-            return float(self.spec.removeprefix("at_ms:")) / 1000.0
-        return None
+        return self.when.seconds if isinstance(self.when, AtTime) else None
 
 
-FAULT_KINDS = ("crash", "freeze", "restart", "silent", "slow", "partition")
-REAL_FAULTS = ("crash", "freeze")  # what a real run can do to a process: kill it, or SIGSTOP it
-SIM_FAULTS = ("crash", "restart", "silent", "slow", "partition")
+Fault = SimFault | ProcessFault
+PROCESS_KINDS = ("crash", "freeze")
+
+
+def fault_name(f: Fault) -> str:
+    return f.kind if isinstance(f, ProcessFault) else type(f).__name__.lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,41 +168,31 @@ def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDAr
 
 
 def _faults(entries: Any, parties: int) -> tuple[Fault, ...]:
+    """netsim's grammar (:func:`netsim.faults.parse_fault`), plus the real-run-only entries."""
     if not isinstance(entries, list):
         raise ConfigError("faults must be an array of tables ([[faults]])")
-    faults = []
-    for k, entry in enumerate(entries):
-        where = f"faults[{k}]"
-        if not isinstance(entry, dict) or "party" not in entry:
-            raise ConfigError(f"{where}: needs party = <id>")
-        pid = entry["party"]
-        if not isinstance(pid, int) or not 0 <= pid <= parties:
-            raise ConfigError(f"{where}: party {pid!r} is outside 0..{parties}")
-        kinds = [k for k in FAULT_KINDS if k in entry]
-        if len(kinds) != 1:
-            raise ConfigError(f"{where}: give exactly one of {', '.join(FAULT_KINDS)}")
-        kind = kinds[0]
-        spec = entry[kind]
-        if kind in REAL_FAULTS and not (
-            isinstance(spec, str) and (spec.startswith("after:") and len(spec) > 6 or _is_at_ms(spec))
-        ):
-            raise ConfigError(f"{where}: {kind} must be 'after:<round tag>' or 'at_ms:<n>', got {spec!r}")
-        sends = entry.get("sends")
-        if sends is not None and (kind not in REAL_FAULTS or not str(spec).startswith("after:")
-                                  or isinstance(sends, bool) or not isinstance(sends, int) or sends < 1):
-            raise ConfigError(f"{where}: sends = <k >= 1> goes with crash/freeze = 'after:<round tag>'")
-        extra = {key: v for key, v in entry.items() if key not in ("party", kind)}
-        faults.append(Fault(party=pid, kind=kind, spec=spec, extra=extra))
-    return tuple(faults)
+    return tuple(_process_fault(e, parties, f"faults[{k}]")
+                 if isinstance(e, dict) and ("freeze" in e or "sends" in e) else parse_fault(e, parties, f"faults[{k}]")
+                 for k, e in enumerate(entries))
 
 
-def _is_at_ms(spec: str) -> bool:
-    if not spec.startswith("at_ms:"):
-        return False
-    try:
-        return float(spec.removeprefix("at_ms:")) >= 0
-    except ValueError:
-        return False
+def _process_fault(entry: dict[str, Any], parties: int, where: str) -> ProcessFault:
+    pid = entry.get("party")
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid <= parties:
+        raise ConfigError(f"{where}: party {pid!r} is outside 0..{parties}")
+    kinds = [k for k in PROCESS_KINDS if k in entry]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: sends = k goes with exactly one of crash, freeze")
+    kind = kinds[0]
+    unknown = set(entry) - {"party", kind, "sends"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} for a {kind} fault")
+    when = parse_trigger(entry[kind], f"{where}: {kind}")
+    sends = entry.get("sends")
+    if sends is not None and (not isinstance(when, AfterRound) or isinstance(sends, bool)
+                              or not isinstance(sends, int) or sends < 1):
+        raise ConfigError(f"{where}: sends = <k >= 1> goes with crash/freeze = 'after:<round tag>'")
+    return ProcessFault(party=pid, when=when, kind=kind, sends=sends)
 
 
 KNOWN_KEYS = {
@@ -349,4 +326,4 @@ def resolve(arg: str) -> Path:
     raise ConfigError(f"no scenario file {arg!r} and no shipped scenario of that name (mpc scenarios lists them)")
 
 
-__all__ = ["Expect", "Fault", "Scenario", "load", "parse", "resolve", "shipped"]
+__all__ = ["Expect", "Fault", "ProcessFault", "Scenario", "fault_name", "load", "parse", "resolve", "shipped"]
