@@ -32,15 +32,16 @@ import numpy as np
 
 from mpc import Node
 from mpc.errors import MpcError
-from protocols import secure_sum
+from protocols import Job, PartyResult, lookup, secure_sum
 
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 async def _dot(ctx: Any, x: Any, *, input_parties: tuple[int, ...]) -> Any:
-    from protocols import secure_dot  # the public API's dot product (a scalar)
-
-    return await secure_dot(ctx, x, input_parties=input_parties)
+    """x·y·… of every party's vector (a scalar), dealer-free (DN07 triples, n >= 2t + 1)."""
+    job = Job(parties=input_parties, input_parties=input_parties, triples="dn07")
+    result = await lookup("dot").run(ctx, job, x)
+    return result.output if isinstance(result, PartyResult) else result
 
 
 class MpcService:
@@ -114,6 +115,8 @@ async def _serve_streams(handler: Handler, host: str, port: int) -> Callable[[],
                     status, answer = await handler(json.loads(body))
                 except ValueError:
                     status, answer = 400, {"error": "body is not JSON"}
+                except Exception as exc:  # noqa: BLE001 - a bug answers 500, it never drops the client
+                    status, answer = 500, {"error": type(exc).__name__}
             data = json.dumps(answer).encode()
             writer.write(f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json"
                          f"\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)

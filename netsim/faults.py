@@ -13,11 +13,6 @@ Each entry names a party and one fault kind::
                                           from = [...]) sent from then until heal_at_ms are held
                                           until the heal (TCP resends them); without heal_at_ms,
                                           or with loss_mode = "drop", they are lost
-    freeze = "at_ms:250" | "after:<tag>"  real runs only: the process is stopped (SIGSTOP), not
-                                          killed: its connections stay open and say nothing
-
-``crash`` and ``freeze`` with ``after:<tag>`` take ``sends = k`` in real runs: the fault strikes
-after the party's k-th message of that round, i.e. between the sends of one broadcast.
 
 ``after:<tag>`` fires right after the party sent its messages of that round (a full tag or its
 last path segment: :meth:`AfterRound.matches`). ``at_ms`` is virtual time from the start of the
@@ -33,7 +28,7 @@ import math
 from functools import partial
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from mpc.errors import ConfigError
 
@@ -85,49 +80,33 @@ class Triggered:
 
     party: int
     when: Trigger
-    kind: ClassVar[str]
-
-    @property
-    def after(self) -> str | None:
-        """The round tag after which the fault strikes (``None``: a timed fault)."""
-        return self.when.tag if isinstance(self.when, AfterRound) else None
-
-    @property
-    def at_s(self) -> float | None:
-        """The virtual (or, in a real run, wall) second at which the fault strikes."""
-        return self.when.seconds if isinstance(self.when, AtTime) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Crash(Triggered):
-    """``crash``: the party stops for good; its peers see the disconnect. ``sends`` (real runs,
-    ``after:`` only): strike after the k-th message of that round, within one broadcast."""
+    """``crash``: the party stops for good; its peers see the disconnect."""
 
-    kind: ClassVar[str] = "crash"
-    sends: int | None = None
+    @property
+    def after(self) -> str | None:
+        """The round tag after which the party crashes (``None``: a timed crash)."""
+        return self.when.tag if isinstance(self.when, AfterRound) else None
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Freeze(Triggered):
-    """``freeze`` (real runs only): the process is stopped (SIGSTOP); its connections stay open."""
-
-    kind: ClassVar[str] = "freeze"
-    sends: int | None = None
+    @property
+    def at_s(self) -> float | None:
+        """The virtual (or, in a real run, wall) second at which the party crashes."""
+        return self.when.seconds if isinstance(self.when, AtTime) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Restart(Triggered):
     """``restart``: a crash, then ``down_s`` later a fresh incarnation starts from scratch."""
 
-    kind: ClassVar[str] = "restart"
     down_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Silent(Triggered):
     """``silent``: every message from or to the party is lost, with no disconnect notice."""
-
-    kind: ClassVar[str] = "silent"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,8 +116,6 @@ class Slow:
     party: int
     factor: float
     delay_s: float = 0.0
-    kind: ClassVar[str] = "slow"
-    after: ClassVar[None] = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,17 +127,12 @@ class Partition:
     at_s: float
     heal_s: float | None = None  # None: never heals (held messages are lost)
     others: frozenset[int] | None = None  # None: every other party
-    kind: ClassVar[str] = "partition"
-    after: ClassVar[None] = None
 
 
-Fault = Crash | Freeze | Restart | Silent | Slow | Partition
-FAULT_KINDS = ("crash", "freeze", "restart", "silent", "slow", "partition")
-REAL_FAULTS = ("crash", "freeze")  # what a real run can do to a process: kill it, or SIGSTOP it
-SIM_FAULTS = ("crash", "restart", "silent", "slow", "partition")
+Fault = Crash | Restart | Silent | Slow | Partition
+FAULT_KINDS = ("crash", "restart", "silent", "slow", "partition")
 EXTRA_KEYS: Mapping[str, frozenset[str]] = {
-    "crash": frozenset({"sends"}),
-    "freeze": frozenset({"sends"}),
+    "crash": frozenset(),
     "restart": frozenset({"down_ms"}),
     "silent": frozenset(),
     "slow": frozenset({"delay_ms"}),
@@ -196,14 +168,8 @@ def parse_fault(entry: Any, parties: int, where: str = "faults[0]") -> Fault:
     unknown = set(entry) - {"party", kind} - EXTRA_KEYS[kind]
     if unknown:
         raise ConfigError(f"{where}: unknown keys {sorted(unknown)} for a {kind} fault")
-    if kind in REAL_FAULTS:
-        when = parse_trigger(spec, f"{where}: {kind}")
-        sends = entry.get("sends")
-        if sends is not None and (not isinstance(when, AfterRound) or isinstance(sends, bool)
-                                  or not isinstance(sends, int) or sends < 1):
-            raise ConfigError(f"{where}: sends = <k >= 1> goes with {kind} = 'after:<round tag>'")
-        cls = Crash if kind == "crash" else Freeze
-        return cls(party=pid, when=when, sends=sends)
+    if kind == "crash":
+        return Crash(party=pid, when=parse_trigger(spec, f"{where}: crash"))
     if kind == "restart":
         down = _seconds(entry, "down_ms", where)
         return Restart(party=pid, when=parse_trigger(spec, f"{where}: restart"), down_s=1.0 if down is None else down)
@@ -263,8 +229,6 @@ class FaultPlan:
                 heal = math.inf if f.heal_s is None else t0 + f.heal_s
                 net.partitions.append((t0 + f.at_s, heal, p, f.others))
                 continue
-            if isinstance(f, Freeze):
-                raise ConfigError(f"party {p}: freeze faults exist only in real runs (a stopped process)")
             if isinstance(f, Crash):
                 if f.after is not None:
                     continue  # the node applies it (real runs too)
@@ -326,7 +290,6 @@ class FaultPlan:
 
 
 __all__ = [
-    "Freeze", "REAL_FAULTS", "SIM_FAULTS",
     "EXTRA_KEYS", "FAULT_KINDS", "AfterRound", "AtTime", "Crash", "Fault", "FaultPlan", "Partition",
     "Restart", "Silent", "Slow", "Trigger", "Triggered", "parse_fault", "parse_faults", "parse_trigger",
 ]

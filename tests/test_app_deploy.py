@@ -87,3 +87,23 @@ def test_bad_input_files_are_config_errors(tmp_path, name, text, needle):
         path.write_bytes(b"not numpy")
     with pytest.raises(ConfigError, match=needle):
         read_input(path)
+
+
+def test_hosts_whose_public_jobs_differ_are_all_refused_naming_the_field(tmp_path):
+    for p, t in ((1, 1), (2, 1), (3, 0)):  # host 3's copy of the job says threshold = 0
+        (tmp_path / f"job{p}.toml").write_text(f'name = "sum"\nprotocol = "sum"\nparties = 3\nthreshold = {t}\n'
+                                               f'input_parties = [1, 2, 3]\n[inputs]\n{p} = [{p}]\n')
+
+    def configs(bases):
+        out = {}
+        for p in (1, 2, 3):
+            out[p] = tmp_path / f"party{p}.toml"
+            out[p].write_text(f'party = {p}\nsession = "s"\nscenario = "job{p}.toml"\n[peers]\n{_peers(bases, "tcp")}\n')
+        return out
+
+    results = run_nodes([1, 2, 3], configs)
+    for p, r in results.items():
+        assert r.returncode == 2, (p, r.stdout, r.stderr)
+        assert "the parties run different jobs: threshold differ" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+        assert "sum: [" not in r.stdout  # nobody opened anything

@@ -32,18 +32,11 @@ POINTS = {  # (fault kind, trigger, extra keys)
     "freeze-mid-open-broadcast": ("freeze", "after:open", "sends = 1"),
 }
 SHARINGS = ("additive", "shamir")
-FAST = [(3, "additive", "kill-mid-share-broadcast"), (3, "shamir", "freeze-mid-open-broadcast"),
+# the fast subset includes the case that split the survivors before the node's agreement round:
+# additive sharing, a party killed between the sends of its 'open' broadcast (one peer had its
+# share and could open, the others could not); now all abort alike
+FAST = [(3, "additive", "kill-mid-open-broadcast"), (3, "shamir", "freeze-mid-open-broadcast"),
         (5, "shamir", "kill-mid-share-broadcast")]
-# Measured: with additive sharing, a party that dies between the sends of its 'open' broadcast
-# leaves the one peer that got its share with the output and every other peer with PartyDropped.
-# Agreement needs an abort round after the opening (issue 12, protocols.common.open_shares; not
-# the launcher's to fix). strict: when that round lands, these cases pass and the marker must go.
-DISAGREE = pytest.mark.xfail(strict=True, reason="additive opening has no abort round yet (issue 12)")
-
-
-def _case(n: int, sharing: str, point: str):  # type: ignore[no-untyped-def]
-    known = sharing == "additive" and point.endswith("mid-open-broadcast")
-    return pytest.param(n, sharing, point, marks=[DISAGREE] if known else [])
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +79,7 @@ def test_fault_matrix_fast_subset(tmp_path, fork_server, n, sharing, point):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n,sharing,point", [_case(*c) for c in itertools.product((3, 5, 7), SHARINGS, POINTS)
+@pytest.mark.parametrize("n,sharing,point", [c for c in itertools.product((3, 5, 7), SHARINGS, POINTS)
                                              if c not in FAST])
 def test_fault_matrix_full(tmp_path, fork_server, n, sharing, point):
     _check(_scenario(tmp_path, n, sharing, point), fork_server)

@@ -23,7 +23,7 @@ CONFIGS = [
     ("dot", {}), ("dot", DN07), ("dot", {"sharing": "additive"}),
     ("matvec", {}), ("matvec", {"sharing": "additive"}), ("mulchain", {}), ("mulchain", DN07),
     ("meanvar", {"sharing": "additive", "fractional_bits": 16, "options": {"int_bits": 4}}),
-    ("meanvar", {"fractional_bits": 4, "options": {"int_bits": 4}, **DN07}),  # κ ≥ 40 dealer-free: int_bits + f ≤ 8
+    ("meanvar", {"fractional_bits": 6, "options": {"int_bits": 2}, **DN07}),  # kappa >= 40 needs int_bits + f <= 8
     ("secagg", {"options": {"variant": "secagg"}}), ("secagg", {"options": {"variant": "secagg+"}, "parties": 8}),
 ]
 
@@ -40,7 +40,8 @@ def _sent_tags(tmp_path, proto, kw):
     sent = defaultdict(set)
     for line in trace.read_text().splitlines():
         d = json.loads(line)
-        if d["inst"] and d["tag"] not in AGREEMENT_TAGS:  # not the node's own hello/bye/job/end steps
+        node_own = "~" in d["tag"]  # the node's job and end agreement (~job, ~end/decision)
+        if d["inst"] and not node_own:  # nor its hello/bye (no instance)
             sent[d["from"]].add(d["tag"].rsplit("/", 1)[-1])
     return scn, sent
 

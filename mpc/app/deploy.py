@@ -36,7 +36,7 @@ import numpy as np
 
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.node import Node
-from mpc.app.runner import Outcome, check, error_outcome, job_of, neighbors, node_ids, summarize
+from mpc.app.runner import Outcome, check, descriptor_of, error_outcome, job_of, neighbors, node_ids, summarize
 from mpc.app.scenario import Scenario, check_range, load
 from mpc.app.validate import validate
 from mpc.transport.nng import NngTransport
@@ -195,7 +195,7 @@ async def serve(cfg: NodeConfig, jobs: JobSource, report: list[dict[str, Any]]) 
         while entry is not None:
             if scn is None:
                 scn = load_job(cfg, entry)
-            outcome = await _run_job(node, scn)
+            outcome = await _run_job(node, scn, f"job{len(report) + 1}-{scn.name}")
             report.append(_job_report(cfg.party, scn, outcome))
             _print(cfg.party, scn, outcome)
             if report[-1]["reason"]:
@@ -203,13 +203,18 @@ async def serve(cfg: NodeConfig, jobs: JobSource, report: list[dict[str, Any]]) 
             entry, scn = await jobs.next(), None
 
 
-async def _run_job(node: Node, scn: Scenario) -> Outcome:
+async def _run_job(node: Node, scn: Scenario, name: str) -> Outcome:
+    """One job as a named computation; the parties first compare its public descriptor (a
+    difference is a configuration error at every party, raised before any share is sent)."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
-        raw = await node.run(lookup(scn.protocol).run, job_of(scn), scn.inputs.get(node.party_id))
+        raw = await node.run(lookup(scn.protocol).run, job_of(scn), scn.inputs.get(node.party_id),
+                             name=name, job=descriptor_of(scn))
     except Crashed:
         return Outcome(status="crashed")
+    except ConfigError:
+        raise
     except MpcError as exc:
         out = error_outcome(exc)
         out.protocol_s = loop.time() - t0

@@ -46,6 +46,7 @@ from mpc.app.validate import validate
 Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode, pid
 STARTUP_S = 60.0
 POLL_S = 0.5  # how often the watchdog looks for parties that are all stopped
+REAP_S = 5.0  # how long the launcher waits for killed parties to be reaped
 
 
 def watchdog_s(scn: Scenario) -> float:
@@ -155,6 +156,27 @@ async def _collect(proc: Any) -> bytes:
 
 async def _launch(scn: Scenario, group: PartyGroup, tls: bool, spawn: Spawn | None,
                   verbose: int) -> tuple[dict[int, Outcome], float]:
+    try:
+        return await _start_and_wait(scn, group, tls, spawn, verbose)
+    finally:  # done, failed, cancelled or interrupted: end and reap every party while the loop lives
+        await _reap(group)
+
+
+async def _reap(group: PartyGroup) -> None:
+    """Kill what still runs, then wait (bounded) so that no child is reaped, and no pipe closed,
+    after the event loop is gone (asyncio prints warnings and tracebacks for those)."""
+    group.kill_all()
+    waits = [asyncio.ensure_future(p.wait()) for p in group.procs.values()]
+    if waits:
+        await asyncio.wait(waits, timeout=REAP_S)
+    for p in group.procs.values():
+        stdin = getattr(p, "stdin", None)
+        if stdin is not None:
+            stdin.close()
+
+
+async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Spawn | None,
+                          verbose: int) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)

@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 from mpc import codec
 from mpc.app.runner import LOG_FORMAT, Outcome, log_level, neighbors, run_party
-from mpc.app.scenario import Scenario, load
-from netsim.faults import Crash, Freeze
+from mpc.app.scenario import ProcessFault, Scenario, load
 from mpc.message import peek_route
 from mpc.transport.nng import NngTransport, TlsCreds
+from netsim.faults import Crash
 
 CRASH_EXIT = 75
 FLUSH_BEFORE_FAULT_S = 0.2  # let nng's I/O threads put already-sent messages on the wire
@@ -80,8 +80,8 @@ class SendCounter:
                 self._action()
 
 
-def _counted_fault(scn: Scenario, pid: int) -> Crash | Freeze | None:
-    return next((f for f in scn.faults_of(pid) if isinstance(f, (Crash, Freeze)) and f.after and f.sends), None)
+def _counted_fault(scn: Scenario, pid: int) -> ProcessFault | None:
+    return next((f for f in scn.faults_of(pid) if isinstance(f, ProcessFault) and f.sends), None)
 
 
 def party_main() -> None:
@@ -102,12 +102,12 @@ def party_main() -> None:
     counted = _counted_fault(scn, pid)
     transport: Any = inner
     if counted is not None:
-        transport = SendCounter(inner, str(counted.after), int(counted.sends or 1), FAULT_ACTIONS[counted.kind])
+        transport = SendCounter(inner, str(counted.after), int(counted.sends or 0), FAULT_ACTIONS[counted.kind])
 
     def arm_timed_faults() -> None:  # at_ms counts from the moment every neighbour is connected
         for fault in scn.faults_of(pid):
-            if isinstance(fault, (Crash, Freeze)) and fault.at_s is not None:
-                action = FAULT_ACTIONS[fault.kind]
+            if isinstance(fault, Crash | ProcessFault) and fault.at_s is not None:
+                action = FAULT_ACTIONS[fault.kind if isinstance(fault, ProcessFault) else "crash"]
                 asyncio.get_running_loop().call_later(fault.at_s, action)
 
     async def main() -> Outcome:

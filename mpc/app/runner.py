@@ -22,8 +22,8 @@ from protocols.registry import Job, PartyResult, lookup
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.job import JobDescriptor
 from mpc.node import Barrier, Node, SendObserver
-from mpc.app.scenario import Scenario
-from netsim.faults import REAL_FAULTS, AfterRound
+from mpc.app.scenario import ProcessFault, Scenario, fault_name
+from netsim.faults import AfterRound, Crash
 from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
@@ -42,7 +42,7 @@ def job_of(scn: Scenario) -> Job:
 
 
 def descriptor_of(scn: Scenario) -> JobDescriptor:
-    """The public job every party of a run must agree on (compared in the hello, before any share)."""
+    """The public job every party of a run must agree on (compared before any share)."""
     job = job_of(scn)
     return JobDescriptor(protocol=scn.protocol, parties=job.parties, input_parties=job.input_parties,
                          sharing=job.sharing, threshold=job.threshold, triples=job.triples,
@@ -122,10 +122,10 @@ async def run_party(
     A crash (or, in real runs, freeze) fault ``after:<tag>`` fires once the party has sent that
     round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`)."""
     spec = lookup(scn.protocol)
-    fault = next((f for f in scn.faults_of(pid)
-                  if f.kind in REAL_FAULTS and f.after and getattr(f, "sends", None) is None), None)
+    fault = next((f for f in scn.faults_of(pid) if isinstance(f, Crash | ProcessFault) and f.after
+                  and not (isinstance(f, ProcessFault) and f.sends)), None)
     after = fault.after if fault is not None else None
-    if fault is not None and fault.kind == "freeze" and on_freeze is not None:
+    if isinstance(fault, ProcessFault) and fault.kind == "freeze" and on_freeze is not None:
         on_crash = on_freeze
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -264,7 +264,11 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     import netsim
 
     ids = node_ids(scn)
-    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults, trace=trace)
+    for k, f in enumerate(scn.faults):
+        if isinstance(f, ProcessFault):
+            raise ConfigError(f"faults[{k}]: {fault_name(f)} with sends/freeze exists only in real runs (drop --sim)")
+    sim_faults = tuple(f for f in scn.faults if not isinstance(f, ProcessFault))
+    net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=sim_faults, trace=trace)
     net.observers.extend(observers)
     session = new_session()
     loop = asyncio.get_running_loop()

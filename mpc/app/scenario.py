@@ -17,13 +17,38 @@ from numpy.typing import NDArray
 
 from mpc.errors import ConfigError
 from mpc.fixedpoint import DEFAULT_FRACTIONAL_BITS
-from netsim.faults import REAL_FAULTS, SIM_FAULTS, Fault, parse_faults
+from netsim.faults import AfterRound, AtTime, Triggered, parse_fault, parse_trigger
+from netsim.faults import Fault as SimFault
 
 MAX_GENERATED = 50_000_000
 BOUND_BITS = 60  # |v| < 2^60 for every input (after fixed-point scaling) and every opened sum
 BOUND = 1 << BOUND_BITS
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessFault(Triggered):
+    """What only a real run can do to a party process (netsim's typed faults cover the rest):
+    ``freeze`` stops it (SIGSTOP); ``sends = k`` with ``crash``/``freeze = "after:<tag>"`` strikes
+    after its k-th message of that round, between the sends of one broadcast."""
+
+    kind: str  # "crash" | "freeze"
+    sends: int | None = None
+
+    @property
+    def after(self) -> str | None:
+        return self.when.tag if isinstance(self.when, AfterRound) else None
+
+    @property
+    def at_s(self) -> float | None:
+        return self.when.seconds if isinstance(self.when, AtTime) else None
+
+
+Fault = SimFault | ProcessFault
+PROCESS_KINDS = ("crash", "freeze")
+
+
+def fault_name(f: Fault) -> str:
+    return f.kind if isinstance(f, ProcessFault) else type(f).__name__.lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +167,34 @@ def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDAr
     return out
 
 
+def _faults(entries: Any, parties: int) -> tuple[Fault, ...]:
+    """netsim's grammar (:func:`netsim.faults.parse_fault`), plus the real-run-only entries."""
+    if not isinstance(entries, list):
+        raise ConfigError("faults must be an array of tables ([[faults]])")
+    return tuple(_process_fault(e, parties, f"faults[{k}]")
+                 if isinstance(e, dict) and ("freeze" in e or "sends" in e) else parse_fault(e, parties, f"faults[{k}]")
+                 for k, e in enumerate(entries))
+
+
+def _process_fault(entry: dict[str, Any], parties: int, where: str) -> ProcessFault:
+    pid = entry.get("party")
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid <= parties:
+        raise ConfigError(f"{where}: party {pid!r} is outside 0..{parties}")
+    kinds = [k for k in PROCESS_KINDS if k in entry]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: sends = k goes with exactly one of crash, freeze")
+    kind = kinds[0]
+    unknown = set(entry) - {"party", kind, "sends"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} for a {kind} fault")
+    when = parse_trigger(entry[kind], f"{where}: {kind}")
+    sends = entry.get("sends")
+    if sends is not None and (not isinstance(when, AfterRound) or isinstance(sends, bool)
+                              or not isinstance(sends, int) or sends < 1):
+        raise ConfigError(f"{where}: sends = <k >= 1> goes with crash/freeze = 'after:<round tag>'")
+    return ProcessFault(party=pid, when=when, kind=kind, sends=sends)
+
+
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
     "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options", "program",
@@ -232,7 +285,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         timeout_s=float(timeout),
         inputs=inputs,
         network=network,
-        faults=parse_faults(doc.get("faults", []), parties),
+        faults=_faults(doc.get("faults", []), parties),
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
         options=_program_option(doc, options, path),
         path=path,
@@ -289,4 +342,4 @@ def resolve(arg: str) -> Path:
     raise ConfigError(f"no scenario file {arg!r} and no shipped scenario of that name (mpc scenarios lists them)")
 
 
-__all__ = ["REAL_FAULTS", "SIM_FAULTS", "Expect", "Fault", "Scenario", "load", "parse", "resolve", "shipped"]
+__all__ = ["Expect", "Fault", "ProcessFault", "Scenario", "fault_name", "load", "parse", "resolve", "shipped"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -21,6 +22,9 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     # once is enough: later signals must not interrupt the clean-up this one started
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the tear-down that follows kills children mid-flight; asyncio's child watcher may then warn
+    # about a pid it finds already reaped: noise for a user who asked to stop, not news
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     raise Interrupted(signum)
 
 

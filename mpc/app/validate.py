@@ -14,7 +14,8 @@ import numpy as np
 
 from mpc.errors import ConfigError
 from mpc.app.runner import job_of, node_ids
-from mpc.app.scenario import BOUND_BITS, REAL_FAULTS, SIM_FAULTS, Scenario
+from mpc.app.scenario import BOUND_BITS, ProcessFault, Scenario, fault_name
+from netsim.faults import AfterRound, Crash
 from protocols.registry import lookup
 from protocols.spec import Spec
 
@@ -54,21 +55,19 @@ def _validate(scn: Scenario, *, real: bool) -> list[str]:
 def _check_faults(scn: Scenario, spec: Spec, *, real: bool) -> None:
     job = job_of(scn)
     for k, fault in enumerate(scn.faults):
-        where = f"faults[{k}]"
-        if real and fault.kind not in REAL_FAULTS:
-            raise ConfigError(f"{where}: {fault.kind!r} faults exist only in --sim runs (real runs: "
-                              f"{', '.join(REAL_FAULTS)})")
-        counted = getattr(fault, "sends", None) is not None
-        if not real and (fault.kind not in SIM_FAULTS or counted):
-            what = "sends = k" if counted else f"{fault.kind!r} faults"
+        where, kind = f"faults[{k}]", fault_name(fault)
+        if real and not isinstance(fault, Crash | ProcessFault):
+            raise ConfigError(f"{where}: {kind!r} faults exist only in --sim runs (real runs: crash, freeze)")
+        if not real and isinstance(fault, ProcessFault):
+            what = "sends = k" if fault.sends else f"{kind!r} faults"
             raise ConfigError(f"{where}: {what} exist only in real runs (drop --sim)")
-        tag = fault.after
-        if tag is None:
+        when = getattr(fault, "when", None)
+        if not isinstance(when, AfterRound):
             continue
         rounds = spec.rounds(job, fault.party)
-        if rounds is not None and tag.rsplit("/", 1)[-1] not in rounds:
-            raise ConfigError(f"{where}: {fault.kind} = 'after:{tag}' never fires: party {fault.party} sends no "
-                              f"round {tag!r} in {scn.protocol!r} (its rounds: {', '.join(rounds) or 'none'})")
+        if rounds is not None and when.tag.rsplit("/", 1)[-1] not in rounds:
+            raise ConfigError(f"{where}: {kind} = 'after:{when.tag}' never fires: party {fault.party} sends no "
+                              f"round {when.tag!r} in {scn.protocol!r} (its rounds: {', '.join(rounds) or 'none'})")
 
 
 def _check_headroom(scn: Scenario) -> None:
