@@ -54,13 +54,15 @@ class Node:
         on_crash: Callable[[], None] | None = None,
         tls: Any = None,
         neighbors: tuple[int, ...] | None = None,
+        transport_kind: str = "nng",
     ) -> None:
         if transport is None:
             if peers is None:
                 raise ConfigError("Node needs either peers (addresses) or a transport")
-            from .transport.nng import NngTransport
+            from .transport.tcp import new_transport
 
-            transport = NngTransport(party_id, peers, tls=tls, max_message_bytes=limits.max_message_bytes)
+            transport = new_transport(transport_kind, party_id, peers, tls=tls,
+                                      max_message_bytes=limits.max_message_bytes)
             parties = tuple(sorted(peers))
         if parties is None:
             parties = tuple(sorted({party_id, *transport.peers}))

@@ -5,6 +5,7 @@ party = 1
 scenario = "scenarios/sum-3.toml"   # protocol, parameters and (this party's) inputs
 session = "payroll-2026-11"         # any string all parties agree on; binds every message
 tls_dir = "keys"                    # optional: from `mpc keygen` (ca.pem, party-<id>.pem)
+transport = "nng"                   # optional: nng (default) | tcp (default: the scenario's)
 [peers]                             # every node's base address; pair sockets use base port + peer id
 1 = "tcp://10.0.0.1:9100"
 2 = "tcp://10.0.0.2:9100"
@@ -24,7 +25,7 @@ import numpy as np
 from mpc.errors import ConfigError
 from mpc.app.runner import check, node_ids, run_party, summarize
 from mpc.app.scenario import load
-from mpc.transport.nng import NngTransport
+from mpc.transport.tcp import new_transport
 
 
 def session_id(text: str) -> bytes:
@@ -56,7 +57,7 @@ def run_node(config_path: str, json_path: str | None = None) -> int:
         from mpc.identity import load_creds
 
         creds = load_creds(path.parent / cfg["tls_dir"], pid)
-    transport = NngTransport(pid, peers, tls=creds)
+    transport = new_transport(str(cfg.get("transport", scn.transport)), pid, peers, tls=creds)
 
     def crash() -> None:
         raise SystemExit(75)

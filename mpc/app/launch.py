@@ -21,7 +21,7 @@ from mpc import codec
 from mpc.errors import ConfigError
 from mpc.app.runner import Outcome, Report, check, neighbors, new_session, node_ids, run_party
 from mpc.app.scenario import Scenario, load
-from mpc.transport.nng import NngTransport
+from mpc.transport.tcp import new_transport
 
 CRASH_EXIT = 75
 Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, stdout, wait, kill, returncode
@@ -50,8 +50,8 @@ async def _readline(proc: asyncio.subprocess.Process, deadline: float) -> dict:
     return json.loads(line)
 
 
-async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
-                  spawn: Spawn | None = None) -> tuple[dict[int, Outcome], float]:
+async def _launch(scn: Scenario, workdir: Path, tls: bool = False, spawn: Spawn | None = None,
+                  transport: str | None = None) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
@@ -77,7 +77,7 @@ async def _launch(scn: Scenario, workdir: Path, tls: bool = False,
                     )
             cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
                    "session": session.hex(), "result": str(workdir / f"party-{pid}.out"),
-                   "tls_dir": str(tls_dir) if tls_dir else None}
+                   "tls_dir": str(tls_dir) if tls_dir else None, "transport": transport or scn.transport}
             procs[pid].stdin.write((json.dumps(cfg) + "\n").encode())  # type: ignore[union-attr]
         deadline = time.monotonic() + 60.0
         listening = {pid: (await _readline(p, deadline))["listening"] for pid, p in procs.items()}
@@ -132,12 +132,13 @@ def _read_outcome(data: bytes) -> Outcome:
                    message=d["message"], protocol_s=d["protocol_s"], stats=d["stats"])
 
 
-def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None) -> Report:
+def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None, transport: str | None = None) -> Report:
     """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities;
-    ``spawn`` replaces ``python -m mpc.app.party`` (e.g. :meth:`mpc.app.forkserver.ForkServer.spawn`)."""
+    ``spawn`` replaces ``python -m mpc.app.party`` (e.g. :meth:`mpc.app.forkserver.ForkServer.spawn`);
+    ``transport`` (nng | tcp) overrides the scenario's."""
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mpc-run-") as tmp:
-        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls, spawn))
+        outcomes, elapsed = asyncio.run(_launch(scn, Path(tmp), tls, spawn, transport))
     reason = check(scn, outcomes)
     return Report(scn.name, "real", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
@@ -157,7 +158,7 @@ def party_main() -> None:
         from mpc.identity import load_creds
 
         creds = load_creds(cfg["tls_dir"], pid)
-    transport = NngTransport(pid, tls=creds)
+    transport = new_transport(cfg.get("transport") or "nng", pid, tls=creds)
     peers = neighbors(scn, pid, ids)
     bound = transport.bind([p for p in peers if p > pid])
     print(json.dumps({"listening": {str(k): v for k, v in bound.items()}}), flush=True)

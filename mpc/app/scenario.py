@@ -69,6 +69,7 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     expect: Expect = field(default_factory=Expect)
     options: Mapping[str, Any] = field(default_factory=dict)
+    transport: str = "nng"  # real runs: nng | tcp
     path: str | None = None
 
     @property
@@ -176,7 +177,7 @@ def _is_at_ms(spec: str) -> bool:
 
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
-    "timeout_s", "inputs", "network", "faults", "expect", "options",
+    "timeout_s", "inputs", "network", "faults", "expect", "options", "transport",
 }
 
 
@@ -214,6 +215,9 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
     timeout = doc.get("timeout_s", 10.0)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError("timeout_s must be a positive number")
+    transport = doc.get("transport", "nng")
+    if transport not in ("nng", "tcp"):
+        raise ConfigError(f"transport must be 'nng' or 'tcp', got {transport!r}")
     network = doc.get("network", {})
     options = doc.get("options", {})
     if not isinstance(network, dict) or not isinstance(options, dict):
@@ -233,6 +237,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         faults=_faults(doc.get("faults", []), parties),
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
         options=options,
+        transport=transport,
         path=path,
     )
 
