@@ -14,6 +14,8 @@ from mpc.app.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.real_time
+
 
 @pytest.mark.timeout(90)
 def test_forked_parties_run_scenarios_and_crash_faults() -> None:

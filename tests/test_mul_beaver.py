@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mul_harness import metas, outputs, scenario, sim
+from harness import metas, outputs, scenario, sim
 
 from protocols.arith import ref_dot, ref_mul
 from protocols.registry import Job
@@ -127,7 +127,7 @@ def test_reference_reduces_like_the_field() -> None:
 @pytest.mark.parametrize(("sharing", "t", "triples", "n"), [("shamir", 1, "dealer", 3), ("additive", None, "dealer", 3),
                                                            ("shamir", 2, "dn07", 5)])
 async def test_matvec_one_opening_per_row(sharing: str, t: int | None, triples: str, n: int) -> None:
-    from mul_harness import run_nodes
+    from harness import run_nodes
 
     from protocols.arith import prepare
     from protocols.beaver import Beaver

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mul_harness import metas, outputs, scenario, sim
+from harness import metas, outputs, scenario, sim
 
 pytestmark = pytest.mark.timeout(60)
 

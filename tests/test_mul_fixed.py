@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mul_harness import metas, outputs, run_nodes, scenario, sim
+from harness import metas, outputs, run_nodes, scenario, sim
 
 from mpc.errors import ConfigError
 from mpc.fixedpoint import decode_fixed, encode_fixed

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from mul_harness import Wire, outputs, scenario, sim
+from harness import Wire, outputs, scenario, sim
 
 from mpc.field import GF61
 from mpc.sharing import lagrange_at_zero

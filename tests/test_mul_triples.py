@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mul_harness import run_nodes
+from harness import run_nodes
 
 from mpc.field import GF61
 from mpc.sharing import lagrange_at_zero, shamir_consistent

@@ -81,12 +81,6 @@ async def test_replayed_and_stale_messages_are_rejected():
 async def test_duplicate_within_an_instance_is_rejected():
     net = SimNetwork((1, 2))
 
-    async def p1(node):
-        await node.run(_send_twice)
-
-    async def p2(node):
-        return await node.run(_recv_once)
-
     async def _send_twice(ctx):
         if ctx.party_id == 1:
             await ctx.send(2, "x", 1)

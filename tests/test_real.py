@@ -20,7 +20,7 @@ from protocols import secure_sum
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUNDATION = ["sum-3", "sum-5-shamir", "mean-10"]
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.real_time]
 
 
 def _env():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,11 +199,12 @@ class Report:
 
 
 # -- simulated runs -----------------------------------------------------------------------
-async def _simulate(scn: Scenario, trace: str | None = None) -> tuple[dict[int, Outcome], float]:
+async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence[Any] = ()) -> tuple[dict[int, Outcome], float]:
     import netsim
 
     ids = node_ids(scn)
     net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=scn.faults, trace=trace)
+    net.observers.extend(observers)
     session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -238,11 +239,12 @@ async def _simulate(scn: Scenario, trace: str | None = None) -> tuple[dict[int, 
     return outcomes, loop.time() - t0
 
 
-def run_sim(scn: Scenario, *, trace: str | None = None) -> Report:
+def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any] = ()) -> Report:
+    """Run every party in one process over netsim; ``observers`` see every message on the wire."""
     import netsim
 
     wall = time.perf_counter()
-    outcomes, elapsed = netsim.run(_simulate(scn, trace))
+    outcomes, elapsed = netsim.run(_simulate(scn, trace, observers))
     reason = check(scn, outcomes)
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 

@@ -1,12 +1,17 @@
-"""Helpers for the multiplication tests: scenario dicts run over netsim, and raw views."""
+"""The one party harness of the tests: in-process parties over netsim (``run_parties``,
+``run_nodes``), scenario dicts run through the simulated runner (``sim``), raw wire views."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from mpc import Node
 from mpc.message import Message
+from netsim import SimNetwork
 from mpc.app.runner import Report, run_sim
 from mpc.app.scenario import parse
 
@@ -22,23 +27,7 @@ def scenario(protocol: str, parties: int, inputs: dict[int, Any], **kw: Any) -> 
 
 def sim(doc: dict[str, Any], observers: list[Any] = ()) -> Report:
     """Run a scenario dict over netsim; ``observers`` see every message on the wire."""
-    scn = parse(doc)
-    if not observers:
-        return run_sim(scn)
-    import netsim
-
-    original = netsim.build_network
-
-    def build(*args: Any, **kwargs: Any) -> Any:
-        net = original(*args, **kwargs)
-        net.observers.extend(observers)
-        return net
-
-    netsim.build_network = build
-    try:
-        return run_sim(scn)
-    finally:
-        netsim.build_network = original
+    return run_sim(parse(doc), observers=observers)
 
 
 class Wire:
@@ -66,22 +55,27 @@ def metas(report: Report) -> dict[int, dict[str, Any]]:
     return {p: dict(o.result.meta) for p, o in report.outcomes.items() if o.result is not None}
 
 
-async def run_nodes(ids: tuple[int, ...], fn: Any, *args: Any, timeout: float = 5.0, **kw: Any) -> dict[int, Any]:
-    """Run ``fn(ctx, *args, **kw)`` at every node of a fresh in-memory network; exceptions are returned."""
-    import asyncio
-
-    from mpc.errors import MpcError
-    from mpc.node import Node
-    from netsim import SimNetwork
-
-    net = SimNetwork(ids)
+async def run_parties(
+    n: int | Sequence[int],
+    body: Callable[[Node], Awaitable[Any]],
+    *,
+    latency: float = 0.0,
+    timeout: float = 2.0,
+    network: SimNetwork | None = None,
+) -> dict[int, Any]:
+    """Run ``body(node)`` at every party over one in-memory network; exceptions are returned."""
+    ids = tuple(range(1, n + 1)) if isinstance(n, int) else tuple(n)
+    net = network or SimNetwork(ids, latency=latency)
 
     async def one(pid: int) -> Any:
-        try:
-            async with Node(pid, transport=net.transport(pid), parties=ids, session=b"t", timeout=timeout) as node:
-                return await node.run(fn, *args, **kw)
-        except MpcError as exc:
-            return exc
+        async with Node(pid, transport=net.transport(pid), parties=ids, timeout=timeout,
+                        session=b"test-session") as node:
+            return await body(node)
 
-    results = await asyncio.gather(*(one(p) for p in ids))
+    results = await asyncio.gather(*(one(p) for p in ids), return_exceptions=True)
     return dict(zip(ids, results, strict=True))
+
+
+async def run_nodes(ids: tuple[int, ...], fn: Any, *args: Any, timeout: float = 5.0, **kw: Any) -> dict[int, Any]:
+    """Run the protocol ``fn(ctx, *args, **kw)`` once at every party; exceptions are returned."""
+    return await run_parties(ids, lambda node: node.run(fn, *args, **kw), timeout=timeout)
