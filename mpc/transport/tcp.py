@@ -303,6 +303,7 @@ class TcpTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._down_reported: set[int] = set()
+        self._unreachable: dict[int, str] = {}  # peers start could not connect to, and why
         self.rejected: list[ProtocolError] = []  # the last few rejected frames and connections
         self.rejected_count = 0
         self.stats = TransportStats()
@@ -370,7 +371,8 @@ class TcpTransport:
         return self._loop
 
     async def start(self, timeout: float) -> None:
-        """Listen, dial, and wait until every peer's connection has passed the handshake."""
+        """Listen, dial, and wait until every peer's connection has passed the handshake (or until
+        ``timeout``: a peer still missing then makes later sends to it fail)."""
         loop = self._loop_now()
         if self._static is not None and not self._listening and not self._dial:
             self._setup_static()
@@ -389,12 +391,16 @@ class TcpTransport:
                 dials = [self._dial_until_up(p, a, client_ctx, deadline) for p, a in self._dial.items()]
                 await asyncio.gather(*dials, *(self._arrived[p].wait() for p in self._listening))
         except TimeoutError:
-            missing = [p for p in self.peers if p not in self._conns]
-            await self.close()
-            raise TransportError(f"party {self.party_id}: no connection to {missing} within {timeout:g}s") from None
+            pass
         except BaseException:
             await self.close()
             raise
+        for peer in self.peers:
+            if peer not in self._conns:
+                # like pynng's: start does not fail; sends to this peer do, and the node's hello
+                # barrier turns that into PartyDropped
+                self._unreachable.setdefault(peer, f"no connection within {timeout:g}s")
+                log.warning("party %d: no connection to party %d: %s", self.party_id, peer, self._unreachable[peer])
 
     def _accepted(self, peer: int) -> _Connection:
         conn = _Connection(self, peer, dialer=False)
@@ -416,13 +422,13 @@ class TcpTransport:
                 return
             except ssl.SSLCertVerificationError as exc:
                 # the listener is not the party we mean to reach: no retry makes it so
-                raise TransportError(f"party {self.party_id}: listener at {addr[0]}:{addr[1]} "
-                                     f"is not party {peer}: {exc.verify_message}") from None
+                self._unreachable[peer] = f"the listener at {addr[0]}:{addr[1]} is not party {peer}: {exc.verify_message}"
+                return
             except (OSError, TransportError) as exc:
                 last = str(exc)
             if loop.time() + pause >= deadline:
-                raise TransportError(f"party {self.party_id}: cannot reach party {peer} at "
-                                     f"{addr[0]}:{addr[1]}: {last}")
+                self._unreachable[peer] = f"cannot reach it at {addr[0]}:{addr[1]}: {last}"
+                return
             await asyncio.sleep(pause)
             pause = min(pause * 2, DIAL_BACKOFF_S[1])
 
@@ -457,8 +463,10 @@ class TcpTransport:
     async def send(self, peer: int, data: bytes) -> None:
         conn = self._conns.get(peer)
         if conn is None or conn.transport is None:
-            known = peer in self.peers
-            raise TransportError(f"party {self.party_id}: {'no connection to' if known else 'unknown'} peer {peer}")
+            if peer not in self.peers:
+                raise TransportError(f"party {self.party_id}: unknown peer {peer}")
+            why = self._unreachable.get(peer, "not connected")
+            raise TransportError(f"party {self.party_id}: no connection to party {peer}: {why}")
         if peer in self._down_reported or conn.transport.is_closing():
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
         n = len(data)
