@@ -166,6 +166,44 @@ async def test_empty_and_oversized_sends_are_refused_locally():
         await close_all(ts)
 
 
+async def test_a_send_waits_above_the_high_water_mark_until_the_peer_reads_again():
+    ts = await connected(send_timeout=30)
+    try:
+        inbox = Inbox()
+        ts[2].set_sink(inbox)
+        ts[2]._conns[1].transport.pause_reading()  # a slow receiver
+        chunk, sent = bytes(1 << 20), 0
+        while not ts[1]._conns[2].paused:  # the kernel buffers fill, then ours, up to HIGH_WATER
+            ts[1]._conns[2].write(chunk)
+            sent += 1
+            assert sent < 1000
+        waiting = asyncio.ensure_future(ts[1].send(2, b"tail"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        ts[2]._conns[1].transport.resume_reading()
+        await asyncio.wait_for(waiting, 20)
+        items = await inbox.wait_for(sent + 1, 20)
+        assert items[-1] == (1, b"tail") and all(d == chunk for _, d in items[:-1])
+    finally:
+        await close_all(ts)
+
+
+async def test_a_send_waiting_on_a_stuck_peer_times_out_and_one_waiting_on_a_dead_peer_fails():
+    for outcome in ("timeout", "down"):
+        ts = await connected(send_timeout=0.5 if outcome == "timeout" else 30)
+        ts[2]._conns[1].transport.pause_reading()
+        conn = ts[1]._conns[2]
+        while not conn.paused:
+            conn.write(bytes(1 << 20))
+        waiting = asyncio.ensure_future(ts[1].send(2, b"x"))
+        if outcome == "down":
+            await asyncio.sleep(0.05)
+            ts[2]._conns[1].transport.abort()
+        with pytest.raises(TransportError, match="timed out" if outcome == "timeout" else "went down"):
+            await asyncio.wait_for(waiting, 10)
+        await close_all(ts)
+
+
 async def test_start_without_the_peer_returns_at_its_deadline_and_sends_then_fail():
     t, _ = listener()
     loop = asyncio.get_running_loop()

@@ -250,6 +250,10 @@ class _Connection(asyncio.BufferedProtocol):
         else:
             self.transport.writelines((HEADER.pack(n), data))
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     async def drain(self, timeout: float) -> None:
         if not self._paused:
             return
@@ -475,7 +479,8 @@ class TcpTransport:
         conn.write(data)
         self.stats.messages_sent += 1
         self.stats.bytes_sent += n
-        await conn.drain(self._send_timeout)
+        if conn.paused:  # above the high-water mark: only now does a send wait
+            await conn.drain(self._send_timeout)
 
     async def recv(self) -> tuple[int, bytes | None]:
         return await self._queue.get()
