@@ -2,7 +2,13 @@
 
 An early message waits for its receiver; a receiver waits for its message until a deadline.
 Each key is delivered at most once (a second copy is a replay), messages for finished
-instances are rejected, and what a peer may leave buffered is bounded.
+instances are rejected, and what a peer may leave buffered is bounded per sender — in messages
+and in decoded bytes (the charge :func:`mpc.codec.decode_charged` computes). A sender over its
+quota loses its own *oldest* early messages first: a flood of made-up future tags fills only the
+flooder's quota, never displaces another sender's messages, and cannot get the flooder's own later
+in-protocol message refused. A message some receiver is already waiting for is never buffered as
+early, so it is never evicted. A sender whose messages keep being rejected is cut off
+(:meth:`Mailbox.strike`).
 """
 
 from __future__ import annotations
@@ -11,12 +17,11 @@ import asyncio
 import functools
 from typing import Any
 
+from .codec import DEFAULT_LIMITS, Limits
 from .errors import PartyDropped, ProtocolError
 from .message import Message
 
 Key = tuple[str, str, int]
-MAX_PENDING_PER_SENDER = 4096
-MAX_PENDING_BYTES_PER_SENDER = 1 << 31  # what one peer may leave unread (early messages)
 MAX_FINISHED = 1 << 16
 
 
@@ -40,16 +45,19 @@ def _expire_group(done: asyncio.Future[None]) -> None:
 
 
 class Mailbox:
-    def __init__(self, session: bytes, parties: tuple[int, ...]) -> None:
+    def __init__(self, session: bytes, parties: tuple[int, ...], limits: Limits = DEFAULT_LIMITS) -> None:
         self.session = session
         self.parties = _members(tuple(parties))
+        self.limits = limits
         self._slots: dict[Key, asyncio.Future[Any]] = {}
         self._consumed: dict[str, set[tuple[str, int]]] = {}
         self._finished: dict[str, None] = {}  # insertion-ordered set, bounded
-        self._pending: dict[int, int] = {}
-        self._early: set[Key] = set()  # buffered before anyone asked: counted in _pending
-        self._pending_bytes: dict[int, int] = {}
-        self._early_size: dict[Key, int] = {}
+        # buffered before anyone asked, per sender, oldest first: key -> charge
+        self._early: dict[int, dict[Key, int]] = {}
+        self._early_bytes: dict[int, int] = {}
+        self.evicted: dict[int, int] = {}  # early messages dropped to make room, per sender
+        self._strikes: dict[int, tuple[float, float]] = {}  # sender -> (level, at)
+        self.cut_off: set[int] = set()
         self._down: set[int] = set()
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
 
@@ -59,12 +67,14 @@ class Mailbox:
         return self._down
 
     def deliver(self, msg: Message, size: int = 0) -> None:
-        """Store a message from the network (``size``: its bytes on the wire); raises
-        :class:`ProtocolError` to reject it."""
+        """Store a message from the network (``size``: the memory it holds, its decoded charge);
+        raises :class:`ProtocolError` to reject it."""
         if msg.session != self.session:
             raise ProtocolError("message for another session", peer=msg.sender)
         if msg.sender not in self.parties:
             raise ProtocolError(f"unknown sender {msg.sender}", peer=msg.sender)
+        if msg.sender in self.cut_off:
+            raise ProtocolError("sender is cut off", peer=msg.sender)
         if msg.instance in self._finished:
             raise ProtocolError(f"message for finished instance {msg.instance!r}", peer=msg.sender)
         key = (msg.instance, msg.tag, msg.sender)
@@ -74,19 +84,43 @@ class Mailbox:
         if fut is not None and fut.done():
             raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
         if fut is None:
-            if self._pending.get(msg.sender, 0) >= MAX_PENDING_PER_SENDER:
-                raise ProtocolError("too many buffered messages", peer=msg.sender)
-            if self._pending_bytes.get(msg.sender, 0) + size > MAX_PENDING_BYTES_PER_SENDER:
-                raise ProtocolError("too many buffered bytes", peer=msg.sender)
-            self._pending_bytes[msg.sender] = self._pending_bytes.get(msg.sender, 0) + size
-            self._early_size[key] = size
+            self._make_room(msg.sender, size)
             fut = asyncio.get_running_loop().create_future()
             self._slots[key] = fut
-            self._early.add(key)
-            self._pending[msg.sender] = self._pending.get(msg.sender, 0) + 1
+            self._early.setdefault(msg.sender, {})[key] = size
+            self._early_bytes[msg.sender] = self._early_bytes.get(msg.sender, 0) + size
         fut.set_result(msg.payload)
         if key in self._watch:
             self._settled(key)
+
+    def _make_room(self, sender: int, size: int) -> None:
+        """Evict ``sender``'s oldest early messages until one of ``size`` fits its quota."""
+        if size > self.limits.max_buffered_bytes_per_sender:
+            raise ProtocolError(f"a message holding {size} bytes exceeds the per-sender buffer", peer=sender)
+        early = self._early.get(sender)
+        if not early:
+            return
+        while early and (len(early) >= self.limits.max_buffered_per_sender
+                         or self._early_bytes[sender] + size > self.limits.max_buffered_bytes_per_sender):
+            self._forget(next(iter(early)))
+            self.evicted[sender] = self.evicted.get(sender, 0) + 1
+
+    def strike(self, sender: int, now: float) -> bool:
+        """Count a rejected message from ``sender``; True once, when it crosses the limit and is
+        cut off (marked down: waits on it fail with :class:`PartyDropped`)."""
+        burst = self.limits.reject_burst
+        if burst is None or sender in self.cut_off:
+            return False
+        level, at = self._strikes.get(sender, (0.0, now))
+        level = max(0.0, level - (now - at) * self.limits.reject_rate) + 1
+        self._strikes[sender] = (level, now)
+        if level <= burst:
+            return False
+        self.cut_off.add(sender)
+        for key in list(self._early.get(sender, ())):
+            self._forget(key)
+        self.mark_down(sender, f"cut off after more than {burst} rejected messages")
+        return True
 
     def mark_down(self, party: int, reason: str = "connection lost") -> None:
         """Fail every wait on ``party`` whose message has not arrived; later waits fail at once."""
@@ -186,10 +220,9 @@ class Mailbox:
         fut = self._slots.pop(key, None)
         if fut is not None and not fut.done():
             fut.cancel()
-        if key in self._early:
-            self._early.discard(key)
-            self._pending[key[2]] -= 1
-            self._pending_bytes[key[2]] -= self._early_size.pop(key, 0)
+        early = self._early.get(key[2])
+        if early is not None and key in early:
+            self._early_bytes[key[2]] -= early.pop(key)
 
     def finish(self, instance: str) -> None:
         """Drop everything buffered for ``instance``; later messages for it are rejected."""

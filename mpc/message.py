@@ -26,7 +26,12 @@ class Message:
 
     @classmethod
     def from_bytes(cls, data: bytes, limits: codec.Limits = codec.DEFAULT_LIMITS) -> Message:
-        obj = codec.decode(data, limits)
+        return cls.from_bytes_charged(data, limits)[0]
+
+    @classmethod
+    def from_bytes_charged(cls, data: bytes, limits: codec.Limits = codec.DEFAULT_LIMITS) -> tuple[Message, int]:
+        """The message and a bound on the memory it holds (see :func:`mpc.codec.decode_charged`)."""
+        obj, charge = codec.decode_charged(data, limits)
         if not isinstance(obj, list) or len(obj) != 6:
             raise CodecError("a message is a 6-element array")
         version, session, instance, tag, sender, payload = obj
@@ -40,7 +45,7 @@ class Message:
             raise CodecError("instance or tag name too long")
         if not isinstance(sender, int) or isinstance(sender, bool) or not 0 <= sender < 1 << 20:
             raise CodecError("sender must be a small non-negative integer")
-        return _build(cls, session, instance, tag, sender, payload)
+        return _build(cls, session, instance, tag, sender, payload), charge
 
 
 _SET_SESSION, _SET_INSTANCE, _SET_TAG, _SET_SENDER, _SET_PAYLOAD = (

@@ -23,7 +23,7 @@ from .errors import ConfigError, Crashed, MpcError, PartyDropped, ProtocolError,
 from .mailbox import Mailbox
 from .message import CONTROL, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, Transport
+from .transport.base import PEER_DOWN, DirectDelivery, Transport, sends_immediately
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,13 +73,14 @@ class Node:
         # the peers this node exchanges hello/bye with (all, unless the protocol is not a mesh)
         self.neighbors = tuple(p for p in (parties if neighbors is None else neighbors) if p != party_id)
         self.transport = transport
+        self._immediate = sends_immediately(transport)
         self.session = session
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.rng = rng if rng is not None else Csprng()
         self.limits = limits
         self.log = logging.getLogger(f"mpc.party{party_id}")
-        self.mailbox = Mailbox(session, parties)
+        self.mailbox = Mailbox(session, parties, limits)
         self.rejected: list[ProtocolError] = []  # the last few rejected messages, for inspection
         self.rejected_count = 0
         self._crash = crash
@@ -93,9 +94,8 @@ class Node:
     # -- lifecycle --------------------------------------------------------------------
     async def __aenter__(self) -> Node:
         await self.transport.start(self.connect_timeout)
-        set_sink = getattr(self.transport, "set_sink", None)
-        if set_sink is not None:
-            set_sink(self.ingress)  # direct delivery: one task hop less per message
+        if isinstance(self.transport, DirectDelivery):
+            self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
         else:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
         try:
@@ -159,19 +159,18 @@ class Node:
         """The one ingress point: bytes → Message → mailbox; bad input is rejected, never fatal."""
         if data is PEER_DOWN:
             self.log.info("party %d: connection to %d lost", self.party_id, peer)
-            self.mailbox.mark_down(peer)
-            for waiting in self._waiting.values():
-                waiting.discard(peer)
-            self._control_event.set()
+            self._gone(peer, "connection lost")
             return
+        if peer in self.mailbox.cut_off:
+            return  # not even decoded
         try:
-            msg = Message.from_bytes(data, self.limits)
+            msg, charge = Message.from_bytes_charged(data, self.limits)
             if msg.sender != peer:
                 raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
             if msg.instance == CONTROL:
                 self._on_control(msg)
             else:
-                self.mailbox.deliver(msg, len(data))
+                self.mailbox.deliver(msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             if not isinstance(exc, ProtocolError):
                 # the type only: the text of an arbitrary exception could quote peer data
@@ -182,7 +181,18 @@ class Node:
                 exc.peer = peer
             self.rejected_count += 1
             self.rejected = [*self.rejected[-31:], exc]
-            self.log.warning("party %d rejected a message from %d: %s", self.party_id, peer, exc)
+            if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
+                self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
+                                 self.rejected_count, exc)
+            if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
+                self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
+                self._gone(peer, "cut off")
+
+    def _gone(self, peer: int, reason: str) -> None:
+        self.mailbox.mark_down(peer, reason)
+        for waiting in self._waiting.values():
+            waiting.discard(peer)
+        self._control_event.set()
 
     def _on_control(self, msg: Message) -> None:
         if msg.session != self.session:
@@ -233,7 +243,7 @@ class Node:
         a plain loop: a task per message would dominate a simulation of thousands of parties. A
         single send is awaited directly too (no task, which matters for dependent round trips).
         """
-        if len(sends) > 1 and not getattr(self.transport, "immediate_send", False):
+        if len(sends) > 1 and not self._immediate:
             return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in sends), return_exceptions=True))
         out: list[BaseException | None] = []
         for peer, data in sends:

@@ -4,17 +4,34 @@
 Keyed from ``os.urandom`` it protects secrets; keyed with a caller's key it is a deterministic,
 full-entropy PRG (mask expansion in secure aggregation, pseudo-random secret sharing).
 numpy's PCG64 and :mod:`random` are never used for anything secret.
+
+Fork safety: a forked child would otherwise continue its parent's keystream, so two processes
+would draw the same "fresh" randomness. Every OS-keyed generator is rekeyed from ``os.urandom`` in
+the child (``os.register_at_fork``, installed when the first one is made, not at import).
+Caller-keyed generators are deterministic by contract and are left alone.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 
 import numpy as np
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from numpy.typing import NDArray
 
 _ZEROS = bytes(1 << 20)
+_OS_KEYED: weakref.WeakSet[Csprng] = weakref.WeakSet()
+_fork_hook_installed = False
+
+
+def _rekey_after_fork() -> None:
+    for rng in list(_OS_KEYED):
+        rng._enc = _cipher(os.urandom(32), bytes(16))
+
+
+def _cipher(key: bytes, nonce: bytes) -> CipherContext:
+    return Cipher(algorithms.AES(key), modes.CTR(nonce)).encryptor()
 
 
 class Csprng:
@@ -24,14 +41,21 @@ class Csprng:
     (and optional 16-byte ``nonce``) deterministically.
     """
 
-    __slots__ = ("_enc",)
+    __slots__ = ("_enc", "__weakref__")
 
     def __init__(self, key: bytes | None = None, nonce: bytes = bytes(16)) -> None:
+        os_keyed = key is None
         if key is None:
             key = os.urandom(32)
         if len(key) != 32 or len(nonce) != 16:
             raise ValueError("Csprng needs a 32-byte key and a 16-byte nonce")
-        self._enc = Cipher(algorithms.AES(key), modes.CTR(nonce)).encryptor()
+        self._enc = _cipher(key, nonce)
+        if os_keyed:
+            global _fork_hook_installed
+            if not _fork_hook_installed:
+                os.register_at_fork(after_in_child=_rekey_after_fork)
+                _fork_hook_installed = True
+            _OS_KEYED.add(self)
 
     def random_bytes(self, n: int) -> bytes:
         if n <= len(_ZEROS):

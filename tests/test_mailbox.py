@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from mpc import mailbox as mb
-from mpc.errors import ProtocolError
+from mpc.codec import Limits
+from mpc.errors import PartyDropped, ProtocolError
 from mpc.mailbox import Mailbox
 from mpc.message import Message
 
@@ -16,15 +16,50 @@ def _msg(tag, sender=2, instance="i#1"):
     return Message(session=b"s", instance=instance, tag=tag, sender=sender, payload=tag)
 
 
-async def test_a_peer_cannot_leave_unbounded_bytes_buffered(monkeypatch):
-    monkeypatch.setattr(mb, "MAX_PENDING_BYTES_PER_SENDER", 1000)
-    box = Mailbox(b"s", (1, 2, 3))
+async def test_a_peer_cannot_leave_unbounded_bytes_buffered():
+    box = Mailbox(b"s", (1, 2, 3), Limits(max_buffered_bytes_per_sender=1000))
     box.deliver(_msg("a"), 600)
-    with pytest.raises(ProtocolError, match="buffered bytes"):
-        box.deliver(_msg("b"), 600)
     box.deliver(_msg("c", sender=3), 600)  # the bound is per sender
-    assert await box.recv("i#1", "a", 2, 1.0) == "a"  # reading frees the budget
-    box.deliver(_msg("b"), 600)
+    box.deliver(_msg("b"), 600)  # over the quota: sender 2's oldest early message makes room
+    assert box.evicted == {2: 1}
+    with pytest.raises(PartyDropped):
+        await box.recv("i#1", "a", 2, 0.05)
+    assert await box.recv("i#1", "b", 2, 1.0) == "b"
+    assert await box.recv("i#1", "c", 3, 1.0) == "c"
+    with pytest.raises(ProtocolError, match="exceeds the per-sender buffer"):
+        box.deliver(_msg("huge"), 1001)
+
+
+async def test_a_flood_of_future_tags_neither_displaces_others_nor_the_flooders_own_next_message():
+    box = Mailbox(b"s", (1, 2, 3))
+    box.deliver(_msg("share", sender=3))  # an honest early message
+    waiting = asyncio.create_task(box.recv("i#1", "share", 2, 5.0))  # someone waits on party 2
+    await asyncio.sleep(0)
+    flood = 10_000
+    for k in range(flood):  # the attacker, party 2: distinct made-up future tags
+        box.deliver(_msg(f"future-{k}"))
+    box.deliver(_msg("share"))  # the message the waiter needs is never early, never evicted
+    box.deliver(_msg("open"))  # party 2's own next in-protocol message is accepted
+    assert await waiting == "share"
+    assert await box.recv("i#1", "open", 2, 1.0) == "open"
+    assert await box.recv("i#1", "share", 3, 1.0) == "share"
+    assert box.evicted[2] == flood + 1 - box.limits.max_buffered_per_sender
+    assert 3 not in box.evicted
+
+
+async def test_a_sender_that_keeps_being_rejected_is_cut_off_once():
+    box = Mailbox(b"s", (1, 2, 3), Limits(reject_burst=10, reject_rate=1.0))
+    waiting = asyncio.create_task(box.recv("i#1", "t", 2, 5.0))
+    await asyncio.sleep(0)
+    assert not any(box.strike(2, now=0.0) for _ in range(10))
+    assert box.strike(2, now=0.0)  # the 11th within the burst
+    assert not box.strike(2, now=0.0)  # reported once
+    with pytest.raises(PartyDropped, match="cut off"):
+        await waiting
+    with pytest.raises(ProtocolError, match="cut off"):
+        box.deliver(_msg("t"))
+    # rejections spread out in time are forgiven
+    assert not any(box.strike(3, now=float(k)) for k in range(100))
 
 
 async def test_a_cancelled_gather_leaves_no_orphan_wait():

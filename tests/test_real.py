@@ -176,7 +176,7 @@ async def main(tmp):
             return node
 
     res = await asyncio.gather(party(1, t1), party(2, t2), return_exceptions=True)
-    print(json.dumps([type(r).__name__ for r in res]))
+    print(json.dumps([[type(r).__name__, str(r)] for r in res]))
 
 asyncio.run(main(sys.argv[1]))
 """
@@ -188,4 +188,7 @@ def test_tls_rejects_a_party_from_another_ca(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _FOREIGN_CA, str(tmp_path)], capture_output=True,
                           text=True, env=_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["PartyDropped", "PartyDropped"]
+    (kind1, msg1), (kind2, msg2) = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert kind1 == kind2 == "TransportError"  # at the connect deadline, saying why
+    assert "party 2: listening on tls+tcp://" in msg1 and "no connection from it arrived" in msg1
+    assert "party 1: dialing tls+tcp://" in msg2 and "TLS handshake failed" in msg2

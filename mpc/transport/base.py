@@ -1,10 +1,17 @@
-"""The transport seam: ``send(peer, bytes)``, an async stream of ``(peer, bytes)``, ``close()``."""
+"""The transport seam: ``send(peer, bytes)``, an async stream of ``(peer, bytes)``, ``close()``.
+
+:class:`Transport` is what every transport offers. Two optional capabilities are typed protocols of
+their own, so a node asks ``isinstance(t, DirectDelivery)`` instead of probing with ``getattr``:
+:class:`DirectDelivery` (received data is pushed into a sink) and :class:`ImmediateSend` (``send``
+never suspends, so a node may call it in a plain loop). ``tests/transport_conformance.py`` holds the
+behaviour every implementation must show (``check_transport``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
 
 PEER_DOWN = None
 """Received in place of bytes when the transport learns that a peer is gone."""
@@ -16,6 +23,7 @@ class TransportStats:
     bytes_sent: int = 0
     messages_received: int = 0
     bytes_received: int = 0
+    connections_refused: int = 0  # from the wrong party, or a second one while the peer is connected
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -23,7 +31,13 @@ class TransportStats:
             "bytes_sent": self.bytes_sent,
             "messages_received": self.messages_received,
             "bytes_received": self.bytes_received,
+            "connections_refused": self.connections_refused,
         }
+
+
+Sink = Callable[[int, "bytes | None"], None]
+"""``sink(peer, data)``: called for every received message (and ``PEER_DOWN``) by a transport with
+direct delivery; data queued before the sink was set is handed over first."""
 
 
 @runtime_checkable
@@ -32,12 +46,19 @@ class Transport(Protocol):
 
     ``recv`` yields ``(peer, data)``; ``data`` is :data:`PEER_DOWN` (``None``) once when the
     transport sees the peer go away (closed connection, crash). Implementations never interpret
-    the bytes.
+    the bytes. ``send`` to a peer not in ``peers``, or after ``close``, raises ``TransportError``.
     """
 
-    party_id: int
-    peers: tuple[int, ...]
-    stats: TransportStats
+    @property
+    def party_id(self) -> int: ...
+
+    @property
+    def peers(self) -> tuple[int, ...]:
+        """The other parties this transport connects to (read-only)."""
+        ...
+
+    @property
+    def stats(self) -> TransportStats: ...
 
     async def start(self, timeout: float) -> None:
         """Connect to every peer (retrying until ``timeout``)."""
@@ -49,10 +70,26 @@ class Transport(Protocol):
         """The next received message from any peer."""
 
     async def close(self) -> None:
-        """Release every resource; pending received data is discarded."""
+        """Release every resource (idempotent); pending received data is discarded."""
 
 
-Sink = Callable[[int, "bytes | None"], None]
-"""Optional fast path: a transport with ``set_sink(sink)`` calls ``sink(peer, data)`` for every
-received message (and ``PEER_DOWN``) instead of queueing it for ``recv()``; data queued before
-the sink was set is handed over first."""
+@runtime_checkable
+class DirectDelivery(Protocol):
+    """Optional fast path: received data goes straight into ``sink`` (one task hop less)."""
+
+    def set_sink(self, sink: Sink | None) -> None: ...
+
+
+@runtime_checkable
+class ImmediateSend(Protocol):
+    """Marker: ``send`` never suspends (netsim); a node may skip a task per message."""
+
+    immediate_send: ClassVar[bool]
+
+
+def sends_immediately(transport: object) -> bool:
+    return isinstance(transport, ImmediateSend) and bool(transport.immediate_send)
+
+
+__all__ = ["PEER_DOWN", "DirectDelivery", "ImmediateSend", "Sink", "Transport", "TransportStats",
+           "sends_immediately"]

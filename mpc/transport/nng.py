@@ -1,8 +1,13 @@
 """pynng transport: one ``Pair0`` socket per party pair; the lower id listens, the higher id dials.
 
-Connection set-up is retried by nng in the background until ``start``'s deadline; a removed
-pipe (closed or killed peer) is reported as :data:`PEER_DOWN` after a short grace period, so that
-data the peer sent before it went away is read first.
+Connection set-up is retried by nng in the background; :meth:`NngTransport.start` waits until every
+peer's connection has been accepted and, at its deadline, raises one :class:`TransportError` that
+says per peer what happened (see :mod:`.diagnose`). Under TLS both ends pin the other's party id
+(certificate CN ``party-<id>``): the dialer through the TLS server name, the listener by reading the
+dialer's CN before the pipe is attached and closing it if it names another party. A peer is
+reported :data:`PEER_DOWN` only when its *accepted* pipe goes away (after a short grace period, so
+that data it sent first is read first): refused connections — a second dialer, raw TCP, a certified
+party that is not this pair's peer — never disturb an established pair.
 """
 
 from __future__ import annotations
@@ -10,23 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pynng
 
 from ..errors import ConfigError, TransportError
 from .base import PEER_DOWN, Sink, TransportStats
+from .diagnose import LinkState, connect_failure
+from .tls import TlsCreds, party_name
 
 DOWN_GRACE_S = 0.25
 READ_BATCH = 64
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TlsCreds:
-    """PEM material for mutual TLS (``tls+tcp://`` addresses)."""
-
-    cert_key_file: str  # this party's certificate followed by its private key
-    ca_file: str  # the CA that signed every party's certificate
 
 
 def pair_port(base_port: int, peer: int) -> int:
@@ -34,9 +32,52 @@ def pair_port(base_port: int, peer: int) -> int:
     return base_port + peer
 
 
+def static_listen_addresses(peers: Mapping[int, str]) -> dict[tuple[int, int], str]:
+    """``{(listener, dialer): address}`` of every pair in a static deployment; raises
+    :class:`ConfigError` naming both pairs when two of them would listen on the same address."""
+    out: dict[tuple[int, int], str] = {}
+    seen: dict[str, tuple[int, int]] = {}
+    for i in sorted(peers):
+        host, _, port = peers[i].rpartition(":")
+        try:
+            base = int(port)
+        except ValueError:
+            raise ConfigError(f"party {i}: address {peers[i]!r} has no port") from None
+        for j in sorted(peers):
+            if j <= i:
+                continue
+            addr = f"{host}:{pair_port(base, j)}"
+            if addr in seen:
+                a, b = seen[addr]
+                raise ConfigError(f"port collision: party {i} would listen for party {j} on {addr}, "
+                                  f"where party {a} listens for party {b} (party i listens for j on "
+                                  f"its base port + j: space the base ports further apart)")
+            seen[addr] = (i, j)
+            out[(i, j)] = addr
+    return out
+
+
 def _port_of(listener: pynng.Listener) -> int:
     # pynng's SockAddr.port is byte-swapped on little-endian hosts; its str() is right.
     return int(str(listener.local_address).rsplit(":", 1)[1])
+
+
+def peer_cn(pipe: pynng.Pipe) -> str | None:
+    """The common name of the certificate the other end of a TLS pipe presented (nng ≥ 1.11)."""
+    out = pynng.ffi.new("char **")
+    if pynng.lib.nng_pipe_get_string(pipe.pipe, b"tls-peer-cn", out) != 0 or out[0] == pynng.ffi.NULL:
+        return None
+    try:
+        return str(pynng.ffi.string(out[0]).decode("utf-8", "replace"))
+    finally:
+        pynng.lib.nng_strfree(out[0])
+
+
+def _remote(pipe: pynng.Pipe) -> str:
+    try:
+        return str(pipe.remote_address)
+    except Exception:  # noqa: BLE001 - a diagnostic only
+        return "an unknown address"
 
 
 class NngTransport:
@@ -50,100 +91,188 @@ class NngTransport:
         max_message_bytes: int = 1 << 30,
         tls: TlsCreds | None = None,
     ) -> None:
-        self.party_id = party_id
+        self._party_id = party_id
         self._host = host
         self._send_timeout_ms = int(send_timeout * 1000)
         self._max = max_message_bytes
         self._tls = tls
         self._scheme = "tls+tcp" if tls else "tcp"
         self._sockets: dict[int, pynng.Pair0] = {}
-        self._listen_addr: dict[int, str] = {}
+        self._links: dict[int, LinkState] = {}
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
         self._sink: Sink | None = None
         self._reader_fds: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
         self._closing = False
+        self._connected = asyncio.Event()
         self._down_reported: set[int] = set()
         self._down_events: dict[int, asyncio.Event] = {}  # wakes sends stuck on a vanished peer
-        self.stats = TransportStats()
-        self.peers: tuple[int, ...] = ()
+        self._stats = TransportStats()
+        self._peers: tuple[int, ...] = ()
         self._static = dict(peers) if peers is not None else None
         if self._static is not None:
-            self.peers = tuple(sorted(p for p in self._static if p != party_id))
+            if party_id not in self._static:
+                raise ConfigError(f"party {party_id} has no address among the peers {sorted(self._static)}")
+            static_listen_addresses(self._static)  # port collisions are a configuration error, up front
+            self._peers = tuple(sorted(p for p in self._static if p != party_id))
+
+    @property
+    def party_id(self) -> int:
+        return self._party_id
+
+    @property
+    def peers(self) -> tuple[int, ...]:
+        return self._peers
+
+    @property
+    def stats(self) -> TransportStats:
+        return self._stats
 
     # -- set-up -------------------------------------------------------------------------
-    def _new_socket(self, peer: int, server: bool) -> pynng.Pair0:
+    def _new_socket(self, peer: int, server: bool, address: str) -> pynng.Pair0:
         sock = pynng.Pair0(recv_max_size=self._max, send_timeout=self._send_timeout_ms)
+        link = self._links[peer] = LinkState(peer, server, address)
         if self._tls is not None:
-            # the dialer checks that the listener is the party it meant to reach
+            # the dialer checks that the listener is the party it meant to reach (server name);
+            # the listener checks the dialer's name in _admit
             sock.tls_config = pynng.TLSConfig(
                 pynng.TLSConfig.MODE_SERVER if server else pynng.TLSConfig.MODE_CLIENT,
-                server_name=None if server else f"party-{peer}",
+                server_name=None if server else party_name(peer),
                 ca_files=[self._tls.ca_file],
                 cert_key_file=self._tls.cert_key_file,
                 auth_mode=pynng.TLSConfig.AUTH_MODE_REQUIRED,
             )
+        # callbacks go on before listen/dial, so no pipe escapes them
+        sock.add_pre_pipe_connect_cb(lambda pipe: self._admit(link, pipe))
+        sock.add_post_pipe_connect_cb(lambda pipe: self._accepted(link, pipe))
+        sock.add_post_pipe_remove_cb(lambda pipe: self._removed(link, pipe))
+        self._sockets[peer] = sock
         return sock
+
+    def _listen(self, peer: int, address: str) -> pynng.Listener:
+        sock = self._new_socket(peer, server=True, address=address)
+        try:
+            return sock.listen(address)
+        except pynng.AddressInUse:
+            raise TransportError(f"party {self.party_id}: cannot listen on {address} for party {peer}: "
+                                 f"address in use") from None
+        except pynng.NNGException as exc:
+            raise TransportError(f"party {self.party_id}: cannot listen on {address} for party {peer}: "
+                                 f"{exc}") from None
+
+    def _dial(self, peer: int, address: str) -> None:
+        sock = self._new_socket(peer, server=False, address=address)
+        try:
+            sock.dial(address, block=False)
+        except pynng.NNGException as exc:
+            raise TransportError(f"party {self.party_id}: cannot dial party {peer} at {address}: {exc}") from None
 
     def bind(self, higher_peers: list[int]) -> dict[int, str]:
         """Listen (on OS-chosen ports) for every higher-id peer; returns ``{peer: address}``."""
+        bound = {}
         for peer in higher_peers:
-            sock = self._new_socket(peer, server=True)
-            listener = sock.listen(f"{self._scheme}://{self._host}:0")
-            self._sockets[peer] = sock
-            self._listen_addr[peer] = f"{self._scheme}://{self._host}:{_port_of(listener)}"
-        return dict(self._listen_addr)
+            listener = self._listen(peer, f"{self._scheme}://{self._host}:0")
+            bound[peer] = self._links[peer].address = f"{self._scheme}://{self._host}:{_port_of(listener)}"
+        return bound
 
     def connect(self, dial: Mapping[int, str], all_peers: list[int]) -> None:
         """Dial every lower-id peer at the address it bound for us; nng retries until it is up."""
-        self.peers = tuple(sorted(all_peers))
+        self._peers = tuple(sorted(all_peers))
         for peer, addr in dial.items():
-            sock = self._new_socket(peer, server=False)
-            sock.dial(addr, block=False)
-            self._sockets[peer] = sock
-        missing = [p for p in self.peers if p not in self._sockets]
+            self._dial(peer, addr)
+        missing = [p for p in self._peers if p not in self._sockets]
         if missing:
             raise ConfigError(f"party {self.party_id}: no address for peers {missing}")
 
     def _setup_static(self) -> None:
         assert self._static is not None
-        me = self._static[self.party_id]
-        host, _, port = me.rpartition(":")
-        for peer in self.peers:
+        pairs = static_listen_addresses(self._static)
+        for peer in self._peers:
             if peer > self.party_id:
-                sock = self._new_socket(peer, server=True)
-                sock.listen(f"{host}:{pair_port(int(port), peer)}")
+                self._listen(peer, pairs[(self.party_id, peer)])
             else:
-                phost, _, pport = self._static[peer].rpartition(":")
-                sock = self._new_socket(peer, server=False)
-                sock.dial(f"{phost}:{pair_port(int(pport), self.party_id)}", block=False)
-            self._sockets[peer] = sock
+                self._dial(peer, pairs[(peer, self.party_id)])
 
     async def start(self, timeout: float) -> None:
+        """Wait until every peer's connection is accepted; at the deadline raise a
+        :class:`TransportError` saying, per missing peer, what happened."""
+        self._loop = asyncio.get_running_loop()
         if self._static is not None and not self._sockets:
             try:
                 self._setup_static()
-            except pynng.NNGException as exc:
-                raise TransportError(f"party {self.party_id}: cannot set up sockets: {exc}") from exc
-        loop = self._loop = asyncio.get_running_loop()
+            except BaseException:
+                await self.close()
+                raise
         for peer, sock in self._sockets.items():
-            sock.add_post_pipe_remove_cb(lambda _pipe, p=peer: self._pipe_removed(loop, p))
             # nng raises this descriptor while messages wait: the event loop polls it, so receiving
             # runs no Python on nng's threads (no GIL hand-off, no cross-thread wake-up per message)
             fd = sock.recv_fd
             self._reader_fds.append(fd)
-            loop.add_reader(fd, self._readable, peer, sock)
+            self._loop.add_reader(fd, self._readable, peer, sock)
+        deadline = self._loop.time() + timeout
+        while missing := [p for p in self._peers if not self._links[p].ever_connected]:
+            left = deadline - self._loop.time()
+            if left <= 0:
+                links = [self._links[p] for p in missing]
+                raise TransportError(await connect_failure(self.party_id, links, self._tls, timeout))
+            self._connected.clear()
+            # the wake-up comes from nng's thread; the cap covers a wake-up that raced the clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), min(left, 0.2))
+        self._started = True
 
-    def _pipe_removed(self, loop: asyncio.AbstractEventLoop, peer: int) -> None:
+    # -- pipe events (nng's threads) ----------------------------------------------------
+    def _admit(self, link: LinkState, pipe: pynng.Pipe) -> None:
+        """Before a pipe is attached: refuse the wrong party and a second connection. A pipe
+        closed here never fires the remove event, so it cannot make the real peer look down."""
+        reason = None
+        if self._tls is not None:
+            cn = peer_cn(pipe)
+            if cn != party_name(link.peer):
+                reason = (f"refused a TLS connection from {_remote(pipe)} presenting "
+                          f"{cn or 'no name'!r} (expected {party_name(link.peer)!r})")
+        if reason is None and link.pipe is not None:
+            reason = (f"refused a second connection from {_remote(pipe)} while party {link.peer} is "
+                      f"connected (another process using party id {link.peer}?)")
+        if reason is not None:
+            link.note(reason)
+            self._stats.connections_refused += 1
+            with contextlib.suppress(pynng.NNGException):
+                pipe.close()
+
+    def _accepted(self, link: LinkState, pipe: pynng.Pipe) -> None:
+        if pipe.closed:
+            return
+        link.pipe = pipe.id
+        link.ever_connected = True
+        self._call_in_loop(self._connected.set)
+
+    def _removed(self, link: LinkState, pipe: pynng.Pipe) -> None:
+        if link.pipe != pipe.id:
+            return  # a connection Pair0 refused (it never carried data): the pair is undisturbed
+        link.pipe = None
+        if not self._started:
+            link.drops_before_start += 1
+            link.note(f"the connection {'from' if link.listening else 'to'} party {link.peer} opened "
+                      f"and closed {link.drops_before_start} time(s)")
         if not self._closing:
-            with contextlib.suppress(RuntimeError):  # loop already closed
-                loop.call_soon_threadsafe(loop.call_later, DOWN_GRACE_S, self._report_down, peer)
+            self._call_in_loop(lambda: self._loop.call_later(DOWN_GRACE_S, self._report_down, link))  # type: ignore[union-attr]
 
-    def _report_down(self, peer: int) -> None:
-        if not self._closing and peer not in self._down_reported:
-            self._down_reported.add(peer)
-            self._down_event(peer).set()
-            self._put(peer, PEER_DOWN)
+    def _call_in_loop(self, fn: object) -> None:
+        loop = self._loop
+        if loop is not None and not self._closing:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(fn)  # type: ignore[arg-type]
+
+    def _report_down(self, link: LinkState) -> None:
+        if self._closing or link.peer in self._down_reported:
+            return
+        if link.pipe is not None:
+            return  # it reconnected within the grace period
+        self._down_reported.add(link.peer)
+        self._down_event(link.peer).set()
+        self._put(link.peer, PEER_DOWN)
 
     def _down_event(self, peer: int) -> asyncio.Event:
         ev = self._down_events.get(peer)
@@ -157,14 +286,18 @@ class NngTransport:
                 data = sock.recv(block=False)
             except pynng.TryAgain:
                 return
+            except RuntimeError:
+                # pynng cannot unpack a 0-byte message: pass it on as what it is, an empty frame,
+                # for the node to reject as a malformed message like any other
+                data = b""
             except pynng.NNGException:
                 if not self._closing:
-                    self._report_down(peer)
+                    self._report_down(self._links[peer])
                 with contextlib.suppress(Exception):
-                    self._loop.remove_reader(sock.recv_fd)
+                    self._loop.remove_reader(sock.recv_fd)  # type: ignore[union-attr]
                 return
-            self.stats.messages_received += 1
-            self.stats.bytes_received += len(data)
+            self._stats.messages_received += 1
+            self._stats.bytes_received += len(data)
             self._put(peer, data)
 
     # -- data path ----------------------------------------------------------------------
@@ -172,6 +305,8 @@ class NngTransport:
         sock = self._sockets.get(peer)
         if sock is None:
             raise TransportError(f"party {self.party_id}: unknown peer {peer}")
+        if self._closing:
+            raise TransportError(f"party {self.party_id}: transport closed")
         down = self._down_event(peer)
         if down.is_set():
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
@@ -186,8 +321,8 @@ class NngTransport:
             raise TransportError(f"party {self.party_id}: send to {peer} timed out") from exc
         except pynng.NNGException as exc:
             raise TransportError(f"party {self.party_id}: send to {peer} failed: {exc}") from exc
-        self.stats.messages_sent += 1
-        self.stats.bytes_sent += len(data)
+        self._stats.messages_sent += 1
+        self._stats.bytes_sent += len(data)
 
     async def _send_waiting(self, peer: int, sock: pynng.Pair0, data: bytes, down: asyncio.Event) -> None:
         # a send to a peer whose pipe vanished would block until send_timeout: give up when the
@@ -221,13 +356,16 @@ class NngTransport:
             self._queue.put_nowait((peer, data))
 
     async def close(self) -> None:
+        if self._closing:
+            return
         self._closing = True
         if self._loop is not None:
             for fd in self._reader_fds:
-                self._loop.remove_reader(fd)
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(fd)
         self._reader_fds.clear()
         for sock in self._sockets.values():
             sock.close()
 
 
-__all__ = ["NngTransport", "TlsCreds", "pair_port"]
+__all__ = ["NngTransport", "TlsCreds", "pair_port", "party_name", "peer_cn", "static_listen_addresses"]
