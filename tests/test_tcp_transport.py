@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mpc import Node
-from mpc.errors import ConfigError, PartyDropped, ProtocolError, TransportError
+from mpc.errors import ConfigError, ProtocolError, TransportError
 from mpc.identity import generate
 from mpc.message import CONTROL, Message
 from mpc.transport.base import PEER_DOWN
@@ -154,12 +154,11 @@ async def test_close_reports_nothing_to_the_closer_and_rejects_later_sends():
     assert inbox.items == []
 
 
-async def test_empty_and_oversized_sends_are_refused_locally():
+async def test_oversized_sends_are_refused_locally():
     ts = await connected(max_message_bytes=1000)
     try:
-        for data in (b"", bytes(1001)):
-            with pytest.raises(TransportError, match="outside 1..1000"):
-                await ts[1].send(2, data)
+        with pytest.raises(TransportError, match="more than 1000"):
+            await ts[1].send(2, bytes(1001))
         with pytest.raises(TransportError, match="unknown peer"):
             await ts[1].send(9, b"x")
     finally:
@@ -204,15 +203,17 @@ async def test_a_send_waiting_on_a_stuck_peer_times_out_and_one_waiting_on_a_dea
         await close_all(ts)
 
 
-async def test_start_without_the_peer_returns_at_its_deadline_and_sends_then_fail():
-    t, _ = listener()
+async def test_start_without_the_peer_fails_at_its_deadline_saying_why():
+    t, port = listener()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    await t.start(0.3)
+    with pytest.raises(TransportError, match=f"party 2: listening on tcp://127.0.0.1:{port}: no connection from it arrived"):
+        await t.start(0.3)
     assert 0.25 < loop.time() - t0 < 3
-    with pytest.raises(TransportError, match="no connection to party 2"):
-        await t.send(2, b"x")
-    await t.close()
+    nobody = TcpTransport(2)
+    nobody.connect({1: f"tcp://127.0.0.1:{port}"}, [1])  # the listener is closed now
+    with pytest.raises(TransportError, match="party 1: dialing .* connection refused"):
+        await nobody.start(0.3)
 
 
 def test_bad_choices_are_config_errors():
@@ -243,20 +244,20 @@ async def test_garbage_frames_are_rejected_and_the_pair_keeps_working():
     inbox = Inbox()
     victim.set_sink(inbox)
     writer.write(frame(b"ok-1"))
-    writer.write(struct.pack(">I", 0))  # empty frame
+    writer.write(struct.pack(">I", 0))  # an empty frame: passed on as one, for the node to reject
     writer.write(struct.pack(">I", 1001) + bytes(1001))  # one byte over the limit: skipped whole
     writer.write(frame(b"ok-2"))  # still in step
     writer.write(struct.pack(">I", 0xFFFFFFFF) + frame(b"swallowed") * 500)  # a 4 GB claim: discarded as it streams
     await writer.drain()
-    items = await inbox.wait_for(2)
-    assert items == [(2, b"ok-1"), (2, b"ok-2")]
+    items = await inbox.wait_for(3)
+    assert items == [(2, b"ok-1"), (2, b""), (2, b"ok-2")]
     await asyncio.sleep(0.1)
-    assert len(inbox.items) == 2
-    assert victim.rejected_count == 3
+    assert len(inbox.items) == 3
+    assert victim.rejected_count == 2  # the two oversized frames
     assert all(isinstance(e, ProtocolError) and e.peer == 2 for e in victim.rejected)
     writer.close()
-    items = await inbox.wait_for(3)
-    assert items[2] == (2, PEER_DOWN)  # the attacker's own connection ending is its pair going down
+    items = await inbox.wait_for(4)
+    assert items[3] == (2, PEER_DOWN)  # the attacker's own connection ending is its pair going down
     await victim.close()
 
 
@@ -271,10 +272,10 @@ async def test_in_range_garbage_reaches_the_node_which_rejects_it_and_keeps_serv
     reader, writer = await _attacker(port, hello(2, 1))
     await reader.readexactly(HELLO.size)
     control = [Message(session=b"s", instance=CONTROL, tag=t, sender=2, payload=None).to_bytes() for t in ("hello", "bye")]
-    writer.write(frame(b"\xc1garbage") + frame(bytes(range(256))) + frame(control[0]) + frame(control[1]))
+    writer.write(frame(b"\xc1garbage") + frame(b"") + frame(bytes(range(256))) + frame(control[0]) + frame(control[1]))
     await writer.drain()
     count, rejected = await asyncio.wait_for(entering, 10)
-    assert count == 2 and all(isinstance(e, ProtocolError) and e.peer == 2 for e in rejected)
+    assert count == 3 and all(isinstance(e, ProtocolError) and e.peer == 2 for e in rejected)
     writer.close()
     await victim.close()
 
@@ -286,7 +287,7 @@ async def test_bad_hellos_are_refused_and_leave_the_listener_for_the_real_peer()
         reader, writer = await _attacker(port, payload)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without an answer
         writer.close()
-    assert t1.rejected_count == 4
+    assert t1.rejected_count == 4 and t1.stats.connections_refused == 4
     await the_real_peer_still_gets_in(t1, port, starting)
 
 
@@ -350,16 +351,14 @@ async def test_tls_a_listener_with_the_wrong_identity_is_not_connected_to(creds)
     fake_start = asyncio.ensure_future(fake.start(1.0))
     t2 = TcpTransport(2, tls=ok[2])
     t2.connect({1: f"tls+tcp://127.0.0.1:{port}"}, [1])
-    await t2.start(5)
-    with pytest.raises(TransportError, match="is not party 1"):
-        await t2.send(1, b"secret")
-    await fake_start
-    assert fake._conns == {}
-    await fake.close()
-    await t2.close()
+    with pytest.raises(TransportError, match="TLS handshake failed on our side: .* does not name party-1"):
+        await t2.start(1.0)
+    with pytest.raises(TransportError, match="no connection from it arrived"):
+        await fake_start
+    assert fake._conns == {} and t2._conns == {}
 
 
-async def test_tls_nodes_from_another_ca_drop_each_other(creds):
+async def test_tls_nodes_from_another_ca_refuse_each_other_saying_why(creds):
     ok, foreign = creds
     t1, t2 = TcpTransport(1, tls=ok[1]), TcpTransport(2, tls=foreign[2])
     bound = t1.bind([2])
@@ -371,7 +370,10 @@ async def test_tls_nodes_from_another_ca_drop_each_other(creds):
             pass
 
     res = await asyncio.gather(party(1, t1), party(2, t2), return_exceptions=True)
-    assert [type(r) for r in res] == [PartyDropped, PartyDropped]
+    assert [type(r) for r in res] == [TransportError, TransportError]
+    # the listener never sees a handshake that failed inside TLS: it can only say that nobody came
+    assert "party 2: listening on tls+tcp://" in str(res[0]) and "no connection from it arrived" in str(res[0])
+    assert "party 1: dialing tls+tcp://" in str(res[1]) and "TLS handshake failed" in str(res[1])
 
 
 # -- nodes ----------------------------------------------------------------------------------

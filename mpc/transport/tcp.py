@@ -11,8 +11,9 @@ Wire format, after the TLS handshake if any: the dialer sends ``HELLO`` (magic, 
 the id it means to reach); the listener checks it (and, under TLS, that the certificate names that
 party) and answers with its own ``HELLO``; the dialer checks that the answer names the peer it
 dialed (and, under TLS, the listener's certificate). Then frames: a 4-byte big-endian length and
-that many bytes. Empty and oversized frames are rejected (the bytes are skipped, the connection
-stays in step and the pair stays up); everything else is handed over unread.
+that many bytes. An oversized frame is rejected here (its bytes are skipped as they stream in, so
+the connection stays in step and the pair stays up); everything else, an empty frame included, is
+handed over unread, for the node to reject what does not decode.
 
 Peer down: reported once (:data:`PEER_DOWN`) when the established connection of a pair goes away.
 A rejected connection (bad hello, wrong certificate, a second connection for an established pair)
@@ -32,7 +33,8 @@ from typing import cast
 
 from ..errors import ConfigError, ProtocolError, TransportError
 from .base import PEER_DOWN, Sink, TransportStats
-from .nng import NngTransport, TlsCreds, pair_port
+from .nng import NngTransport, pair_port
+from .tls import TlsCreds, party_name
 
 log = logging.getLogger("mpc.transport.tcp")
 
@@ -46,6 +48,7 @@ LOW_WATER = 16 << 20
 HANDSHAKE_TIMEOUT_S = 10.0
 DIAL_BACKOFF_S = (0.005, 0.25)  # first and largest pause between dial attempts
 MAX_REJECTED = 32
+MAX_NOTES = 6
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -106,8 +109,8 @@ class _Connection(asyncio.BufferedProtocol):
         assert self.transport is not None
         names = _cert_names(self.transport.get_extra_info("peercert"))
         self._names = names
-        if expected is not None and f"party-{expected}" not in names:
-            self._reject(f"certificate does not name party-{expected}")
+        if expected is not None and party_name(expected) not in names:
+            self._reject(f"certificate does not name {party_name(expected)}")
             return False
         return True
 
@@ -170,7 +173,7 @@ class _Connection(asyncio.BufferedProtocol):
         if receiver != me or sender != self.peer:
             self._reject(f"hello from {sender} to {receiver} on the connection of pair ({me}, {self.peer})")
             return False
-        if self.owner._tls is not None and f"party-{sender}" not in self._names:
+        if self.owner._tls is not None and party_name(sender) not in self._names:
             self._reject(f"claims to be party {sender} but its certificate names {sorted(self._names)}")
             return False
         if not self.dialer and not self.owner._adopt(self):
@@ -193,6 +196,8 @@ class _Connection(asyncio.BufferedProtocol):
             self._reject(f"no hello within {HANDSHAKE_TIMEOUT_S:g}s")
 
     def _reject(self, why: str) -> None:
+        self.owner._stats.connections_refused += 1
+        self.owner._note(self.peer, f"refused a connection {'to' if self.dialer else 'for'} party {self.peer}: {why}")
         self.owner._record_rejected(ProtocolError(f"connection rejected: {why}", peer=self.peer))
         if not self.handshake.done():
             self.handshake.set_exception(TransportError(
@@ -209,9 +214,9 @@ class _Connection(asyncio.BufferedProtocol):
         while end - start >= 4:
             (n,) = HEADER.unpack_from(buf, start)
             body = start + 4
-            if n == 0 or n > limit:
+            if n > limit:
                 self.owner._record_rejected(ProtocolError(
-                    f"frame of {n} bytes rejected (allowed 1..{limit})", peer=peer))
+                    f"frame of {n} bytes rejected (allowed up to {limit})", peer=peer))
                 take = min(n, end - body)
                 start = body + take
                 self._skip = n - take
@@ -290,7 +295,7 @@ class TcpTransport:
     ) -> None:
         if not 0 < max_message_bytes < 1 << 32:
             raise ConfigError("max_message_bytes must be in 1..2^32-1 (a 4-byte frame length)")
-        self.party_id = party_id
+        self._party_id = party_id
         self._host = host
         self._send_timeout = send_timeout
         self._max = max_message_bytes
@@ -307,16 +312,28 @@ class TcpTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._down_reported: set[int] = set()
-        self._unreachable: dict[int, str] = {}  # peers start could not connect to, and why
+        self._notes: dict[int, list[str]] = {}  # per peer: what went wrong while connecting
         self.rejected: list[ProtocolError] = []  # the last few rejected frames and connections
         self.rejected_count = 0
-        self.stats = TransportStats()
-        self.peers: tuple[int, ...] = ()
+        self._stats = TransportStats()
+        self._peers: tuple[int, ...] = ()
         self._static = dict(peers) if peers is not None else None
         if self._static is not None:
             if party_id not in self._static:
                 raise ConfigError(f"party {party_id} has no address among the peers")
-            self.peers = tuple(sorted(p for p in self._static if p != party_id))
+            self._peers = tuple(sorted(p for p in self._static if p != party_id))
+
+    @property
+    def party_id(self) -> int:
+        return self._party_id
+
+    @property
+    def peers(self) -> tuple[int, ...]:
+        return self._peers
+
+    @property
+    def stats(self) -> TransportStats:
+        return self._stats
 
     # -- set-up -------------------------------------------------------------------------
     def _listen_socket(self, host: str, port: int) -> socket.socket:
@@ -339,7 +356,7 @@ class TcpTransport:
 
     def connect(self, dial: Mapping[int, str], all_peers: list[int]) -> None:
         """Record where to dial every lower-id peer; ``start`` dials (retrying until its deadline)."""
-        self.peers = tuple(sorted(all_peers))
+        self._peers = tuple(sorted(all_peers))
         for peer, addr in dial.items():
             self._dial[peer] = _host_port(addr)
         missing = [p for p in self.peers if p not in self._listening and p not in self._dial]
@@ -375,8 +392,8 @@ class TcpTransport:
         return self._loop
 
     async def start(self, timeout: float) -> None:
-        """Listen, dial, and wait until every peer's connection has passed the handshake (or until
-        ``timeout``: a peer still missing then makes later sends to it fail)."""
+        """Listen, dial, and wait until every peer's connection has passed the handshake; at the
+        deadline raise a :class:`TransportError` saying, per missing peer, what happened."""
         loop = self._loop_now()
         if self._static is not None and not self._listening and not self._dial:
             self._setup_static()
@@ -399,12 +416,26 @@ class TcpTransport:
         except BaseException:
             await self.close()
             raise
-        for peer in self.peers:
-            if peer not in self._conns:
-                # like pynng's: start does not fail; sends to this peer do, and the node's hello
-                # barrier turns that into PartyDropped
-                self._unreachable.setdefault(peer, f"no connection within {timeout:g}s")
-                log.warning("party %d: no connection to party %d: %s", self.party_id, peer, self._unreachable[peer])
+        missing = [p for p in self.peers if p not in self._conns]
+        if missing:
+            await self.close()
+            raise TransportError(f"party {self.party_id}: no connection within {timeout:g}s to "
+                                 + "; ".join(self._why_missing(p) for p in missing))
+
+    def _why_missing(self, peer: int) -> str:
+        if peer in self._dial:
+            host, port = self._dial[peer]
+            where = f"party {peer}: dialing {self._address(host, port)}"
+        else:
+            where = f"party {peer}: listening on {self._listen_addr.get(peer, '?')}"
+        notes = self._notes.get(peer) or ["no connection from it arrived" if peer not in self._dial else "no answer"]
+        return f"{where}: {', then '.join(notes[-3:])}"
+
+    def _note(self, peer: int, text: str) -> None:
+        notes = self._notes.setdefault(peer, [])
+        if not notes or notes[-1] != text:
+            notes.append(text)
+            del notes[:-MAX_NOTES]
 
     def _accepted(self, peer: int) -> _Connection:
         conn = _Connection(self, peer, dialer=False)
@@ -415,7 +446,7 @@ class TcpTransport:
     async def _dial_until_up(self, peer: int, addr: tuple[str, int], ctx: ssl.SSLContext | None,
                              deadline: float) -> None:
         loop = self._loop_now()
-        pause, last = DIAL_BACKOFF_S[0], "not tried"
+        pause = DIAL_BACKOFF_S[0]
         while True:
             try:
                 _, conn = await loop.create_connection(
@@ -426,12 +457,17 @@ class TcpTransport:
                 return
             except ssl.SSLCertVerificationError as exc:
                 # the listener is not the party we mean to reach: no retry makes it so
-                self._unreachable[peer] = f"the listener at {addr[0]}:{addr[1]} is not party {peer}: {exc.verify_message}"
+                self._note(peer, f"TLS handshake failed on our side: {exc.verify_message} (the listener's "
+                                 f"certificate is not from our CA or does not name {party_name(peer)})")
                 return
+            except ssl.SSLError as exc:
+                self._note(peer, f"TLS handshake failed ({exc.reason}: a TLS/plain TCP mismatch, or another CA?)")
+            except ConnectionRefusedError:
+                self._note(peer, f"connection refused (nothing listens there: is party {peer} running, "
+                                 "with this address?)")
             except (OSError, TransportError) as exc:
-                last = str(exc)
+                self._note(peer, str(exc) or type(exc).__name__)
             if loop.time() + pause >= deadline:
-                self._unreachable[peer] = f"cannot reach it at {addr[0]}:{addr[1]}: {last}"
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 2, DIAL_BACKOFF_S[1])
@@ -457,8 +493,8 @@ class TcpTransport:
     # -- data path ----------------------------------------------------------------------
     def _deliver(self, peer: int, data: bytes | None) -> None:
         if data is not None:
-            self.stats.messages_received += 1
-            self.stats.bytes_received += len(data)
+            self._stats.messages_received += 1
+            self._stats.bytes_received += len(data)
         if self._sink is not None:
             self._sink(peer, data)
         else:
@@ -467,18 +503,19 @@ class TcpTransport:
     async def send(self, peer: int, data: bytes) -> None:
         conn = self._conns.get(peer)
         if conn is None or conn.transport is None:
-            if peer not in self.peers:
+            if peer not in self._peers:
                 raise TransportError(f"party {self.party_id}: unknown peer {peer}")
-            why = self._unreachable.get(peer, "not connected")
-            raise TransportError(f"party {self.party_id}: no connection to party {peer}: {why}")
+            raise TransportError(f"party {self.party_id}: no connection to party {peer}")
+        if self._closing:
+            raise TransportError(f"party {self.party_id}: transport closed")
         if peer in self._down_reported or conn.transport.is_closing():
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
         n = len(data)
-        if not 0 < n <= self._max:
-            raise TransportError(f"party {self.party_id}: message of {n} bytes outside 1..{self._max}")
+        if n > self._max:
+            raise TransportError(f"party {self.party_id}: message of {n} bytes, more than {self._max}")
         conn.write(data)
-        self.stats.messages_sent += 1
-        self.stats.bytes_sent += n
+        self._stats.messages_sent += 1
+        self._stats.bytes_sent += n
         if conn.paused:  # above the high-water mark: only now does a send wait
             await conn.drain(self._send_timeout)
 
