@@ -16,7 +16,8 @@ from mpc.errors import ConfigError, ProtocolError, TransportError
 from mpc.identity import generate
 from mpc.message import CONTROL, Message
 from mpc.transport.base import PEER_DOWN
-from mpc.transport.tcp import HELLO, MAGIC, RECV_BUFFER, VERSION, TcpTransport, new_transport
+from mpc.transport.tcp import TcpTransport, new_transport
+from mpc.transport.tcp_conn import HELLO, MAGIC, RECV_BUFFER, VERSION
 from protocols import secure_sum
 
 pytestmark = [pytest.mark.real_time, pytest.mark.timeout(60)]
@@ -254,7 +255,7 @@ async def test_garbage_frames_are_rejected_and_the_pair_keeps_working():
     await asyncio.sleep(0.1)
     assert len(inbox.items) == 3
     assert victim.rejected_count == 2  # the two oversized frames
-    assert all(isinstance(e, ProtocolError) and e.peer == 2 for e in victim.rejected)
+    assert all(isinstance(e, ProtocolError) and e.peer == 2 for e in victim.rejected_errors)
     writer.close()
     items = await inbox.wait_for(4)
     assert items[3] == (2, PEER_DOWN)  # the attacker's own connection ending is its pair going down
@@ -299,7 +300,7 @@ async def test_a_second_connection_for_an_established_pair_is_refused_without_di
     writer.close()
     await ts[2].send(1, b"undisturbed")
     assert await asyncio.wait_for(ts[1].recv(), 5) == (2, b"undisturbed")
-    assert ts[1].rejected_count == 1 and "second connection" in str(ts[1].rejected[0])
+    assert ts[1].rejected_count == 1 and "second connection" in str(ts[1].rejected_errors[0])
     await close_all(ts)
 
 
@@ -340,7 +341,7 @@ async def test_tls_a_valid_party_cannot_impersonate_another(creds):
     with pytest.raises((ConnectionError, ssl.SSLError, asyncio.IncompleteReadError)):
         await asyncio.wait_for(reader.readexactly(HELLO.size), 5)
     writer.close()
-    assert any("certificate names ['party-3']" in str(e) for e in t1.rejected)
+    assert any("certificate names ['party-3']" in str(e) for e in t1.rejected_errors)
     await the_real_peer_still_gets_in(t1, port, starting, tls=ok[2])
 
 

@@ -7,7 +7,7 @@ thread and a pollable pipe, and each send is a syscall plus a futex wake. Here a
 the event loop's own read callback and handed straight to the node's ingress (no task, no queue),
 and a send is a write into the connection's buffer; only above a high-water mark does it wait.
 
-Wire format, after the TLS handshake if any: the dialer sends ``HELLO`` (magic, version, its id,
+Wire format (one connection: :mod:`.tcp_conn`), after the TLS handshake if any: the dialer sends ``HELLO`` (magic, version, its id,
 the id it means to reach); the listener checks it (and, under TLS, that the certificate names that
 party) and answers with its own ``HELLO``; the dialer checks that the answer names the peer it
 dialed (and, under TLS, the listener's certificate). Then frames: a 4-byte big-endian length and
@@ -17,7 +17,8 @@ handed over unread, for the node to reject what does not decode.
 
 Peer down: reported once (:data:`PEER_DOWN`) when the established connection of a pair goes away.
 A rejected connection (bad hello, wrong certificate, a second connection for an established pair)
-is closed without touching the established one.
+is closed without touching the established one. ``start`` waits for every pair and, at its deadline,
+raises :class:`TransportError` saying per missing peer what happened, as the pynng transport does.
 """
 
 from __future__ import annotations
@@ -27,25 +28,16 @@ import contextlib
 import logging
 import socket
 import ssl
-import struct
 from collections.abc import Mapping
-from typing import cast
 
 from ..errors import ConfigError, ProtocolError, TransportError
 from .base import PEER_DOWN, Sink, TransportStats
 from .nng import NngTransport, pair_port
+from .tcp_conn import HANDSHAKE_TIMEOUT_S, PairConnection
 from .tls import TlsCreds, party_name
 
 log = logging.getLogger("mpc.transport.tcp")
 
-MAGIC = b"MPCT"
-VERSION = 1
-HELLO = struct.Struct(">4sBII")  # magic, version, sender id, receiver id
-HEADER = struct.Struct(">I")
-RECV_BUFFER = 256 * 1024  # frames up to this size are parsed in place, many per read
-HIGH_WATER = 64 << 20  # buffered bytes per connection before a send waits (a round's worth of 10^6)
-LOW_WATER = 16 << 20
-HANDSHAKE_TIMEOUT_S = 10.0
 DIAL_BACKOFF_S = (0.005, 0.25)  # first and largest pause between dial attempts
 MAX_REJECTED = 32
 MAX_NOTES = 6
@@ -58,223 +50,6 @@ def _host_port(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ConfigError(f"bad address {address!r}: expected tcp://host:port")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _cert_names(cert: Mapping[str, object] | None) -> set[str]:
-    """Every name a verified peer certificate carries (CN and DNS subject-alternative names)."""
-    if not cert:
-        return set()
-    names = {v for rdn in cert.get("subject", ()) for k, v in rdn if k == "commonName"}  # type: ignore[attr-defined]
-    names |= {v for k, v in cert.get("subjectAltName", ()) if k == "DNS"}  # type: ignore[attr-defined]
-    return names
-
-
-class _Connection(asyncio.BufferedProtocol):
-    """One side of a pair's connection: the handshake, then frames parsed into a reused buffer."""
-
-    def __init__(self, owner: TcpTransport, peer: int, dialer: bool) -> None:
-        self.owner = owner
-        self.peer = peer  # the party this connection must lead to
-        self.dialer = dialer
-        self.transport: asyncio.Transport | None = None
-        self.established = False
-        self.handshake: asyncio.Future[None] = owner._loop_now().create_future()
-        self._buf = bytearray(RECV_BUFFER)
-        self._view = memoryview(self._buf)
-        self._start = 0  # unparsed bytes are _buf[_start:_end]
-        self._end = 0
-        self._big: bytearray | None = None  # a frame larger than _buf is read straight into its own buffer
-        self._big_pos = 0
-        self._skip = 0  # bytes of a rejected frame still to discard
-        self._paused = False
-        self._drained: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._names: set[str] = set()  # the verified certificate's names (TLS only)
-
-    # -- asyncio callbacks ----------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_write_buffer_limits(high=HIGH_WATER, low=LOW_WATER)
-        if self.owner._tls is not None and not self._certificate_names(self.peer if self.dialer else None):
-            return
-        if self.dialer:
-            transport.write(HELLO.pack(MAGIC, VERSION, self.owner.party_id, self.peer))
-        self._timer = self.owner._loop_now().call_later(HANDSHAKE_TIMEOUT_S, self._handshake_timeout)
-
-    def _certificate_names(self, expected: int | None) -> bool:
-        assert self.transport is not None
-        names = _cert_names(self.transport.get_extra_info("peercert"))
-        self._names = names
-        if expected is not None and party_name(expected) not in names:
-            self._reject(f"certificate does not name {party_name(expected)}")
-            return False
-        return True
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if self._big is not None:
-            return memoryview(self._big)[self._big_pos:]
-        if self._skip:
-            return self._view[: min(self._skip, RECV_BUFFER)]  # scratch: discarded bytes
-        if self._end == RECV_BUFFER:
-            self._compact()
-        return self._view[self._end:]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        if self._big is not None:
-            self._big_pos += nbytes
-            if self._big_pos == len(self._big):
-                data, self._big = self._big, None
-                self.owner._deliver(self.peer, data)  # type: ignore[arg-type]  # bytes-like, handed off
-            return
-        if self._skip:
-            self._skip -= nbytes
-            return
-        self._end += nbytes
-        if not self.established:
-            if not self._read_hello():
-                return
-        self._parse()
-
-    def eof_received(self) -> bool | None:
-        return None  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if not self.handshake.done():
-            self.handshake.set_exception(TransportError(
-                f"party {self.owner.party_id}: connection to {self.peer} closed during the handshake"))
-            self.handshake.exception()  # retrieved: a rejected listener-side connection has no waiter
-        self._wake_writer()
-        if self.established:
-            self.owner._connection_lost(self)
-
-    def pause_writing(self) -> None:
-        self._paused = True
-
-    def resume_writing(self) -> None:
-        self._paused = False
-        self._wake_writer()
-
-    # -- handshake ------------------------------------------------------------------------
-    def _read_hello(self) -> bool:
-        if self._end - self._start < HELLO.size:
-            return False
-        magic, version, sender, receiver = HELLO.unpack_from(self._buf, self._start)
-        self._start += HELLO.size
-        me = self.owner.party_id
-        if magic != MAGIC or version != VERSION:
-            self._reject("not a party of this runtime (bad hello)")
-            return False
-        if receiver != me or sender != self.peer:
-            self._reject(f"hello from {sender} to {receiver} on the connection of pair ({me}, {self.peer})")
-            return False
-        if self.owner._tls is not None and party_name(sender) not in self._names:
-            self._reject(f"claims to be party {sender} but its certificate names {sorted(self._names)}")
-            return False
-        if not self.dialer and not self.owner._adopt(self):
-            self._reject("a second connection for an established pair")
-            return False
-        if not self.dialer:
-            assert self.transport is not None
-            self.transport.write(HELLO.pack(MAGIC, VERSION, me, sender))
-        else:
-            self.owner._adopt(self)
-        self.established = True
-        if self._timer is not None:
-            self._timer.cancel()
-        if not self.handshake.done():
-            self.handshake.set_result(None)
-        return True
-
-    def _handshake_timeout(self) -> None:
-        if not self.established:
-            self._reject(f"no hello within {HANDSHAKE_TIMEOUT_S:g}s")
-
-    def _reject(self, why: str) -> None:
-        self.owner._stats.connections_refused += 1
-        self.owner._note(self.peer, f"refused a connection {'to' if self.dialer else 'for'} party {self.peer}: {why}")
-        self.owner._record_rejected(ProtocolError(f"connection rejected: {why}", peer=self.peer))
-        if not self.handshake.done():
-            self.handshake.set_exception(TransportError(
-                f"party {self.owner.party_id}: connection to {self.peer} rejected: {why}"))
-            self.handshake.exception()
-        if self.transport is not None:
-            self.transport.abort()
-
-    # -- frames ---------------------------------------------------------------------------
-    def _parse(self) -> None:
-        buf, view, limit = self._buf, self._view, self.owner._max
-        start, end = self._start, self._end
-        deliver, peer = self.owner._deliver, self.peer
-        while end - start >= 4:
-            (n,) = HEADER.unpack_from(buf, start)
-            body = start + 4
-            if n > limit:
-                self.owner._record_rejected(ProtocolError(
-                    f"frame of {n} bytes rejected (allowed up to {limit})", peer=peer))
-                take = min(n, end - body)
-                start = body + take
-                self._skip = n - take
-                if self._skip:
-                    break
-                continue
-            if end - body >= n:
-                start = body + n
-                deliver(peer, view[body:start].tobytes())
-                continue
-            if n > RECV_BUFFER - 4:  # will not fit: a dedicated buffer, filled by the socket directly
-                big = bytearray(n)
-                have = end - body
-                big[:have] = view[body:end]
-                self._big, self._big_pos = big, have
-                start = end
-            break
-        if start == end:
-            self._start = self._end = 0
-        else:
-            self._start = start
-            if RECV_BUFFER - end < 4096:
-                self._compact()
-
-    def _compact(self) -> None:
-        n = self._end - self._start
-        self._buf[:n] = self._view[self._start:self._end]
-        self._start, self._end = 0, n
-
-    # -- sending --------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        n = len(data)
-        if n <= 65536:
-            self.transport.write(HEADER.pack(n) + data)
-        else:
-            self.transport.writelines((HEADER.pack(n), data))
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    async def drain(self, timeout: float) -> None:
-        if not self._paused:
-            return
-        if self._drained is None or self._drained.done():
-            self._drained = self.owner._loop_now().create_future()
-        try:
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(self._drained)
-        except TimeoutError:
-            raise TransportError(f"party {self.owner.party_id}: send to {self.peer} timed out") from None
-        if self.transport is None or self.transport.is_closing():
-            raise TransportError(f"party {self.owner.party_id}: peer {self.peer} went down during a send")
-
-    def _wake_writer(self) -> None:
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
 
 
 class TcpTransport:
@@ -298,14 +73,15 @@ class TcpTransport:
         self._party_id = party_id
         self._host = host
         self._send_timeout = send_timeout
-        self._max = max_message_bytes
+        self.max_message_bytes = max_message_bytes
+        self.tls = tls is not None
         self._tls = tls
         self._listening: dict[int, socket.socket] = {}  # peer -> listening socket (lower id side)
         self._listen_addr: dict[int, str] = {}
         self._dial: dict[int, tuple[str, int]] = {}  # peer -> address (higher id side)
         self._servers: list[asyncio.AbstractServer] = []
-        self._conns: dict[int, _Connection] = {}  # established, one per peer
-        self._pending: set[_Connection] = set()  # accepted, handshaking
+        self._conns: dict[int, PairConnection] = {}  # established, one per peer
+        self._pending: set[PairConnection] = set()  # accepted, handshaking
         self._arrived: dict[int, asyncio.Event] = {}
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
         self._sink: Sink | None = None
@@ -313,7 +89,7 @@ class TcpTransport:
         self._closing = False
         self._down_reported: set[int] = set()
         self._notes: dict[int, list[str]] = {}  # per peer: what went wrong while connecting
-        self.rejected: list[ProtocolError] = []  # the last few rejected frames and connections
+        self.rejected_errors: list[ProtocolError] = []  # the last few rejected frames and connections
         self.rejected_count = 0
         self._stats = TransportStats()
         self._peers: tuple[int, ...] = ()
@@ -386,7 +162,7 @@ class TcpTransport:
         ctx.verify_mode = ssl.CERT_REQUIRED  # the listener requires a client certificate too
         return ctx
 
-    def _loop_now(self) -> asyncio.AbstractEventLoop:
+    def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         return self._loop
@@ -394,7 +170,7 @@ class TcpTransport:
     async def start(self, timeout: float) -> None:
         """Listen, dial, and wait until every peer's connection has passed the handshake; at the
         deadline raise a :class:`TransportError` saying, per missing peer, what happened."""
-        loop = self._loop_now()
+        loop = self.loop()
         if self._static is not None and not self._listening and not self._dial:
             self._setup_static()
         deadline = loop.time() + timeout
@@ -437,20 +213,20 @@ class TcpTransport:
             notes.append(text)
             del notes[:-MAX_NOTES]
 
-    def _accepted(self, peer: int) -> _Connection:
-        conn = _Connection(self, peer, dialer=False)
+    def _accepted(self, peer: int) -> PairConnection:
+        conn = PairConnection(self, peer, dialer=False)
         self._pending.add(conn)
         conn.handshake.add_done_callback(lambda _f: self._pending.discard(conn))
         return conn
 
     async def _dial_until_up(self, peer: int, addr: tuple[str, int], ctx: ssl.SSLContext | None,
                              deadline: float) -> None:
-        loop = self._loop_now()
+        loop = self.loop()
         pause = DIAL_BACKOFF_S[0]
         while True:
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(self, peer, dialer=True), *addr, ssl=ctx,
+                    lambda: PairConnection(self, peer, dialer=True), *addr, ssl=ctx,
                     server_hostname=f"party-{peer}" if ctx else None,
                 )
                 await conn.handshake
@@ -472,7 +248,7 @@ class TcpTransport:
             await asyncio.sleep(pause)
             pause = min(pause * 2, DIAL_BACKOFF_S[1])
 
-    def _adopt(self, conn: _Connection) -> bool:
+    def adopt(self, conn: PairConnection) -> bool:
         """Make ``conn`` the pair's connection unless it already has one (or had one)."""
         if self._closing or conn.peer in self._conns or conn.peer in self._down_reported:
             return False
@@ -480,18 +256,23 @@ class TcpTransport:
         self._arrived[conn.peer].set()
         return True
 
-    def _connection_lost(self, conn: _Connection) -> None:
+    def lost(self, conn: PairConnection) -> None:
         if self._conns.get(conn.peer) is conn and not self._closing and conn.peer not in self._down_reported:
             self._down_reported.add(conn.peer)
-            self._deliver(conn.peer, PEER_DOWN)
+            self.deliver(conn.peer, PEER_DOWN)
 
-    def _record_rejected(self, err: ProtocolError) -> None:
+    def refused(self, conn: PairConnection, why: str) -> None:
+        self._stats.connections_refused += 1
+        self._note(conn.peer, f"refused a connection {'to' if conn.dialer else 'for'} party {conn.peer}: {why}")
+        self.rejected(ProtocolError(f"connection rejected: {why}", peer=conn.peer))
+
+    def rejected(self, err: ProtocolError) -> None:
         self.rejected_count += 1
-        self.rejected = [*self.rejected[-(MAX_REJECTED - 1):], err]
+        self.rejected_errors = [*self.rejected_errors[-(MAX_REJECTED - 1):], err]
         log.warning("party %d: %s", self.party_id, err)
 
     # -- data path ----------------------------------------------------------------------
-    def _deliver(self, peer: int, data: bytes | None) -> None:
+    def deliver(self, peer: int, data: bytes | None) -> None:
         if data is not None:
             self._stats.messages_received += 1
             self._stats.bytes_received += len(data)
@@ -511,8 +292,8 @@ class TcpTransport:
         if peer in self._down_reported or conn.transport.is_closing():
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
         n = len(data)
-        if n > self._max:
-            raise TransportError(f"party {self.party_id}: message of {n} bytes, more than {self._max}")
+        if n > self.max_message_bytes:
+            raise TransportError(f"party {self.party_id}: message of {n} bytes, more than {self.max_message_bytes}")
         conn.write(data)
         self._stats.messages_sent += 1
         self._stats.bytes_sent += n
