@@ -115,7 +115,7 @@ def run(cfg: BenchConfig) -> list[Row]:
             except Skipped as exc:
                 mpyc = Row(suite=SUITE, name="mpyc mul chain", params=params, skipped=str(exc))
         configs: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {}
-        for triples in TRIPLES:
+        for triples in TRIPLES[:1] if cfg.quick else TRIPLES:
             for transport in TRANSPORTS:
                 name = f"mul chain ({triples}, {transport})"
                 skip = ours_or_skip(SUITE, "mulchain", name, {**params, "transport": transport})
