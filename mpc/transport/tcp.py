@@ -145,6 +145,7 @@ class TcpTransport:
         for peer in self.peers:
             if peer > self.party_id:
                 self._listening[peer] = self._listen_socket(host, pair_port(port, peer))
+                self._listen_addr[peer] = self._address(host, pair_port(port, peer))
             else:
                 phost, pport = _host_port(self._static[peer])
                 self._dial[peer] = (phost, pair_port(pport, self.party_id))
