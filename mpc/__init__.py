@@ -14,7 +14,7 @@ from .errors import (
 )
 from .field import GF61, Z64
 from .message import Message
-from .node import CrashFault, Node
+from .node import Node, NodeConfig
 from .rng import Csprng
 
 __all__ = [
@@ -23,11 +23,11 @@ __all__ = [
     "ConfigError",
     "Context",
     "Crashed",
-    "CrashFault",
     "Csprng",
     "Message",
     "MpcError",
     "Node",
+    "NodeConfig",
     "PartyDropped",
     "ProtocolError",
     "QuorumLost",

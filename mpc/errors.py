@@ -59,10 +59,45 @@ class Crashed(MpcError):
     """Raised inside a party that a scenario fault crashed (simulation only)."""
 
 
+class JobMismatch(ConfigError):
+    """The parties' public job descriptors differ; raised at every party before any share is sent."""
+
+    def __init__(self, fields: Iterable[str], parties: Iterable[int] = ()) -> None:
+        self.fields = tuple(sorted(fields))
+        self.parties = tuple(sorted(parties))
+        who = f" (parties {list(self.parties)} disagree)" if self.parties else ""
+        super().__init__(f"the parties run different jobs: {', '.join(self.fields)} differ{who}")
+
+
+class NameInUse(ConfigError):
+    """A computation name was used before in this session (names identify computations at every party)."""
+
+
+class InputRangeError(ConfigError):
+    """An input is outside the documented range, or the job's sum of inputs could wrap around."""
+
+
+class ComputationAborted(MpcError):
+    """Another party aborted the computation for a reason this runtime has no type for."""
+
+
+AGREED_KINDS: dict[str, type[MpcError]] = {
+    cls.__name__: cls
+    for cls in (MpcError, ConfigError, ProtocolError, CodecError, UnexpectedMessage, TransportError,
+                PartyDropped, QuorumLost, JobMismatch, NameInUse, InputRangeError, ComputationAborted)
+}
+"""Error kinds a party may report in the survivor agreement; each survivor raises the same type."""
+
+
 __all__ = [
+    "AGREED_KINDS",
     "CodecError",
+    "ComputationAborted",
     "ConfigError",
     "Crashed",
+    "InputRangeError",
+    "JobMismatch",
+    "NameInUse",
     "MpcError",
     "PartyDropped",
     "ProtocolError",

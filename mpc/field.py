@@ -1,16 +1,27 @@
-"""Vectorized arithmetic on numpy ``uint64`` arrays.
+"""Vectorized arithmetic on numpy ``uint64`` arrays: the one place field and ring math lives.
 
 * :class:`PrimeField` — GF(p) with the Mersenne prime p = 2^61 − 1, used by Shamir sharing.
   Products are computed from 32-bit halves and folded with 2^61 ≡ 1 (mod p), so every
   intermediate fits in 64 bits and no Python int is touched per element.
 * :class:`Ring64` — Z_2^64, used by additive sharing; numpy's native wrap-around is the reduction.
 
-Both expose the same small interface, so sharing code is written once for either.
+Both implement :class:`Domain`, so protocol code is written once for either and calls the
+domain's methods: that method call is the only dispatch point (no ``isinstance`` elsewhere).
+Besides elementwise ``add``/``sub``/``mul`` (each with ``out=``), the domains own the fused
+kernels of the multiplication hot path: :meth:`lincomb` (Lagrange interpolation, Vandermonde
+rows), :meth:`beaver_combine` and :meth:`row_dot`.
+
+Speed. GF(p) arithmetic makes about fifteen passes over temporaries per product; on 10^6-element
+vectors full-size temporaries spill out of cache (and each fresh 8 MB array costs page faults),
+so long vectors are processed in blocks of :data:`BLOCK` elements whose temporaries stay in L2.
+Up to :data:`TINY` elements (dependent scalar multiplications, round latency) Python ints beat
+the fixed cost of ~20 numpy calls, so those sizes take a pure-Python path.
 Operands must have equal shapes; a scalar is only accepted through :meth:`scale`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -23,30 +34,72 @@ if TYPE_CHECKING:
 
 U64 = NDArray[np.uint64]
 
+BLOCK = 1 << 15  # elements per block: the temporaries of one product stay in L2 cache
+TINY = 32  # up to this many elements, Python ints beat numpy's per-call overhead
+
 
 class ArithmeticMismatch(MpcError, ValueError):
     """Operands of different shapes or dtypes were mixed."""
 
 
+_DT = np.dtype(np.uint64)
+
+
 def _same(a: U64, b: U64) -> None:
+    if a.dtype is _DT and b.dtype is _DT and a.shape == b.shape:  # the fast, common case
+        return
     if a.dtype != np.uint64 or b.dtype != np.uint64:
         raise ArithmeticMismatch(f"expected uint64 operands, got {a.dtype} and {b.dtype}")
     if a.shape != b.shape:
         raise ArithmeticMismatch(f"shape mismatch: {a.shape} vs {b.shape}")
 
 
+def _target(shape: tuple[int, ...], out: U64 | None) -> U64:
+    """The result array: a fresh one, or ``out`` checked (uint64, ``shape``, C-contiguous)."""
+    if out is None:
+        return np.empty(shape, dtype=_DT)
+    if out.dtype != np.uint64 or out.shape != shape or not out.flags.c_contiguous:
+        raise ArithmeticMismatch(f"out= must be a C-contiguous uint64 array of shape {shape}")
+    return out
+
+
+def _flat(a: U64) -> U64:
+    return a.reshape(-1) if a.flags.c_contiguous else np.ascontiguousarray(a).reshape(-1)
+
+
+def _ints(a: U64) -> list[int]:
+    return a.tolist() if a.ndim == 1 else a.reshape(-1).tolist()
+
+
+def _blocks(n: int) -> Iterator[slice]:
+    for s in range(0, n, BLOCK):
+        yield slice(s, min(s + BLOCK, n))
+
+
+def _tiny(shape: tuple[int, ...], out: U64 | None, values: list[int]) -> U64:
+    """The result of a pure-Python tiny-vector path as an array (fresh, or written into ``out``)."""
+    if out is None:
+        res = np.array(values, dtype=_DT)
+        return res if len(shape) == 1 else res.reshape(shape)
+    _target(shape, out).reshape(-1)[:] = values
+    return out
+
+
 class Domain(Protocol):
-    """What sharing code needs from a field or ring."""
+    """What protocol code needs from a field or ring (:data:`GF61`, :data:`Z64`)."""
 
     name: str
     modulus: int
 
-    def add(self, a: U64, b: U64) -> U64: ...
-    def sub(self, a: U64, b: U64) -> U64: ...
+    def add(self, a: U64, b: U64, out: U64 | None = None) -> U64: ...
+    def sub(self, a: U64, b: U64, out: U64 | None = None) -> U64: ...
     def neg(self, a: U64) -> U64: ...
-    def mul(self, a: U64, b: U64) -> U64: ...
+    def mul(self, a: U64, b: U64, out: U64 | None = None) -> U64: ...
     def scale(self, a: U64, c: int) -> U64: ...
     def sum(self, a: U64, axis: int = 0) -> U64: ...
+    def lincomb(self, coeffs: Sequence[int], arrays: Sequence[U64], out: U64 | None = None) -> U64: ...
+    def beaver_combine(self, c: U64, d: U64, y: U64, e: U64, a: U64, out: U64 | None = None) -> U64: ...
+    def row_dot(self, x: U64, y: U64) -> U64: ...
     def encode(self, values: ArrayLike) -> U64: ...
     def decode(self, a: U64) -> NDArray[np.int64]: ...
     def random(self, rng: Csprng, shape: int | tuple[int, ...]) -> U64: ...
@@ -65,37 +118,78 @@ class PrimeField:
     _S32 = np.uint64(32)
     _S29 = np.uint64(29)
     _S3 = np.uint64(3)
+    SMALL = 7  # a value < p times c ≤ 7, plus one more value < p, stays below 8p < 2^64
 
-    BLOCK = 1 << 15  # elements per block: keeps the temporaries of one product in L2 cache
-    TINY = 32  # up to this many elements, multiply with Python ints
-
-    def _fold(self, r: U64) -> U64:
-        """Reduce values < 2^64 to [0, p), in place."""
-        hi = r >> self._S61
+    # -- reductions ------------------------------------------------------------------------
+    def _fold(self, r: U64, tmp: U64 | None = None) -> U64:
+        """Reduce values < 2^64 to [0, p), in place (2^61 ≡ 1)."""
+        hi = np.right_shift(r, self._S61, out=tmp)
         np.bitwise_and(r, self._P, out=r)
-        r += hi
-        return self._canon(r)
+        r += hi  # < 2^61 + 8
+        return self._canon(r, hi)
 
-    def _canon(self, r: U64) -> U64:
+    def _canon(self, r: U64, tmp: U64 | None = None) -> U64:
         """[0, 2p) → [0, p) in place: for r < p, r − p wraps above r, so the minimum picks r."""
-        return np.minimum(r, r - self._P, out=r)
+        return np.minimum(r, np.subtract(r, self._P, out=tmp), out=r)
 
-    def add(self, a: U64, b: U64) -> U64:
-        _same(a, b)
-        return self._canon(a + b)
-
-    def sub(self, a: U64, b: U64) -> U64:
-        _same(a, b)
-        r = a - b  # wraps when a < b; adding p then wraps back into [0, p)
-        return np.minimum(r, r + self._P, out=r)
-
-    def neg(self, a: U64) -> U64:
-        r = self._P - a
-        r[r == self._P] = 0
+    def reduce(self, r: U64) -> U64:
+        """Any uint64 values to canonical [0, p), in place."""
+        flat = r.reshape(-1) if r.flags.c_contiguous else None
+        if flat is None or flat.size <= BLOCK:
+            return self._fold(r)
+        tmp = np.empty(BLOCK, dtype=np.uint64)
+        for sl in _blocks(flat.size):
+            self._fold(flat[sl], tmp[: sl.stop - sl.start])
         return r
 
+    # -- elementwise -----------------------------------------------------------------------
+    def _elementwise(self, a: U64, b: U64, out: U64 | None,
+                     block: Callable[[U64, U64, U64, U64], object]) -> U64:
+        """Blocked ``block(a, b, out, tmp)``; a short vector is one block (three numpy calls beat
+        a Python round trip for additions)."""
+        _same(a, b)
+        res = _target(a.shape, out)
+        n = res.size
+        if n <= BLOCK:
+            block(a, b, res, np.empty(a.shape, dtype=_DT))
+            return res
+        fa, fb, fo = _flat(a), _flat(b), res.reshape(-1)
+        tmp = np.empty(BLOCK, dtype=_DT)
+        for sl in _blocks(n):
+            block(fa[sl], fb[sl], fo[sl], tmp[: sl.stop - sl.start])
+        return res
+
+    def _add_block(self, a: U64, b: U64, r: U64, tmp: U64) -> None:
+        np.add(a, b, out=r)
+        self._canon(r, tmp)
+
+    def _sub_block(self, a: U64, b: U64, r: U64, tmp: U64) -> None:
+        np.subtract(a, b, out=r)  # wraps when a < b; adding p then wraps back into [0, p)
+        np.minimum(r, np.add(r, self._P, out=tmp), out=r)
+
+    def add(self, a: U64, b: U64, out: U64 | None = None) -> U64:
+        return self._elementwise(a, b, out, self._add_block)
+
+    def sub(self, a: U64, b: U64, out: U64 | None = None) -> U64:
+        return self._elementwise(a, b, out, self._sub_block)
+
+    def neg(self, a: U64) -> U64:
+        r = np.subtract(self._P, a)  # (0, p]; p maps to 0 below
+        return self._canon(r)
+
+    # -- products --------------------------------------------------------------------------
+    def _split(self, b: U64, lo: U64, hi: U64) -> None:
+        np.bitwise_and(b, self._M32, out=lo)
+        np.right_shift(b, self._S32, out=hi)
+
     def _mul_block(self, a: U64, bl: U64 | np.uint64, bh: U64 | np.uint64, out: U64, t1: U64, t2: U64, t3: U64) -> None:
-        """out = a·b mod p from 32-bit halves; 2^61 ≡ 1 folds every partial product below 2^64."""
+        """out ≡ a·b (mod p) from 32-bit halves, left below 3·2^61 + 2^34 (not reduced).
+
+        2^61 ≡ 1 folds every partial product below 2^64: al·bl < 2^64 is folded at once
+        (< 2^61 + 8); the middle term mid = al·bh + ah·bl < 2^62 has weight 2^32, and
+        mid·2^32 ≡ (mid >> 29) + (mid mod 2^29)·2^32 (< 2^33 and < 2^61); ah·bh < 2^58 has weight
+        2^64 ≡ 8 (< 2^61). Sum: < 3·2^61 + 2^34.
+        """
         np.bitwise_and(a, self._M32, out=t1)  # al
         np.right_shift(a, self._S32, out=t2)  # ah < 2^29
         np.multiply(t1, bl, out=out)  # al·bl < 2^64
@@ -106,81 +200,190 @@ class PrimeField:
         np.right_shift(out, self._S61, out=t1)
         np.bitwise_and(out, self._P, out=out)
         np.add(out, t1, out=out)
-        # mid·2^32 = (mid >> 29)·2^61 + (mid mod 2^29)·2^32 ≡ (mid >> 29) + (mid mod 2^29)·2^32
         np.right_shift(t3, self._S29, out=t1)
         np.add(out, t1, out=out)
         np.bitwise_and(t3, self._M29, out=t3)
         np.left_shift(t3, self._S32, out=t3)
         np.add(out, t3, out=out)
         np.left_shift(t2, self._S3, out=t2)
-        np.add(out, t2, out=out)  # < 3·2^61 + 2^34 < 2^64: congruent to a·b, not yet reduced
-
-    def _reduce_block(self, out: U64, t1: U64) -> None:
-        np.right_shift(out, self._S61, out=t1)
-        np.bitwise_and(out, self._P, out=out)
-        np.add(out, t1, out=out)
-        np.subtract(out, self._P, out=t1)
-        np.minimum(out, t1, out=out)
+        np.add(out, t2, out=out)
 
     def _mul(self, a: U64, b: U64 | np.uint64, out: U64 | None = None, *, lazy: bool = False) -> U64:
-        a_flat = np.ascontiguousarray(a).reshape(-1)
-        res = np.empty(a_flat.shape, dtype=np.uint64) if out is None else out.reshape(-1)
-        n = a_flat.size
-        if n <= self.TINY:
-            # a handful of elements (dependent scalar multiplications): Python ints beat ~25
-            # numpy calls of fixed overhead each
+        n = a.size
+        if n <= TINY:
             P = self.modulus
-            ys = [int(b)] * n if np.ndim(b) == 0 else np.ascontiguousarray(b).reshape(-1).tolist()
-            res[:] = [x * y % P for x, y in zip(a_flat.tolist(), ys)]
-            return res.reshape(np.shape(a))
-        bs = max(1, min(self.BLOCK, n))
-        t1, t2, t3 = (np.empty(bs, dtype=np.uint64) for _ in range(3))
-        scalar = np.ndim(b) == 0
-        if scalar:
+            ys = [int(b)] * n if not isinstance(b, np.ndarray) else _ints(b)
+            return _tiny(a.shape, out, [x * y % P for x, y in zip(_ints(a), ys)])
+        res = _target(a.shape, out)
+        fa, fo = _flat(a), res.reshape(-1)
+        fb = _flat(b) if isinstance(b, np.ndarray) else None
+        bs = min(BLOCK, n)
+        t1, t2, t3, t4, t5 = (np.empty(bs, dtype=np.uint64) for _ in range(5))
+        bl: U64 | np.uint64 = t4
+        bh: U64 | np.uint64 = t5
+        if fb is None:
             bl, bh = np.uint64(b) & self._M32, np.uint64(b) >> self._S32
-        else:
-            b_flat = np.ascontiguousarray(b).reshape(-1)
-            t4, t5 = np.empty(bs, dtype=np.uint64), np.empty(bs, dtype=np.uint64)
-        for s in range(0, n, bs):
-            e = min(s + bs, n)
-            k = e - s
-            if not scalar:
-                bl = np.bitwise_and(b_flat[s:e], self._M32, out=t4[:k])
-                bh = np.right_shift(b_flat[s:e], self._S32, out=t5[:k])
-            self._mul_block(a_flat[s:e], bl, bh, res[s:e], t1[:k], t2[:k], t3[:k])
+        for sl in _blocks(n):
+            k = sl.stop - sl.start
+            if fb is not None:
+                bl, bh = t4[:k], t5[:k]
+                self._split(fb[sl], bl, bh)
+            self._mul_block(fa[sl], bl, bh, fo[sl], t1[:k], t2[:k], t3[:k])
             if not lazy:
-                self._reduce_block(res[s:e], t1[:k])
-        return res.reshape(np.shape(a))
-
-    def mul_lazy(self, a: U64, b: U64) -> U64:
-        """a·b congruent mod p but left below 3·2^61 + 2^34: sum up to five such products (plus
-        a canonical term) and :meth:`reduce` once, saving a fold per product."""
-        _same(a, b)
-        return self._mul(a, b, lazy=True)
-
-    def reduce(self, r: U64) -> U64:
-        """Any uint64 values to canonical [0, p), in place (2^61 ≡ 1)."""
-        return self._fold(r)
+                self._fold(fo[sl], t1[:k])
+        return res
 
     def mul(self, a: U64, b: U64, out: U64 | None = None) -> U64:
         _same(a, b)
         return self._mul(a, b, out)
 
+    def mul_lazy(self, a: U64, b: U64) -> U64:
+        """a·b congruent mod p but only bounded: every value is below 3·2^61 + 2^34.
+
+        So TWO such products plus one canonical term (< 2^61) can be summed before one
+        :meth:`reduce` (2·(3·2^61 + 2^34) + 2^61 < 2^64); three products can exceed 2^64 and wrap
+        (the test suite shows operands for which they do).
+        """
+        _same(a, b)
+        return self._mul(a, b, lazy=True)
+
     def scale(self, a: U64, c: int) -> U64:
+        """``c·a`` for one public scalar."""
         if a.dtype != np.uint64:
             raise ArithmeticMismatch(f"expected uint64, got {a.dtype}")
         return self._mul(a, np.uint64(c % self.modulus))
+
+    def horner_step(self, acc: U64, points: U64, coeff: U64) -> None:
+        """``acc[i] ← acc[i]·points[i] + coeff`` in place: one step of evaluating a polynomial
+        at every point at once (rows of ``acc``; ``coeff`` is broadcast to every row).
+
+        Points are public and below 2^32 (party ids): for points ≤ 7 the product stays below
+        8p < 2^64 and costs one multiply; otherwise ``acc`` is split into 32-bit halves, each
+        product with a point fits in 64 bits, and the high half's weight 2^32 folds as in
+        :meth:`_mul_block`. ``acc`` may be a strided view (a block of a share matrix).
+        """
+        x = points.reshape(-1, 1)
+        if int(points.max()) <= self.SMALL:
+            acc *= x  # < 7p
+            acc += coeff  # < 8p
+            self._fold(acc)
+            return
+        lo = acc & self._M32
+        hi = np.right_shift(acc, self._S32)
+        lo *= x  # < 2^64
+        hi *= x  # < 2^61, weight 2^32
+        np.right_shift(lo, self._S61, out=acc)
+        np.bitwise_and(lo, self._P, out=lo)
+        acc += lo  # < 2^61 + 8
+        np.right_shift(hi, self._S29, out=lo)
+        acc += lo  # + < 2^32
+        np.bitwise_and(hi, self._M29, out=hi)
+        np.left_shift(hi, self._S32, out=hi)
+        acc += hi  # + < 2^61
+        acc += coeff  # < 3·2^61 + 2^33 < 2^64
+        self._fold(acc, lo)
+
+    # -- fused kernels -----------------------------------------------------------------------
+    def lincomb(self, coeffs: Sequence[int], arrays: Sequence[U64], out: U64 | None = None) -> U64:
+        """``Σ coeffs[k] · arrays[k]`` for public scalars (Lagrange interpolation, matrix rows).
+
+        Small signed coefficients (Σ|c| ≤ 8: Lagrange coefficients of nearby ids) are summed
+        unreduced and folded once; others go through lazy products folded after each term.
+        """
+        if len(coeffs) != len(arrays) or not arrays:
+            raise ArithmeticMismatch(f"{len(coeffs)} coefficients for {len(arrays)} arrays")
+        for arr in arrays[1:]:
+            _same(arrays[0], arr)
+        P = self.modulus
+        cs = [int(c) % P for c in coeffs]
+        n = arrays[0].size
+        if n <= TINY:
+            cols = zip(*(_ints(a) for a in arrays))
+            return _tiny(arrays[0].shape, out, [sum(c * v for c, v in zip(cs, col)) % P for col in cols])
+        res = _target(arrays[0].shape, out)
+        fo = res.reshape(-1)
+        flats = [_flat(a) for a in arrays]
+        signed = [c if c <= self.SMALL else c - P for c in cs]
+        small = all(abs(c) <= self.SMALL for c in signed) and sum(abs(c) for c in signed) <= self.SMALL + 1
+        bs = min(BLOCK, n)
+        t1, t2, t3, term = (np.empty(bs, dtype=np.uint64) for _ in range(4))
+        for sl in _blocks(n):
+            k = sl.stop - sl.start
+            acc, tk = fo[sl], term[:k]
+            for i, (c, s, arr) in enumerate(zip(cs, signed, flats, strict=True)):
+                blk, dst = arr[sl], (acc if i == 0 else tk)
+                if small:  # Σ|c|·(value < p) < 8p < 2^64: sum unreduced, fold once
+                    if s >= 0:
+                        np.multiply(blk, np.uint64(s), out=dst)
+                    else:
+                        np.subtract(self._P, blk, out=dst)
+                        if s != -1:
+                            np.multiply(dst, np.uint64(-s), out=dst)
+                    if i:
+                        acc += tk
+                    continue
+                self._mul_block(blk, np.uint64(c & 0xFFFFFFFF), np.uint64(c >> 32), dst, t1[:k], t2[:k], t3[:k])
+                if i:  # lazy product < 3·2^61 + 2^34 plus acc (< 3·2^61 + 2^34, or folded): below 2^64
+                    tk += acc
+                    np.right_shift(tk, self._S61, out=t1[:k])
+                    np.bitwise_and(tk, self._P, out=acc)
+                    acc += t1[:k]  # < 2^61 + 8: fine as the next term's addend
+            self._fold(acc, t1[:k])
+        return res
+
+    def beaver_combine(self, c: U64, d: U64, y: U64, e: U64, a: U64, out: U64 | None = None) -> U64:
+        """A share of x·y from a triple: ``c + d·[y] + e·[a]`` with d = x − a, e = y − b opened.
+
+        Since [y] = [b] + e, this equals c + d·b + e·a + d·e: no public correction term is
+        needed, so the formula is the same for every party under additive and Shamir sharing.
+        Both products stay lazy (< 3·2^61 + 2^34 each) and share one fold with c:
+        2·(3·2^61 + 2^34) + 2^61 < 2^64.
+        """
+        for arr in (d, y, e, a):
+            _same(c, arr)
+        n = c.size
+        if n <= TINY:
+            P = self.modulus
+            vals = zip(_ints(c), _ints(d), _ints(y), _ints(e), _ints(a))
+            return _tiny(c.shape, out, [(cc + dd * yy + ee * aa) % P for cc, dd, yy, ee, aa in vals])
+        res = _target(c.shape, out)
+        fo = res.reshape(-1)
+        fc, fd, fy, fe, fa = (_flat(v) for v in (c, d, y, e, a))
+        bs = min(BLOCK, n)
+        t1, t2, t3, lo, hi, q = (np.empty(bs, dtype=np.uint64) for _ in range(6))
+        for sl in _blocks(n):
+            k = sl.stop - sl.start
+            r = fo[sl]
+            self._split(fy[sl], lo[:k], hi[:k])
+            self._mul_block(fd[sl], lo[:k], hi[:k], r, t1[:k], t2[:k], t3[:k])
+            self._split(fa[sl], lo[:k], hi[:k])
+            self._mul_block(fe[sl], lo[:k], hi[:k], q[:k], t1[:k], t2[:k], t3[:k])
+            r += q[:k]
+            r += fc[sl]
+            self._fold(r, t1[:k])
+        return res
+
+    def row_dot(self, x: U64, y: U64) -> U64:
+        """Row-wise ``Σ_j x[i, j] · y[i, j]`` of two (m, k) arrays (local products, e.g. degree 2t)."""
+        _same(x, y)
+        return self.sum(self.mul(x, y), axis=1)
 
     def sum(self, a: U64, axis: int = 0) -> U64:
         """Sum along ``axis``; exact for up to 2^32 terms (32-bit halves summed separately)."""
         if a.shape[axis] >= 1 << 32:
             raise ArithmeticMismatch("too many terms for one field sum")
+        if a.ndim > 1 and axis % a.ndim == 0 and a.shape[0] <= self.SMALL + 1:
+            acc = a[0].copy()  # a few rows (inputs of a few parties): < 8p < 2^64 unreduced, one fold
+            for row in a[1:]:
+                acc += row
+            return self.reduce(acc)
         lo = np.atleast_1d(np.sum(a & self._M32, axis=axis, dtype=np.uint64))
         hi = np.atleast_1d(np.sum(a >> self._S32, axis=axis, dtype=np.uint64))  # < 2^61 for < 2^32 terms
         shape = tuple(d for i, d in enumerate(a.shape) if i != axis % a.ndim)
-        out = self.add(self._mul(self._fold(hi), np.full(hi.shape, 1 << 32, dtype=np.uint64)), self._fold(lo))
+        out = self.add(self._mul(self._fold(hi), np.uint64(1 << 32)), self._fold(lo))
         return out.reshape(shape) if a.ndim > 1 else out[0]
 
+    # -- encoding --------------------------------------------------------------------------
     def encode(self, values: ArrayLike) -> U64:
         """Signed integers with |v| < p/2 to field elements (negatives wrap to p − |v|)."""
         v = np.asarray(values)
@@ -212,25 +415,25 @@ class PrimeField:
 
 
 class Ring64:
-    """Z_2^64 with numpy's native wrap-around."""
+    """Z_2^64 with numpy's native wrap-around (every kernel is plain numpy, no blocking needed)."""
 
     name = "z64"
     modulus = 1 << 64
 
-    def add(self, a: U64, b: U64) -> U64:
+    def add(self, a: U64, b: U64, out: U64 | None = None) -> U64:
         _same(a, b)
-        return a + b
+        return np.add(a, b, out=_target(a.shape, out))
 
-    def sub(self, a: U64, b: U64) -> U64:
+    def sub(self, a: U64, b: U64, out: U64 | None = None) -> U64:
         _same(a, b)
-        return a - b
+        return np.subtract(a, b, out=_target(a.shape, out))
 
     def neg(self, a: U64) -> U64:
         return np.uint64(0) - a
 
-    def mul(self, a: U64, b: U64) -> U64:
+    def mul(self, a: U64, b: U64, out: U64 | None = None) -> U64:
         _same(a, b)
-        return a * b
+        return np.multiply(a, b, out=_target(a.shape, out))
 
     def scale(self, a: U64, c: int) -> U64:
         if a.dtype != np.uint64:
@@ -239,6 +442,28 @@ class Ring64:
 
     def sum(self, a: U64, axis: int = 0) -> U64:
         return np.sum(a, axis=axis, dtype=np.uint64)
+
+    def lincomb(self, coeffs: Sequence[int], arrays: Sequence[U64], out: U64 | None = None) -> U64:
+        if len(coeffs) != len(arrays) or not arrays:
+            raise ArithmeticMismatch(f"{len(coeffs)} coefficients for {len(arrays)} arrays")
+        for arr in arrays[1:]:
+            _same(arrays[0], arr)
+        res = np.multiply(arrays[0], np.uint64(coeffs[0] % self.modulus), out=_target(arrays[0].shape, out))
+        for c, arr in zip(coeffs[1:], arrays[1:], strict=True):
+            res += arr * np.uint64(c % self.modulus)
+        return res
+
+    def beaver_combine(self, c: U64, d: U64, y: U64, e: U64, a: U64, out: U64 | None = None) -> U64:
+        for arr in (d, y, e, a):
+            _same(c, arr)
+        res = np.multiply(d, y, out=_target(c.shape, out))
+        res += c
+        res += e * a
+        return res
+
+    def row_dot(self, x: U64, y: U64) -> U64:
+        _same(x, y)
+        return np.sum(x * y, axis=1, dtype=np.uint64)
 
     def encode(self, values: ArrayLike) -> U64:
         v = np.asarray(values)
@@ -266,4 +491,4 @@ def domain(name: str) -> PrimeField | Ring64:
     raise ArithmeticMismatch(f"unknown domain {name!r}")
 
 
-__all__ = ["GF61", "Z64", "ArithmeticMismatch", "Domain", "PrimeField", "Ring64", "U64", "domain"]
+__all__ = ["BLOCK", "GF61", "TINY", "Z64", "ArithmeticMismatch", "Domain", "PrimeField", "Ring64", "U64", "domain"]

@@ -44,6 +44,24 @@ def _expire_group(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
+class _Collector:
+    """One :meth:`Mailbox.recv_many` waiting on ``(instance, tag)``: payloads go straight into
+    ``got`` (no future per sender); ``done`` is set once nobody in ``pending`` is left."""
+
+    __slots__ = ("pending", "got", "done")
+
+    def __init__(self, pending: set[int], done: asyncio.Future[None]) -> None:
+        self.pending = pending
+        self.got: dict[int, Any] = {}  # sender -> payload, or the PartyDropped that replaced it
+        self.done = done
+
+    def settle(self, sender: int, value: Any) -> None:
+        self.pending.discard(sender)
+        self.got[sender] = value
+        if not self.pending and not self.done.done():
+            self.done.set_result(None)
+
+
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...], limits: Limits = DEFAULT_LIMITS) -> None:
         self.session = session
@@ -60,6 +78,7 @@ class Mailbox:
         self.cut_off: set[int] = set()
         self._down: set[int] = set()
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
+        self._collect: dict[tuple[str, str], _Collector] = {}  # (instance, tag) a recv_many waits on
 
     @property
     def down(self) -> set[int]:
@@ -80,6 +99,14 @@ class Mailbox:
         key = (msg.instance, msg.tag, msg.sender)
         if (msg.tag, msg.sender) in self._consumed.get(msg.instance, ()):
             raise ProtocolError(f"replayed message {msg.instance}/{msg.tag}", peer=msg.sender)
+        if self._collect:
+            collector = self._collect.get((msg.instance, msg.tag))
+            if collector is not None:
+                if msg.sender in collector.pending:
+                    collector.settle(msg.sender, msg.payload)
+                    return
+                if msg.sender in collector.got:
+                    raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
         fut = self._slots.get(key)
         if fut is not None and fut.done():
             raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
@@ -125,11 +152,21 @@ class Mailbox:
     def mark_down(self, party: int, reason: str = "connection lost") -> None:
         """Fail every wait on ``party`` whose message has not arrived; later waits fail at once."""
         self._down.add(party)
+        for collector in list(self._collect.values()):
+            if party in collector.pending:
+                collector.settle(party, PartyDropped(party, reason))
         for (_inst, _tag, sender), fut in list(self._slots.items()):
             if sender == party and not fut.done():
                 fut.set_exception(PartyDropped(party, reason))
                 if (_inst, _tag, sender) in self._watch:
                     self._settled((_inst, _tag, sender))
+
+    def mark_up(self, party: int) -> None:
+        """``party`` is back (a new incarnation): later waits on it wait again, and what its old
+        incarnation left buffered unread is dropped."""
+        self._down.discard(party)
+        for key in list(self._early.get(party, ())):
+            self._forget(key)
 
     def _settled(self, key: Key) -> None:
         for group in self._watch.pop(key):
@@ -142,6 +179,9 @@ class Mailbox:
         if (tag, sender) in self._consumed.get(instance, ()):
             raise ProtocolError(f"{instance}/{tag} from {sender} was already received", peer=sender)
         fut = self._slots.get(key)
+        collector = self._collect.get((instance, tag))
+        if collector is not None and sender in collector.pending:
+            raise ProtocolError(f"{instance}/{tag} from {sender} is already being awaited", peer=sender)
         if fut is None:
             if sender in self._down:
                 raise PartyDropped(sender, "connection lost")
@@ -168,6 +208,8 @@ class Mailbox:
         """:meth:`recv` from each sender under one shared deadline; a missing sender's entry is a
         :class:`PartyDropped` instead of its payload. One timer for all: with thousands of senders a
         task and a timer per sender would dominate."""
+        if (instance, tag) not in self._collect:
+            return await self._collect_many(instance, tag, senders, timeout)
         consumed = self._consumed.get(instance, ())
         loop = asyncio.get_running_loop()
         slots: dict[int, asyncio.Future[Any]] = {}
@@ -215,6 +257,49 @@ class Mailbox:
                 got.add((tag, s))
             self._forget((instance, tag, s))
         return {s: out[s] for s in senders}
+
+    async def _collect_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+        """:meth:`recv_many` through one :class:`_Collector`: buffered messages are taken now, the
+        others are stored by :meth:`deliver` as they come; one future and one timer in all."""
+        consumed = self._consumed.get(instance, ())
+        slots, down = self._slots, self._down
+        out: dict[int, Any] = {}
+        pending: set[int] = set()
+        for s in senders:
+            if (tag, s) in consumed:
+                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
+            fut = slots.get((instance, tag, s))
+            if fut is not None and not fut.done():
+                raise ProtocolError(f"{instance}/{tag} from {s} is already being awaited", peer=s)
+            if fut is not None:
+                out[s] = fut
+            elif s in down:
+                out[s] = PartyDropped(s, "connection lost")
+            else:
+                pending.add(s)
+        if pending:
+            loop = asyncio.get_running_loop()
+            collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future())
+            timer = loop.call_later(timeout, _expire_group, collector.done)
+            try:
+                await collector.done
+            finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
+                timer.cancel()
+                del self._collect[(instance, tag)]
+            out.update(collector.got)
+            for s in collector.pending:
+                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
+        got = self._consumed.setdefault(instance, set())
+        result: dict[int, Any] = {}
+        for s in senders:
+            value = out[s]
+            if isinstance(value, asyncio.Future):  # buffered before the call
+                self._forget((instance, tag, s))
+                value = value.exception() or value.result()
+            if not isinstance(value, BaseException):
+                got.add((tag, s))
+            result[s] = value
+        return result
 
     def _forget(self, key: Key) -> None:
         fut = self._slots.pop(key, None)

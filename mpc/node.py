@@ -1,7 +1,8 @@
 """The node: owns identity, transport, mailbox and protocol instances.
 
 ```python
-async with Node(party_id=1, peers={1: "tcp://127.0.0.1:9100", 2: "tcp://127.0.0.1:9200"}) as node:
+peers = {1: "tcp://127.0.0.1:9100", 2: "tcp://127.0.0.1:9200"}
+async with Node(1, peers, session="payroll-2026-11") as node:
     total = await node.run(secure_sum, my_vector)
 ```
 
@@ -12,48 +13,70 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, TypeVar
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import codec
+from .agreement import (
+    AGREEMENT_TAGS,
+    DECISION,
+    END_TAG,
+    JOB_TAG,
+    Decision,
+    Shape,
+    agreed_error,
+    decide_end,
+    decide_job,
+    end_view,
+    job_view,
+    settle,
+)
+from .config import Barrier, NodeConfig, session_bytes
 from .context import Context
-from .errors import ConfigError, Crashed, MpcError, PartyDropped, ProtocolError, TransportError
+from .errors import CodecError, ConfigError, Crashed, MpcError, NameInUse, PartyDropped, ProtocolError, TransportError
+from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, Message
+from .message import CONTROL, MAX_NAME, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, DirectDelivery, Transport, sends_immediately
+from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately
 
-P = ParamSpec("P")
+if TYPE_CHECKING:
+    from .transport.nng import TlsCreds
+
 R = TypeVar("R")
 HELLO, BYE = "hello", "bye"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CrashFault:
-    """Crash this party after it sends round ``after`` (a tag, or its last path segment)."""
-
-    after: str
+MAX_EARLY_ABORTS = 1024
+SendObserver = Callable[[str], None]
+"""Called with the full round tag after every send of this node (e.g. a crash fault trigger)."""
 
 
 class Node:
+    """One party: identity, transport, mailbox and the protocol instances it runs.
+
+    ``Node(party_id, peers={id: address}, session=...)`` opens a pynng transport (``tls`` for
+    mutual TLS; ``transport_kind="tcp"`` for the asyncio TCP one); ``Node(party_id, transport=t, parties=ids, session=...)`` runs over a given
+    transport (netsim, or a pre-connected pynng one); :meth:`from_config` takes a
+    :class:`NodeConfig`. Use ``async with node:`` or :meth:`start` / :meth:`close`.
+    """
+
     def __init__(
         self,
         party_id: int,
         peers: Mapping[int, str] | None = None,
         *,
+        session: bytes | str,
         transport: Transport | None = None,
-        parties: tuple[int, ...] | None = None,
-        session: bytes = b"mpc-default-session",
+        parties: Sequence[int] | None = None,
         timeout: float = 10.0,
         connect_timeout: float = 30.0,
-        rng: Csprng | None = None,
         limits: codec.Limits = codec.DEFAULT_LIMITS,
-        crash: CrashFault | None = None,
-        on_crash: Callable[[], None] | None = None,
-        tls: Any = None,
-        neighbors: tuple[int, ...] | None = None,
+        neighbors: Sequence[int] | None = None,
+        barrier: Barrier = "mesh",
+        rng: Csprng | None = None,
+        tls: TlsCreds | None = None,
         transport_kind: str = "nng",
     ) -> None:
         if transport is None:
@@ -63,57 +86,118 @@ class Node:
 
             transport = new_transport(transport_kind, party_id, peers, tls=tls,
                                       max_message_bytes=limits.max_message_bytes)
-            parties = tuple(sorted(peers))
+            parties = tuple(peers)
         if parties is None:
-            parties = tuple(sorted({party_id, *transport.peers}))
-        if party_id not in parties:
-            raise ConfigError(f"party {party_id} is not among the parties {parties}")
-        self.party_id = party_id
-        self.parties = parties
+            parties = (party_id, *transport.peers)
+        config = NodeConfig(
+            party_id=party_id, parties=tuple(parties), session=session_bytes(session), timeout=timeout,
+            connect_timeout=connect_timeout, limits=limits,
+            neighbors=None if neighbors is None else tuple(neighbors), barrier=barrier,
+            transport=transport_kind,
+        )
+        self._setup(config, transport, rng)
+
+    @classmethod
+    def from_config(cls, config: NodeConfig, transport: Transport | None = None, *,
+                    peers: Mapping[int, str] | None = None, tls: TlsCreds | None = None,
+                    rng: Csprng | None = None) -> Node:
+        """A node for ``config`` over ``transport``, or over pynng to ``peers`` (addresses)."""
+        if transport is None:
+            if peers is None:
+                raise ConfigError("Node needs either peers (addresses) or a transport")
+            from .transport.tcp import new_transport
+
+            transport = new_transport(config.transport, config.party_id, peers, tls=tls,
+                                      max_message_bytes=config.limits.max_message_bytes)
+        node = cls.__new__(cls)
+        node._setup(config, transport, rng)
+        return node
+
+    def _setup(self, config: NodeConfig, transport: Transport, rng: Csprng | None) -> None:
+        self.config = config
+        self.party_id = config.party_id
+        self.parties = config.parties
         # the peers this node exchanges hello/bye with (all, unless the protocol is not a mesh)
-        self.neighbors = tuple(p for p in (parties if neighbors is None else neighbors) if p != party_id)
+        self.neighbors = config.peers
         self.transport = transport
         self._immediate = sends_immediately(transport)
-        self.session = session
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
+        self.session = config.session
+        self.timeout = config.timeout
+        self.connect_timeout = config.connect_timeout
         self.rng = rng if rng is not None else Csprng()
-        self.limits = limits
-        self.log = logging.getLogger(f"mpc.party{party_id}")
-        self.mailbox = Mailbox(session, parties, limits)
+        self.limits = config.limits
+        self.log = logging.getLogger(f"mpc.party{config.party_id}")
+        self.mailbox = Mailbox(config.session, config.parties, config.limits)
         self.rejected: list[ProtocolError] = []  # the last few rejected messages, for inspection
         self.rejected_count = 0
-        self._crash = crash
-        self._on_crash = on_crash
+        self._send_observers: list[SendObserver] = []
         self._instances = 0
         self._control: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._control_event = asyncio.Event()
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._pump_task: asyncio.Task[None] | None = None
+        self._started = False
+        # the transport's message path (netsim's object mode): no codec between in-process nodes
+        self._send_messages: Callable[[list[tuple[int, Message]]], dict[int, TransportError]] | None = None
+        self._nonce = os.urandom(8)  # this incarnation: a peer that sees a new one knows we restarted
+        self._incarnations: dict[int, bytes] = {}
+        self._peer_counts: dict[int, int] = {}
+        self._names: set[str] = set()
+        self._running: dict[str, asyncio.Future[Any]] = {}
+        self._abort_cause: dict[str, dict[str, Any]] = {}  # instance -> the abort that stopped it
+        self._early_aborts: dict[str, dict[str, Any]] = {}  # aborts for instances not started here yet
+        self._background: set[asyncio.Task[None]] = set()
+        self._shape = Shape(party_id=config.party_id, peers=config.peers, root=config.root, star=config.star)
+
+    def add_send_observer(self, observer: SendObserver) -> None:
+        """Call ``observer(tag)`` after every send (the application layer's crash faults use it;
+        an exception it raises, such as :class:`Crashed`, ends the running protocol)."""
+        self._send_observers.append(observer)
 
     # -- lifecycle --------------------------------------------------------------------
-    async def __aenter__(self) -> Node:
+    async def start(self) -> None:
+        """Connect, then pass the start barrier: every neighbour (mesh) or the root (star) answered."""
+        if self._started:
+            return
         await self.transport.start(self.connect_timeout)
         if isinstance(self.transport, DirectDelivery):
             self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
         else:
             self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+        if isinstance(self.transport, MessageTransport) and self.transport.objects:
+            self.transport.set_message_sink(self.accept)
+            self._send_messages = self.transport.send_messages
         try:
             await self._barrier(HELLO, self.connect_timeout)
         except BaseException:
             await self._shutdown()
             raise
+        if self._instances == 0 and self._peer_counts:
+            # a restarted party: the others' counter says how many unnamed computations ran, so
+            # the next unnamed one has the same instance id everywhere
+            self._instances = max(self._peer_counts.values())
+        self._started = True
+
+    async def close(self, *, goodbye: bool = True) -> None:
+        """Pass the close barrier (unless ``goodbye`` is false: a crash says none), then release the
+        transport. Idempotent."""
+        if goodbye and self._started:
+            with contextlib.suppress(MpcError, TimeoutError):
+                await self._barrier(BYE, min(self.timeout, 5.0), tolerate_down=True)
+        self._started = False
+        await self._shutdown()
+
+    async def __aenter__(self) -> Node:
+        await self.start()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is not None and issubclass(exc_type, Crashed):
-            await self._shutdown()  # a crashed party says no goodbye
-            return
-        with contextlib.suppress(MpcError, TimeoutError):
-            await self._barrier(BYE, min(self.timeout, 5.0), tolerate_down=True)
-        await self._shutdown()
+        # a crashed party says no goodbye
+        await self.close(goodbye=not (exc_type is not None and issubclass(exc_type, Crashed)))
 
     async def _shutdown(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         if self._pump_task is not None:
             self._pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -121,32 +205,48 @@ class Node:
             self._pump_task = None
         await self.transport.close()
 
+    def _barrier_plan(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Whom to tell first, whom to wait for, whom to tell once they all arrived."""
+        peers = self.neighbors
+        if self.config.barrier == "mesh":
+            return peers, peers, ()
+        if self.party_id == self.config.root:
+            return (), peers, peers
+        root = (self.config.root,)
+        return root, root, ()
+
     async def _barrier(self, kind: str, timeout: float, tolerate_down: bool = False) -> None:
-        """Tell every peer ``kind`` and wait until every peer said it too (or went away)."""
-        peers = list(self.neighbors)
-        down = self.mailbox.down
-        live = [p for p in peers if p not in down]
-        data = self._message(CONTROL, kind, None).to_bytes()
+        """Tell ``kind`` and wait for it, in the configured shape (see :class:`NodeConfig`)."""
+        first, wait, then = self._barrier_plan()
         try:
             async with asyncio.timeout(timeout):
-                results = await self._send_all([(p, data) for p in live])
-                for p, r in zip(live, results, strict=True):
-                    if isinstance(r, BaseException) and not tolerate_down:
-                        raise PartyDropped(p, f"cannot reach it: {r}")
+                await self._tell(kind, first, tolerate_down)
                 # a set that _on_control and lost connections shrink: O(1) per answer, not O(peers)
                 down = self.mailbox.down
-                waiting = self._waiting[kind] = {p for p in peers if p not in self._control[kind] and p not in down}
+                waiting = self._waiting[kind] = {p for p in wait if p not in self._control[kind] and p not in down}
                 while waiting:
                     self._control_event.clear()
                     await self._control_event.wait()
+                await self._tell(kind, then, tolerate_down)
         except TimeoutError:
-            waiting = [p for p in peers if p not in self._control[kind]]
-            if not waiting:  # everyone answered; only our own sends were slow (a loaded loop)
+            missing = [p for p in wait if p not in self._control[kind]]
+            if not missing:  # everyone answered; only our own sends were slow (a loaded loop)
                 return
-            raise PartyDropped(waiting[0], f"no {kind} within {timeout:g}s (also waiting for {waiting[1:]})") from None
-        dropped = [p for p in peers if p not in self._control[kind]]
+            raise PartyDropped(missing[0], f"no {kind} within {timeout:g}s (also waiting for {missing[1:]})") from None
+        dropped = [p for p in wait if p not in self._control[kind]]
         if dropped and not tolerate_down:
             raise PartyDropped(dropped[0], f"went away before {kind}")
+
+    async def _tell(self, kind: str, peers: tuple[int, ...], tolerate_down: bool) -> None:
+        down = self.mailbox.down
+        live = [p for p in peers if p not in down]
+        if not live:
+            return
+        payload = {"nonce": self._nonce, "count": self._instances, "star": self.config.star} if kind == HELLO else None
+        msg = self._message(CONTROL, kind, payload)
+        for p, r in zip(live, await self._send_all([(p, msg) for p in live]), strict=True):
+            if isinstance(r, BaseException) and not tolerate_down:
+                raise PartyDropped(p, f"cannot reach it: {r}")
 
     # -- receiving --------------------------------------------------------------------
     async def _pump(self) -> None:
@@ -165,28 +265,49 @@ class Node:
             return  # not even decoded
         try:
             msg, charge = Message.from_bytes_charged(data, self.limits)
-            if msg.sender != peer:
-                raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
-            if msg.instance == CONTROL:
-                self._on_control(msg)
-            else:
-                self.mailbox.deliver(msg, charge)
+            self._accept(peer, msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
-            if not isinstance(exc, ProtocolError):
-                # the type only: the text of an arbitrary exception could quote peer data
-                self.log.error("party %d: internal error (%s) on a message from %d",
-                               self.party_id, type(exc).__name__, peer)
-                exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
-            if exc.peer is None:
-                exc.peer = peer
-            self.rejected_count += 1
-            self.rejected = [*self.rejected[-31:], exc]
-            if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
-                self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
-                                 self.rejected_count, exc)
-            if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
-                self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
-                self._gone(peer, "cut off")
+            self._reject(peer, exc)
+
+    def accept(self, peer: int, msg: Message, size: int, charge: int) -> None:
+        """Ingress of a message that arrived as an object (a transport's message path): the same
+        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size,
+        ``charge`` what decoding it would have charged (:func:`mpc.codec.decode_charged`)."""
+        if peer in self.mailbox.cut_off:
+            return
+        try:
+            if size > self.limits.max_message_bytes:
+                raise CodecError(f"message of {size} bytes exceeds the limit of {self.limits.max_message_bytes}")
+            self._accept(peer, msg, charge)
+        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
+            self._reject(peer, exc)
+
+    def _accept(self, peer: int, msg: Message, charge: int) -> None:
+        if msg.sender != peer:
+            raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
+        if msg.instance == CONTROL:
+            self._on_control(msg)
+        else:
+            self.mailbox.deliver(msg, charge)
+            if msg.tag in AGREEMENT_TAGS:
+                self._on_early_abort(msg)
+
+    def _reject(self, peer: int, exc: Exception) -> None:
+        if not isinstance(exc, ProtocolError):
+            # the type only: the text of an arbitrary exception could quote peer data
+            self.log.error("party %d: internal error (%s) on a message from %d",
+                           self.party_id, type(exc).__name__, peer)
+            exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
+        if exc.peer is None:
+            exc.peer = peer
+        self.rejected_count += 1
+        self.rejected = [*self.rejected[-31:], exc]
+        if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
+            self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
+                             self.rejected_count, exc)
+        if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
+            self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
+            self._gone(peer, "cut off")
 
     def _gone(self, peer: int, reason: str) -> None:
         self.mailbox.mark_down(peer, reason)
@@ -199,6 +320,8 @@ class Node:
             raise ProtocolError("control message for another session", peer=msg.sender)
         if msg.tag not in self._control:
             raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
+        if msg.tag == HELLO:
+            self._on_hello(msg.sender, msg.payload)
         self._control[msg.tag].add(msg.sender)
         waiting = self._waiting[msg.tag]
         if msg.sender in waiting:
@@ -206,14 +329,60 @@ class Node:
             if not waiting:
                 self._control_event.set()
 
+    def _on_hello(self, peer: int, payload: Any) -> None:
+        if not (isinstance(payload, dict) and isinstance(payload.get("nonce"), bytes) and len(payload["nonce"]) <= 32
+                and isinstance(payload.get("count"), int) and 0 <= payload["count"] < 1 << 62
+                and isinstance(payload.get("star"), bool)):
+            raise ProtocolError("malformed hello", peer=peer)
+        if payload["star"] and not self._shape.star:
+            # one party's neighbours are not everyone: the whole session's agreement steps go
+            # through the root (as the star barrier does), else the root would not answer it
+            self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
+        known = self._incarnations.get(peer)
+        self._incarnations[peer] = payload["nonce"]
+        self._peer_counts[peer] = payload["count"]
+        if known is not None and known != payload["nonce"]:
+            self._peer_restarted(peer)
+
+    def _peer_restarted(self, peer: int) -> None:
+        """A new incarnation of ``peer`` said hello: what its old one owed us is lost (waits on it
+        fail now), it takes part in the next computation, and it needs our hello to start."""
+        self.log.info("party %d: party %d restarted", self.party_id, peer)
+        self.mailbox.mark_down(peer, "it restarted; its part of the computation in flight is lost")
+        self.mailbox.mark_up(peer)
+        self._control[BYE].discard(peer)
+        star, root = self.config.barrier == "star", self.config.root
+        if self._started and (not star or root in (self.party_id, peer)):
+            task = asyncio.get_running_loop().create_task(self._tell(HELLO, (peer,), tolerate_down=True))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _on_early_abort(self, msg: Message) -> None:
+        """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
+        p = msg.payload
+        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False:
+            cause = p if p.get("relayed") else {**p, "by": msg.sender}
+        elif msg.tag.endswith(DECISION) and isinstance(p, dict):
+            cause = p
+        else:
+            return
+        task = self._running.pop(msg.instance, None)
+        if task is None:  # not started here yet: stop it as soon as it starts
+            self._early_aborts[msg.instance] = cause
+            while len(self._early_aborts) > MAX_EARLY_ABORTS:
+                self._early_aborts.pop(next(iter(self._early_aborts)))
+        elif not task.done():
+            self._abort_cause[msg.instance] = cause
+            task.cancel()
+
     # -- sending ----------------------------------------------------------------------
     def _message(self, instance: str, tag: str, payload: Any) -> Message:
         return Message(session=self.session, instance=instance, tag=tag, sender=self.party_id, payload=payload)
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""
-        encoded: bytes | None = None
-        sends = []
+        msg: Message | None = None
+        sends: list[tuple[int, Message]] = []
         members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
         for peer, payload in payloads.items():
             if peer == self.party_id:
@@ -223,9 +392,9 @@ class Node:
                 raise ConfigError(f"unknown party {peer}")
             if peer in down:
                 continue  # it is gone; the protocol's quorum logic decides whether that matters
-            if not same or encoded is None:
-                encoded = self._message(instance, tag, payload).to_bytes()
-            sends.append((peer, encoded))
+            if not same or msg is None:
+                msg = self._message(instance, tag, payload)
+            sends.append((peer, msg))
         if sends:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
                 if isinstance(r, TransportError):
@@ -234,33 +403,37 @@ class Node:
                     self.mailbox.mark_down(peer, str(r))
                 elif r is not None:
                     raise r
-        self._after_send(tag)
+        for observer in self._send_observers:
+            observer(tag)
 
-    async def _send_all(self, sends: list[tuple[int, bytes]]) -> list[BaseException | None]:
-        """Send each ``(peer, data)`` concurrently; a failed send's exception is returned in its place.
+    async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
+        """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
 
-        A transport whose ``send`` never suspends (netsim's, marked ``immediate_send``) is called in
-        a plain loop: a task per message would dominate a simulation of thousands of parties. A
-        single send is awaited directly too (no task, which matters for dependent round trips).
+        A message object repeated in ``sends`` (a broadcast) is encoded once. On a transport's
+        message path nothing is encoded. A transport whose ``send`` never suspends (netsim's,
+        marked ``immediate_send``) is called in a plain loop: a task per message would dominate a
+        simulation of thousands of parties. A single send is awaited directly too (no task, which
+        matters for dependent round trips).
         """
-        if len(sends) > 1 and not self._immediate:
-            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in sends), return_exceptions=True))
         out: list[BaseException | None] = []
-        for peer, data in sends:
+        if self._send_messages is not None:
+            failed = self._send_messages(sends)  # an unencodable payload raises, as to_bytes() below
+            return [failed.get(peer) for peer, _ in sends] if failed else [None] * len(sends)
+        encoded: list[tuple[int, bytes]] = []
+        last: tuple[Message, bytes] | None = None
+        for peer, msg in sends:
+            if last is None or last[0] is not msg:
+                last = (msg, msg.to_bytes())
+            encoded.append((peer, last[1]))
+        if len(encoded) > 1 and not self._immediate:
+            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in encoded), return_exceptions=True))
+        for peer, data in encoded:
             try:
                 await self.transport.send(peer, data)
                 out.append(None)
             except Exception as exc:  # as gather(return_exceptions=True) would hand it back
                 out.append(exc)
         return out
-
-    def _after_send(self, tag: str) -> None:
-        crash = self._crash
-        if crash is not None and (tag == crash.after or tag.rsplit("/", 1)[-1] == crash.after):
-            self._crash = None
-            self.log.info("party %d: crash fault after %r", self.party_id, tag)
-            if self._on_crash is not None:
-                self._on_crash()
 
     # -- the Port a Context sees ---------------------------------------------------------
     @property
@@ -277,23 +450,92 @@ class Node:
         return self.transport.stats.as_dict()
 
     # -- running protocols ------------------------------------------------------------
+    def _claim(self, protocol: Callable[..., Any], name: str | None) -> str:
+        if name is None:  # the default for sequential programs: the same call order everywhere
+            self._instances += 1
+            return f"{getattr(protocol, '__name__', 'protocol')}#{self._instances}"
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME or "#" in name or name.startswith("~"):
+            raise ConfigError(f"a computation name is 1..{MAX_NAME} characters without '#' or a leading '~'")
+        if name in self._names:
+            raise NameInUse(f"the computation name {name!r} was already used in this session")
+        self._names.add(name)
+        return name
+
+    async def _agree(self, ctx: Context, tag: str, view: Any, decide: Callable[..., Decision]) -> Decision:
+        return await settle(self, self._shape, ctx.instance, tag, view, decide, self.timeout)
+
+    async def _computation(self, ctx: Context, job: JobDescriptor | None, body: Awaitable[R]) -> R:
+        """The job agreement (if any), then the protocol: one task, which another party's abort cancels."""
+        try:
+            if job is not None:
+                outside = set(job.parties) - set(self.parties)
+                if outside:
+                    raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
+                decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)
+                if decision is not None:
+                    raise agreed_error(decision, self.party_id, None)
+        except BaseException:
+            if inspect.iscoroutine(body):
+                body.close()  # never started: no "was never awaited" warning
+            raise
+        return await body
+
     async def run(
         self,
-        protocol: Callable[Concatenate[Context, P], Awaitable[R]],
-        *args: P.args,
-        **kwargs: P.kwargs,
+        protocol: Callable[..., Awaitable[R]],
+        *args: Any,
+        name: str | None = None,
+        job: JobDescriptor | None = None,
+        **kwargs: Any,
     ) -> R:
-        """Run one protocol instance; its messages are scoped by a per-node instance counter.
+        """Run ``protocol(ctx, *args, **kwargs)`` as one computation and return its result.
 
-        Every party must start the same instances in the same order (as in MPyC's program counter).
+        ``name`` identifies the computation at every party (computations with different names may
+        run concurrently, started in any order; a name is used once per session). Without it, a
+        per-node counter numbers the computations: every party must then start them in the same
+        order. ``job``: the parties first compare their public job descriptors and all raise
+        :class:`JobMismatch` (naming the fields) if they differ; nothing else was sent. Afterwards
+        (unless the config turns it off) the live parties agree: all return their output, or all
+        raise the same type of error.
         """
-        self._instances += 1
-        instance = f"{getattr(protocol, '__name__', 'protocol')}#{self._instances}"
+        instance = self._claim(protocol, name)
         ctx = Context(self, instance)
+        result: Any = None
+        error: Exception | None = None
         try:
-            return await protocol(ctx, *args, **kwargs)
+            try:
+                task = asyncio.ensure_future(self._computation(ctx, job, protocol(ctx, *args, **kwargs)))
+                self._running[instance] = task
+                early = self._early_aborts.pop(instance, None)
+                if early is not None:
+                    self._abort_cause[instance] = early
+                    task.cancel()
+                try:
+                    result = await task
+                finally:
+                    self._running.pop(instance, None)
+            except Crashed:
+                raise
+            except asyncio.CancelledError:
+                if instance not in self._abort_cause:
+                    raise
+            except Exception as exc:  # noqa: BLE001 - the survivors learn of it, then it is raised
+                error = exc
+            if not self.config.survivor_agreement:
+                if error is not None:
+                    raise error
+                return result
+            cause = self._abort_cause.get(instance)
+            decision = await self._agree(ctx, END_TAG, end_view(result, error, cause), decide_end)
+            if decision is None and error is None and cause is None:
+                return result
+            agreed = agreed_error(decision or {"kind": "ComputationAborted"}, self.party_id, error)
+            if agreed is error:
+                raise error
+            raise agreed from error
         finally:
+            self._abort_cause.pop(instance, None)
             self.mailbox.finish(instance)
 
 
-__all__ = ["CrashFault", "Node"]
+__all__ = ["Barrier", "Node", "NodeConfig", "SendObserver", "session_bytes"]

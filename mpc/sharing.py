@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import MpcError
-from .field import GF61, U64, Domain, PrimeField
+from .field import BLOCK, GF61, U64, Domain, PrimeField
 from .rng import Csprng
 
 
@@ -43,32 +43,56 @@ def _check_points(points: Sequence[int], field: PrimeField) -> tuple[int, ...]:
         raise SharingError(f"duplicate evaluation points {pts}")
     if any(x % field.modulus == 0 for x in pts):
         raise SharingError("evaluation point 0 would reveal the secret")
+    if any(not 0 < x < 1 << 32 for x in pts):
+        raise SharingError("evaluation points are party ids in 1..2^32 − 1")
     return pts
 
 
 def shamir_share(secret: U64, points: Sequence[int], t: int, rng: Csprng, field: PrimeField = GF61) -> U64:
     """Evaluate a random degree-``t`` polynomial with constant term ``secret`` at ``points``.
 
-    Returns shares stacked on axis 0, in the order of ``points``.
+    Returns shares stacked on axis 0, in the order of ``points`` (shape ``(len(points),
+    *secret.shape)``). This is the one Shamir sharer of the code base (inputs, preprocessing,
+    SecAgg's key shares). Horner's rule runs over the coefficients with all points at once
+    (:meth:`PrimeField.horner_step`), so the cost is ``t`` vector steps whatever the number of
+    points; long secrets go block by block, so the random coefficients and temporaries of one
+    block stay in cache and no ``(t, len)`` coefficient array is ever built.
     """
     pts = _check_points(points, field)
     if not 0 <= t < len(pts):
         raise SharingError(f"threshold t={t} needs 0 <= t < n={len(pts)}")
-    coeffs = field.random(rng, (t, *secret.shape))
-    shares = np.empty((len(pts), *secret.shape), dtype=np.uint64)
-    for k, x in enumerate(pts):
-        acc = coeffs[t - 1].copy() if t else secret.copy()
-        for j in range(t - 2, -1, -1):  # Horner: t scalar multiplications per point
-            acc = field.add(field.scale(acc, x), coeffs[j])
-        if t:
-            acc = field.add(field.scale(acc, x), secret)
-        shares[k] = acc
-    return shares
+    if secret.dtype != np.uint64:
+        raise SharingError(f"secrets are uint64 field elements, got {secret.dtype}")
+    flat = np.ascontiguousarray(secret).reshape(-1)
+    n, size = len(pts), flat.size
+    out = np.empty((n, size), dtype=np.uint64)
+    if t == 0:
+        out[:] = flat  # degree 0: every share is the secret (callers decide whether that is allowed)
+        return out.reshape((n, *secret.shape))
+    xs = np.array(pts, dtype=np.uint64)
+    cols = max(1, BLOCK // n)  # a block of n rows holds about BLOCK elements
+    for s in range(0, size, cols):
+        e = min(s + cols, size)
+        coeffs = field.random(rng, (t, e - s))  # c_1..c_t of this block's polynomials
+        acc = out[:, s:e]
+        acc[:] = coeffs[t - 1]
+        for j in range(t - 2, -1, -1):  # f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
+            field.horner_step(acc, xs, coeffs[j])
+        field.horner_step(acc, xs, flat[s:e])
+    return out.reshape((n, *secret.shape))
 
 
 def lagrange_at_zero(points: tuple[int, ...], modulus: int = GF61.modulus) -> tuple[int, ...]:
     """Coefficients λ_i with f(0) = Σ λ_i f(x_i) for deg f < len(points); cached per point set."""
     return lagrange_at(points, 0, modulus)
+
+
+def reconstruction_set(me: int, others: Sequence[int], size: int) -> tuple[int, ...]:
+    """``me`` and the ``size − 1`` ids nearest to it: nearby points give small integer Lagrange
+    coefficients (for 3 parties, t = 1 always ±1, 2 or 3), which :meth:`PrimeField.lincomb`
+    applies with one multiply per term."""
+    near = sorted(others, key=lambda p: (abs(p - me), p))
+    return (me, *near[: size - 1])
 
 
 def shamir_reconstruct(points: Sequence[int], shares: U64, field: PrimeField = GF61) -> U64:
@@ -80,28 +104,40 @@ def shamir_reconstruct(points: Sequence[int], shares: U64, field: PrimeField = G
     pts = _check_points(points, field)
     if shares.shape[0] != len(pts):
         raise SharingError(f"{shares.shape[0]} shares for {len(pts)} points")
-    lam = lagrange_at_zero(pts, field.modulus)
-    acc = field.scale(shares[0], lam[0])
-    for k in range(1, len(pts)):
-        acc = field.add(acc, field.scale(shares[k], lam[k]))
-    return acc
+    return field.lincomb(lagrange_at_zero(pts, field.modulus), list(shares))
 
 
 def shamir_consistent(points: Sequence[int], shares: U64, t: int, field: PrimeField = GF61) -> bool:
     """True when all shares lie on one polynomial of degree ≤ t (detects inconsistent shares)."""
     pts = _check_points(points, field)
-    if len(pts) <= t + 1:
-        return True
-    base = pts[: t + 1]
+    if shares.shape[0] != len(pts):
+        raise SharingError(f"{shares.shape[0]} shares for {len(pts)} points")
+    base = list(shares[: t + 1])
     for k in range(t + 1, len(pts)):
-        x = pts[k]
-        lam = lagrange_at(base, x, field.modulus)
-        acc = field.scale(shares[0], lam[0])
-        for j in range(1, t + 1):
-            acc = field.add(acc, field.scale(shares[j], lam[j]))
-        if not np.array_equal(acc, shares[k]):
+        if not np.array_equal(field.lincomb(lagrange_at(pts[: t + 1], pts[k], field.modulus), base), shares[k]):
             return False
     return True
+
+
+def inconsistent_shares(points: Sequence[int], shares: U64, t: int, field: PrimeField = GF61, *,
+                        trusted: int | None = None) -> tuple[int, ...]:
+    """The points whose shares may be wrong; ``()`` when all lie on one polynomial of degree ≤ t.
+
+    n shares of a degree-t sharing over-determine it when n ≥ t + 2, so any single wrong share is
+    detected. It is also *identified* when the other n − 1 shares still over-determine the
+    polynomial (n ≥ t + 3) and agree: then exactly one point is returned. Otherwise (n = t + 2,
+    or several wrong shares) every point but ``trusted`` (one's own share) is a suspect.
+    """
+    pts = _check_points(points, field)
+    if shamir_consistent(pts, shares, t, field):
+        return ()
+    suspects = [x for x in pts if x != trusted]
+    if len(pts) - 1 >= t + 2:
+        alone = [x for k, x in enumerate(pts) if x != trusted
+                 and shamir_consistent(pts[:k] + pts[k + 1:], np.delete(shares, k, axis=0), t, field)]
+        if len(alone) == 1:
+            return tuple(alone)
+    return tuple(suspects)
 
 
 @lru_cache(maxsize=4096)
@@ -122,8 +158,10 @@ __all__ = [
     "SharingError",
     "additive_reconstruct",
     "additive_share",
+    "inconsistent_shares",
     "lagrange_at",
     "lagrange_at_zero",
+    "reconstruction_set",
     "shamir_consistent",
     "shamir_reconstruct",
     "shamir_share",

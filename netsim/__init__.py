@@ -2,8 +2,9 @@
 
 The runner uses two entry points, :func:`build_network` and :func:`run`; everything else is
 netsim's own business: :mod:`netsim.clock` (the virtual-time event loop), :mod:`netsim.links`
-(latency, jitter, bandwidth, loss), :mod:`netsim.faults`, :mod:`netsim.trace` and
-:mod:`netsim.summary` (JSONL traces and their summary).
+(latency, jitter, bandwidth, loss), :mod:`netsim.faults` (typed faults, parsed once),
+:mod:`netsim.objects` (the object wire mode), :mod:`netsim.trace` and :mod:`netsim.summary`
+(JSONL traces and their summary).
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .clock import Deadlock, VirtualTimeLoop, run
-from .faults import FaultPlan
+from .faults import AfterRound, AtTime, Crash, Fault, FaultPlan, Partition, Restart, Silent, Slow, Trigger
+from .faults import parse_fault, parse_faults, parse_trigger
 from .trace import Tracer
-from .transport import SimNetwork, SimTransport
+from .transport import WIRES, SimNetwork, SimTransport
 
 
 def build_network(parties: Iterable[int], network: Mapping[str, Any], *, seed: int = 0,
-                  faults: Sequence[Any] = (), trace: str | None = None) -> SimNetwork:
-    """A network for a scenario's ``[network]`` table and ``[[faults]]`` (see :mod:`netsim.links`,
-    :mod:`netsim.faults`); ``trace`` names a JSONL file receiving one line per message."""
-    net = SimNetwork(parties, network, seed=seed)
+                  faults: Sequence[Fault] = (), trace: str | None = None, wire: str | None = None) -> SimNetwork:
+    """A network for a scenario's ``[network]`` table and parsed ``[[faults]]`` (see
+    :mod:`netsim.links`, :mod:`netsim.faults`); ``trace`` names a JSONL file receiving one line
+    per message; ``wire`` (``objects`` | ``bytes``) overrides ``network.wire``."""
+    net = SimNetwork(parties, network, seed=seed, wire=wire)
     net.plan = FaultPlan(net, faults)
     if trace is not None:
         net.tracer = Tracer(trace)
-        net.observers.append(net.tracer)
+        net.monitors.append(net.tracer)
     return net
 
 
-__all__ = ["Deadlock", "FaultPlan", "SimNetwork", "SimTransport", "Tracer", "VirtualTimeLoop", "build_network", "run"]
+__all__ = [
+    "WIRES", "AfterRound", "AtTime", "Crash", "Deadlock", "Fault", "FaultPlan", "Partition", "Restart",
+    "Silent", "SimNetwork", "SimTransport", "Slow", "Tracer", "Trigger", "VirtualTimeLoop", "build_network",
+    "parse_fault", "parse_faults", "parse_trigger", "run",
+]

@@ -17,6 +17,7 @@ out at once if ``f`` is slow. Simulated code should not use threads.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import selectors
 from collections.abc import Callable, Coroutine
@@ -115,10 +116,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if hook is None:
             self.__dict__.pop("call_soon", None)
         else:
-            self.call_soon = self._hooked_call_soon  # type: ignore[method-assign]
+            self.__dict__["call_soon"] = functools.partial(self._hooked_call_soon, hook)
 
-    def _hooked_call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
-        return super().call_soon(self._cpu_hook, callback, *args, context=context)
+    def _hooked_call_soon(self, hook: Callable[..., Any], callback: Callable[..., Any], *args: Any,
+                          context: Any = None) -> asyncio.Handle:
+        return super().call_soon(hook, callback, *args, context=context)
 
     def time(self) -> float:
         return self._now

@@ -187,8 +187,8 @@ class LinkTable:
             self._links.append((src, dst, keys))
             if entry.get("both", False):
                 self._links.append((dst, src, keys))
-        for src, dst, keys in self._links:
-            self._explicit[(src, dst)] = _apply(self._resolve_parties(src, dst), keys, f"network.links {src}->{dst}")
+        for src, dst, overrides in self._links:
+            self._explicit[(src, dst)] = _apply(self._resolve_parties(src, dst), overrides, f"network.links {src}->{dst}")
         self._memo: dict[tuple[int, int], Link] = {}
         self.uniform = not self._party and not self._explicit  # every link is the base link
 

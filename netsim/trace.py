@@ -3,7 +3,7 @@
 A line is ``{"t": sent_at, "at": arrives_at | null, "from": src, "to": dst, "inst": instance,
 "tag": round tag, "size": bytes}`` with times in seconds rounded to the nanosecond. ``at`` is null
 for a message the network lost. Keys are written in a fixed order so that the same seed gives
-the same file, byte for byte.
+the same file, byte for byte, in either wire mode (the size is the encoded size either way).
 """
 
 from __future__ import annotations
@@ -11,28 +11,25 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from .wire import message_header
-
 
 def _time(t: float | None) -> str:
     return "null" if t is None else repr(round(t, 9))
 
 
 class Tracer:
-    """An observer for :attr:`SimNetwork.observers` writing JSONL to ``path``."""
+    """A monitor for :attr:`SimNetwork.monitors` writing JSONL to ``path``."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._fh: IO[str] | None = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed by close())
         self.count = 0
 
-    def __call__(self, sent: float, arrives: float | None, src: int, dst: int, data: bytes) -> None:
+    def __call__(self, sent: float, arrives: float | None, src: int, dst: int, inst: str, tag: str, size: int) -> None:
         fh = self._fh
         if fh is None:
             return
-        inst, tag = message_header(data) or ("?", "?")
         fh.write(f'{{"t":{_time(sent)},"at":{_time(arrives)},"from":{src},"to":{dst},'
-                 f'"inst":{json.dumps(inst)},"tag":{json.dumps(tag)},"size":{len(data)}}}\n')
+                 f'"inst":{json.dumps(inst)},"tag":{json.dumps(tag)},"size":{size}}}\n')
         self.count += 1
 
     def close(self) -> None:

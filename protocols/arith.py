@@ -37,7 +37,10 @@ SOURCES = ("dealer", "dn07")
 
 
 def scheme_of(job: Job) -> Scheme:
-    return Scheme.make(job.sharing, job.parties, job.threshold)
+    verify = job.options.get("verify_openings", False)
+    if not isinstance(verify, bool):
+        raise ConfigError(f"options.verify_openings must be true or false, got {verify!r}")
+    return Scheme.make(job.sharing, job.parties, job.threshold, verify=verify)
 
 
 def extra_parties(job: Job) -> tuple[int, ...]:
@@ -161,7 +164,8 @@ async def run_dot(run: Run, x: Array | None) -> PartyResult:
     bv = await run.beaver(Need(triples=(len(vals) - 2) * n + triples, doubles=doubles))
     vals = await product_tree(bv, vals, until=2)
     z = await bv.dot(vals[0], vals[1])
-    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)))
+    # "the sum of that product": a scalar (a 0-d array), not a one-element vector
+    return await run.finish(bv, _int_result(run.scheme, await bv.open(z)).reshape(()))
 
 
 # -- matvec: the input parties but the last own the rows of M, the last owns v; output M·v -------
@@ -208,7 +212,7 @@ def fixed_params(job: Job, scheme: Scheme) -> FixedParams:
     if not isinstance(int_bits, int) or not 0 <= int_bits <= 30 or not isinstance(min_kappa, int):
         raise ConfigError("options.int_bits must be an integer in 0..30 and min_kappa an integer")
     contributors = 1 if job.triples == "dealer" else len(scheme.parties)
-    return FixedParams.plan(scheme, f, int_bits, contributors, min_kappa)
+    return FixedParams.plan(scheme, f, int_bits, contributors, min_kappa=min_kappa)
 
 
 @spec_run
@@ -230,6 +234,7 @@ async def run_meanvar(run: Run, x: Array | None) -> PartyResult:
     opened = dom.decode(await bv.open(both)).astype(np.float64) / (P * 2.0 ** params.frac_bits)
     mean, second = opened[:n], opened[n:]
     run.meta.update({"frac_bits": params.frac_bits, "kappa": params.kappa,
+                     "truncation": "statistical" if params.kappa is not None else "perfect",
                      "truncation_error_bound": params.error_bound(bv.pool.mask_contributors)})
     return await run.finish(bv, np.concatenate([mean, second - mean * mean]))
 
@@ -260,7 +265,7 @@ def ref_dot(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyRe
     out = vals[0]
     for v in vals[1:]:
         out = out * v
-    return _signed(np.asarray([sum(out.tolist())], dtype=object), job)
+    return _signed(np.asarray([sum(out.tolist())], dtype=object), job).reshape(())
 
 
 def ref_matvec(job: Job, inputs: Mapping[int, Array], results: Mapping[int, PartyResult]) -> Array:

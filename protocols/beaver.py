@@ -26,9 +26,7 @@ import numpy as np
 from mpc.context import Context
 from mpc.errors import ConfigError
 from mpc.field import GF61, U64
-from mpc.sharing import lagrange_at_zero
 
-from . import kernels
 from .common import Scheme, open_values
 from .triples import Pool
 
@@ -79,8 +77,8 @@ class Beaver:
         masked = np.empty((2, total), dtype=np.uint64)  # row 0: x − a, row 1: y − b
         off = 0
         for (x, y), n in zip(pairs, sizes, strict=True):
-            kernels.sub(self.dom, x.reshape(-1), a[off : off + n], out=masked[0, off : off + n])
-            kernels.sub(self.dom, y.reshape(-1), b[off : off + n], out=masked[1, off : off + n])
+            self.dom.sub(x.reshape(-1), a[off : off + n], out=masked[0, off : off + n])
+            self.dom.sub(y.reshape(-1), b[off : off + n], out=masked[1, off : off + n])
             off += n
         opened = await self.open(masked, kind="open")
         self.multiplications += total
@@ -88,7 +86,7 @@ class Beaver:
         off = 0
         for (x, y), n in zip(pairs, sizes, strict=True):
             blk = slice(off, off + n)
-            z = kernels.beaver_combine(self.dom, c[blk], opened[0, blk], y.reshape(-1), opened[1, blk], a[blk])
+            z = self.dom.beaver_combine(c[blk], opened[0, blk], y.reshape(-1), opened[1, blk], a[blk])
             out.append(z.reshape(x.shape))
             off += n
         return out
@@ -111,7 +109,7 @@ class Beaver:
         x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
         if self.can_reduce():
             self.multiplications += x.size  # local products; mul_layer counts the Beaver ones
-            z = await self.reduce(kernels.row_dot(self.dom, x2, y2))
+            z = await self.reduce(self.dom.row_dot(x2, y2))
         else:
             z = self.dom.sum(await self.mul(x2, y2), axis=1)
         return z if x.ndim > 1 else z.reshape(1)

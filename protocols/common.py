@@ -11,24 +11,31 @@ import numpy as np
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64, Z64, PrimeField, Ring64
-from mpc.sharing import additive_share, lagrange_at_zero, shamir_share
-
-from . import kernels
+from mpc.rng import Csprng
+from mpc.sharing import additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_share
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scheme:
-    """A sharing scheme among ``parties``: ``shamir`` with degree ``t``, or ``additive`` (t = n − 1)."""
+    """A sharing scheme among ``parties``: ``shamir`` with degree ``t``, or ``additive`` (t = n − 1).
+
+    ``verify``: Shamir openings check that ALL received shares lie on one polynomial of the
+    opening's degree and raise :class:`ProtocolError` naming the inconsistent party (n ≥ 2t + 1).
+    """
 
     kind: str
     parties: tuple[int, ...]
     t: int
+    verify: bool = False
 
     @classmethod
-    def make(cls, kind: str, parties: Sequence[int], threshold: int | None = None) -> Scheme:
+    def make(cls, kind: str, parties: Sequence[int], threshold: int | None = None, *,
+             verify: bool = False) -> Scheme:
         parties = tuple(sorted(parties))
         n = len(parties)
         if kind == "additive":
+            if verify:
+                raise ConfigError("verified openings need Shamir sharing (additive shares carry no redundancy)")
             return cls(kind=kind, parties=parties, t=n - 1)
         if kind != "shamir":
             raise ConfigError(f"unknown sharing {kind!r} (shamir | additive)")
@@ -36,7 +43,9 @@ class Scheme:
         t = max(1, (n - 1) // 2) if threshold is None and n > 1 else (0 if threshold is None else threshold)
         if not 0 <= t < n:
             raise ConfigError(f"Shamir threshold t={t} needs 0 <= t < parties={n}")
-        return cls(kind=kind, parties=parties, t=t)
+        if verify and n < 2 * t + 1:
+            raise ConfigError(f"verified openings need n >= 2t + 1 parties (n = {n}, t = {t})")
+        return cls(kind=kind, parties=parties, t=t, verify=verify)
 
     @property
     def domain(self) -> PrimeField | Ring64:
@@ -52,10 +61,12 @@ class Scheme:
         """Shares needed to open: t + 1 for Shamir, all n for additive."""
         return self.t + 1 if self.kind == "shamir" else len(self.parties)
 
-    def share(self, secret: U64, ctx: Context) -> U64:
+    def share(self, secret: U64, rng: Csprng, *, degree: int | None = None) -> U64:
+        """Shares of ``secret`` for every party (rows in party order); Shamir of degree ``t``
+        (or ``degree``, e.g. 2t for a double sharing), additive over Z_2^64."""
         if self.kind == "shamir":
-            return shamir_share(secret, self.parties, self.t, ctx.rng)
-        return additive_share(secret, len(self.parties), ctx.rng, Z64)
+            return shamir_share(secret, self.parties, self.t if degree is None else degree, rng)
+        return additive_share(secret, len(self.parties), rng, Z64)
 
 
 def as_share(payload: Any, peer: int, shape: tuple[int, ...] | None = None) -> U64:
@@ -80,7 +91,7 @@ async def share_inputs(
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
-        shares = scheme.share(x, ctx)
+        shares = scheme.share(x, ctx.rng)
         await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
     got = await ctx.gather(tag, dealers)
     shape = None
@@ -112,11 +123,29 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
                 out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
         return out if out is not share else share.copy()
     deg = scheme.t if degree is None else degree
-    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
-    use = kernels.reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    # verified: a consistency check needs one share more than the degree fixes (else unverifiable:
+    # a degree-2t reduction among n = 2t + 1 parties is opened as usual)
+    check = scheme.verify and len(scheme.parties) >= deg + 2
+    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
+    if check:
+        return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
+    use = reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
-    lam = lagrange_at_zero(tuple(use), dom.modulus)
-    return kernels.lincomb(dom, lam, arrays)
+    return dom.lincomb(lagrange_at_zero(use, dom.modulus), arrays)
+
+
+def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:
+    """Interpolate after checking that every received share lies on one degree-``deg`` polynomial."""
+    pts = tuple(sorted(got))
+    stacked = np.stack([share if p == me else _validated(got[p], p, share.shape, scheme) for p in pts])
+    suspects = inconsistent_shares(pts, stacked, deg, trusted=me)
+    if len(suspects) == 1:
+        raise ProtocolError(f"share in opening {tag!r} is off the degree-{deg} polynomial of the others",
+                            peer=suspects[0])
+    if suspects:
+        raise ProtocolError(f"inconsistent shares in opening {tag!r}: one of parties {list(suspects)} is wrong")
+    use = pts[: deg + 1]
+    return scheme.domain.lincomb(lagrange_at_zero(use, scheme.domain.modulus), list(stacked[: deg + 1]))
 
 
 async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open") -> U64:

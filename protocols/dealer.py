@@ -4,7 +4,7 @@ Threat model: the dealer is TRUSTED. It never sees inputs or outputs, but it kno
 and mask, so colluding with any party would break privacy; it exists for tests and benchmarks.
 
 Protocol: every live computing party sends its public :class:`Need` (``need``); the dealer checks
-they agree and answers each with its shares (``deal``). Shares are compressed with seeds: a
+they agree and answers them all with their shares in one round (``deal``). Shares are compressed with seeds: a
 party in the seeded set gets a 32-byte key and expands all its shares from it with the CSPRNG
 (additive: all parties but the last; Shamir: the first t, whose shares of a random polynomial may
 be any values). The other parties' shares are computed to fit: the last additive share makes the
@@ -15,6 +15,7 @@ the dealer sends n − 1 (additive) or t (Shamir) parties a key instead of vecto
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,8 @@ from mpc.field import U64
 from mpc.rng import Csprng
 from mpc.sharing import lagrange_at
 
-from . import kernels
 from .common import Scheme
-from .triples import KINDS, Need, Pool, bounded_mask, sizes_of, validate_bundle
+from .triples import KINDS, Need, Pool, sizes_of, truncation_mask, validate_bundle
 
 DEALER = 0
 SEED_BYTES = 32
@@ -48,31 +48,38 @@ def _secrets(scheme: Scheme, need: Need, rng: Csprng) -> dict[str, U64]:
     dom = scheme.domain
     a, b = dom.random(rng, need.triples), dom.random(rng, need.triples)
     r = dom.random(rng, need.doubles)
-    m, m_hi = bounded_mask(rng, need.masks, need.frac_bits, need.mask_bits)
-    return {"a": a, "b": b, "c": kernels.mul(dom, a, b), "r_t": r, "r_2t": r, "m": m, "m_hi": m_hi}
+    m, m_hi, m_top = truncation_mask(dom, rng, need.masks, need.frac_bits, need.mask_bits)
+    return {"a": a, "b": b, "c": dom.mul(a, b), "r_t": r, "r_2t": r, "m": m, "m_hi": m_hi, "m_top": m_top}
 
 
-def deal(scheme: Scheme, need: Need, rng: Csprng) -> dict[int, Any]:
-    """Each computing party's ``deal`` payload: ``{"seed": key}`` or ``{kind: shares}``."""
+def deal(scheme: Scheme, need: Need, rng: Csprng) -> Iterator[tuple[int, Any]]:
+    """Each computing party's ``deal`` payload, ``{"seed": key}`` or ``{kind: shares}``, in the order
+    they become ready: the seeded parties first (a key each, at once), then every other party as
+    soon as its own shares are computed, so the dealer sends while it computes the next party's."""
     dom, parties = scheme.domain, scheme.parties
     seeded = seeded_parties(scheme)
     seeds = {p: rng.random_bytes(SEED_BYTES) for p in seeded}
+    yield from ((p, {"seed": s}) for p, s in seeds.items())
     known = {p: expand(seeds[p], scheme, need) for p in seeded}
-    explicit: dict[int, dict[str, U64]] = {p: {} for p in parties if p not in seeds}
-    for kind, secret in _secrets(scheme, need, rng).items():
-        if scheme.kind == "additive":
-            rest = dom.sum(np.stack([known[p][kind] for p in seeded]), axis=0) if seeded else np.zeros_like(secret)
-            explicit[parties[-1]][kind] = dom.sub(secret, rest)
-            continue
+    rest = [p for p in parties if p not in seeds]
+    secrets = _secrets(scheme, need, rng)
+    if scheme.kind == "additive":  # the last party's shares make the sum right
+        for kind, secret in secrets.items():
+            total = dom.sum(np.stack([known[p][kind] for p in seeded]), axis=0) if seeded else np.zeros_like(secret)
+            dom.sub(secret, total, out=total)
+            known.setdefault(rest[0], {})[kind] = total
+        yield rest[0], known[rest[0]]
+        return
+    polys: dict[str, dict[int, U64]] = {}  # per kind: the points that fix the polynomial
+    for kind, secret in secrets.items():
         degree = 2 * scheme.t if kind == "r_2t" else scheme.t
         points = {0: secret, **{p: known[p][kind] for p in seeded}}
-        for p in [q for q in parties if q not in seeds][: degree - len(seeded)]:
-            points[p] = explicit[p][kind] = dom.random(rng, secret.size)  # free values of the polynomial
-        xs = tuple(points)
-        for p in parties:
-            if p not in points:
-                explicit[p][kind] = kernels.lincomb(dom, lagrange_at(xs, p, dom.modulus), [points[x] for x in xs])
-    return {**{p: {"seed": s} for p, s in seeds.items()}, **explicit}
+        for p in rest[: degree - len(seeded)]:
+            points[p] = dom.random(rng, secret.size)  # free values of the polynomial
+        polys[kind] = points
+    for p in rest:
+        yield p, {kind: pts[p] if p in pts else dom.lincomb(lagrange_at(tuple(pts), p, dom.modulus), list(pts.values()))
+                  for kind, pts in polys.items()}
 
 
 def receive(payload: Any, scheme: Scheme, need: Need, me: int) -> dict[str, U64]:
@@ -106,8 +113,9 @@ async def dealer_serve(ctx: Context, scheme: Scheme) -> dict[str, Any]:
             raise ProtocolError(f"asked for {other}, others for {need}", peer=p)
     if need.doubles and 2 * scheme.t >= len(scheme.parties):
         raise ConfigError("double sharings need n >= 2t + 1")
-    payloads = deal(scheme, need, ctx.rng)
-    await ctx.scatter("deal", {p: payloads[p] for p in got})
+    # one scatter, not a send per party: "deal" is one round, so a fault "after:deal" (and any
+    # observer of rounds) sees it complete, as the parties do
+    await ctx.scatter("deal", {p: payload for p, payload in deal(scheme, need, ctx.rng) if p in got})
     return {"role": "dealer", "served": sorted(got), "triples": need.triples, "doubles": need.doubles,
             "masks": need.masks, "offline_s": ctx.now() - t0}
 

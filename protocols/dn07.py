@@ -3,7 +3,8 @@
 One batch:
 
 1. ``contrib`` — every computing party deals random sharings: ``[u]_t, [v]_t`` (for a, b),
-   ``[w]_t, [w]_2t`` (the same secret at two degrees) and bounded masks for truncation.
+   ``[w]_t, [w]_2t`` (the same secret at two degrees) and bounded masks for truncation (their
+   sum over contributors masks statistically; see :mod:`protocols.fixed` for κ).
 2. ``agree`` — every party announces whose contributions it received; all use the intersection
    ``D`` (a crash mid-batch must not make parties combine different sets).
 3. Extraction, locally: with the Vandermonde matrix ``M[k][j] = j^k`` (k < |D| − t, j ∈ D) the
@@ -34,10 +35,9 @@ from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError, QuorumLost
 from mpc.field import GF61, U64
 
-from . import kernels
 from .common import open_values
 from .common import Scheme, as_share, check_field
-from .triples import Need, Pool, bounded_mask, share_vector
+from .triples import FULL_MASK, Need, Pool, truncation_mask
 
 MAX_BATCHES = 4
 
@@ -51,7 +51,7 @@ def extraction_matrix(contributors: tuple[int, ...], t: int) -> list[list[int]]:
 def extract(contributors: tuple[int, ...], t: int, shares: dict[int, U64]) -> U64:
     """``M · s`` over the contributions of ``D``, flattened: (|D| − t) · len outputs."""
     arrays = [shares[j] for j in contributors]
-    rows = [kernels.lincomb(GF61, row, arrays) for row in extraction_matrix(contributors, t)]
+    rows = [GF61.lincomb(row, arrays) for row in extraction_matrix(contributors, t)]
     return np.concatenate(rows) if rows else np.empty(0, dtype=np.uint64)
 
 
@@ -72,11 +72,11 @@ async def _batch(ctx: Context, scheme: Scheme, sizes: dict[str, int], need: Need
     t, rng = scheme.t, ctx.rng
     mine: dict[str, U64] = {}
     for kind in ("u", "v"):
-        mine[kind] = share_vector(scheme, GF61.random(rng, sizes[kind]), rng)
+        mine[kind] = scheme.share(GF61.random(rng, sizes[kind]), rng)
     w = GF61.random(rng, sizes["w"])
-    mine["w"], mine["w2"] = share_vector(scheme, w, rng), share_vector(scheme, w, rng, degree=2 * t)
-    m, m_hi = bounded_mask(rng, sizes["m"], need.frac_bits, need.mask_bits)
-    mine["m"], mine["m_hi"] = share_vector(scheme, m, rng), share_vector(scheme, m_hi, rng)
+    mine["w"], mine["w2"] = scheme.share(w, rng), scheme.share(w, rng, degree=2 * t)
+    m, m_hi, _ = truncation_mask(GF61, rng, sizes["m"], need.frac_bits, need.mask_bits)
+    mine["m"], mine["m_hi"] = scheme.share(m, rng), scheme.share(m_hi, rng)
     del w, m, m_hi
     rows = {p: k for k, p in enumerate(scheme.parties)}
     await ctx.scatter("contrib", {p: {k: v[rows[p]] for k, v in mine.items()} for p in scheme.parties})
@@ -100,6 +100,8 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     n, t = len(scheme.parties), scheme.t
     if 2 * t + 1 > n:
         raise ConfigError(f"dn07 needs n >= 2t + 1 parties (n = {n}, t = {t})")
+    if need.masks and need.mask_bits == FULL_MASK:
+        raise ConfigError("dn07 deals bounded (statistical) truncation masks only; uniform ones need the dealer")
     t0, bytes0 = ctx.now(), ctx.stats()["bytes_sent"]
     n_ab, n_w = need.triples, need.triples + need.doubles
     out: dict[str, list[U64]] = {"u": [], "v": [], "w": [], "w2": []}
@@ -131,10 +133,12 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     a, b = np.concatenate(out["u"]), np.concatenate(out["v"])
     r_t, r_2t = np.concatenate(out["w"]), np.concatenate(out["w2"])
     # c = ab: the local products form a degree-2t sharing; reduce it with the first double sharings
-    local = kernels.sub(GF61, kernels.mul(GF61, a, b), r_2t[:n_ab])
+    local = GF61.mul(a, b)
+    GF61.sub(local, r_2t[:n_ab], out=local)
     opened = await open_values(ctx, scheme, local, "reduce", degree=2 * t)
     c = GF61.add(r_t[:n_ab], opened)
-    shares = {"a": a, "b": b, "c": c, "r_t": r_t[n_ab:], "r_2t": r_2t[n_ab:], "m": masks[0], "m_hi": masks[1]}
+    shares = {"a": a, "b": b, "c": c, "r_t": r_t[n_ab:], "r_2t": r_2t[n_ab:], "m": masks[0], "m_hi": masks[1],
+              "m_top": np.zeros(need.masks, dtype=np.uint64)}  # bounded masks never wrap
     meta = {"source": "dn07", "offline_s": ctx.now() - t0, "offline_bytes_sent": ctx.stats()["bytes_sent"] - bytes0,
             "batches": batch, "mask_contributors": contributors}
     return Pool(need, shares, mask_contributors=contributors, meta=meta)

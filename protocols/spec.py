@@ -43,6 +43,14 @@ def _full_mesh(job: Job, party: int) -> tuple[int, ...] | None:
     return None
 
 
+def _no_check(job: Job) -> None:
+    return None
+
+
+def _undeclared(job: Job, party: int) -> tuple[str, ...] | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """A protocol as scenarios see it.
@@ -52,6 +60,11 @@ class Spec:
     who dropped); ``extra_parties`` names nodes beyond 1..n (an aggregator, a dealer);
     ``topology`` gives the peers a party talks to (``None``: everyone), so that a star-shaped
     protocol opens n connections, not n².
+
+    Declarations checked before any party starts: ``check`` raises ``ConfigError`` for public
+    parameters the protocol cannot run with; ``options`` lists the ``[options]`` keys it reads;
+    ``rounds`` gives the round tags (last path segment) ``party`` sends, which crash faults may
+    name (``None``: not declared, not checked).
     """
 
     name: str
@@ -59,6 +72,9 @@ class Spec:
     reference: Callable[[Job, Mapping[int, Array], Mapping[int, PartyResult]], Array]
     extra_parties: Callable[[Job], tuple[int, ...]] = _no_extra
     topology: Callable[[Job, int], tuple[int, ...] | None] = _full_mesh
+    check: Callable[[Job], None] = _no_check
+    options: tuple[str, ...] = ()
+    rounds: Callable[[Job, int], tuple[str, ...] | None] = _undeclared
 
 
 __all__ = ["Array", "Job", "PartyResult", "Spec"]

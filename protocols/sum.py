@@ -16,11 +16,17 @@ from numpy.typing import ArrayLike, NDArray
 from mpc.context import Context
 from mpc.errors import ConfigError
 from mpc.fixedpoint import decode_fixed, encode_fixed
+from mpc.job import check_input_range
 
 from .common import Scheme, open_shares, share_inputs
 
 
-def encode_input(x: ArrayLike | None, scheme: Scheme, fractional_bits: int | None) -> NDArray[np.uint64] | None:
+def encode_input(
+    x: ArrayLike | None, scheme: Scheme, fractional_bits: int | None, inputs: int = 1
+) -> NDArray[np.uint64] | None:
+    """This party's input in the scheme's domain, refused (before anything is shared) when an
+    integer lies outside the documented range or a sum of ``inputs`` such values could wrap
+    (:func:`mpc.job.check_input_range`)."""
     if x is None:
         return None
     arr = np.asarray(x)
@@ -28,7 +34,9 @@ def encode_input(x: ArrayLike | None, scheme: Scheme, fractional_bits: int | Non
         arr = encode_fixed(arr, fractional_bits)
     elif arr.dtype.kind not in "iu":
         raise ConfigError(f"integer protocol got {arr.dtype} input; set fractional_bits for reals")
-    return scheme.domain.encode(np.atleast_1d(arr))
+    arr = np.atleast_1d(arr)
+    check_input_range(arr, scheme.domain.modulus, inputs)
+    return scheme.domain.encode(arr)
 
 
 async def secure_sum(
@@ -39,17 +47,19 @@ async def secure_sum(
     threshold: int | None = None,
     input_parties: Sequence[int] | None = None,
     fractional_bits: int | None = None,
+    verify_openings: bool = False,
 ) -> NDArray[np.int64] | NDArray[np.float64]:
     """The elementwise sum of the input parties' vectors, opened to every party.
 
     ``x`` is this party's vector (``None`` for a party that only computes). Integers may be
-    negative; with ``fractional_bits`` the inputs are reals in fixed point.
+    negative; with ``fractional_bits`` the inputs are reals in fixed point. ``verify_openings``
+    (Shamir, n ≥ 2t + 1): the opening checks every received share (see :class:`Scheme`).
     """
-    scheme = Scheme.make(sharing, ctx.parties, threshold)
+    scheme = Scheme.make(sharing, ctx.parties, threshold, verify=verify_openings)
     dealers = tuple(sorted(input_parties)) if input_parties is not None else ctx.parties
     if not dealers:
         raise ConfigError("a sum needs at least one input party")
-    shares = await share_inputs(ctx, encode_input(x, scheme, fractional_bits), scheme, dealers)
+    shares = await share_inputs(ctx, encode_input(x, scheme, fractional_bits, len(dealers)), scheme, dealers)
     dom = scheme.domain
     local = shares[dealers[0]] if len(dealers) == 1 else dom.sum(np.stack([shares[d] for d in dealers]), axis=0)
     total = dom.decode(await open_shares(ctx, local, scheme))

@@ -4,7 +4,10 @@ A :class:`Pool` holds one party's shares of
 
 * Beaver triples ``([a], [b], [c = a·b])`` — one per elementwise multiplication;
 * double sharings ``([r]_t, [r]_2t)`` — Shamir only, one per degree reduction (dot products);
-* truncation masks ``([r], [r_hi])`` with ``r = r_hi·2^f + r_lo`` of bounded size (fixed point).
+* truncation masks ``([r], [r_hi], [r_top])`` (fixed point, :mod:`protocols.fixed`) with
+  ``r_hi = ⌊r / 2^f⌋``: either ``r`` uniform over the whole field or ring and ``r_top`` its
+  wrap bit ``[r ≥ 2^(B−1)]`` (dealer: perfectly private truncation), or ``r`` of bounded size
+  summed over contributors and ``r_top = 0`` (dealer-free: statistically private).
 
 Sources fill a pool ahead of the online phase from a public :class:`Need` (counts are public:
 they follow from input lengths, never from values): the trusted dealer (:mod:`protocols.dealer`)
@@ -20,15 +23,13 @@ from typing import Any
 import numpy as np
 
 from mpc.errors import ConfigError, MpcError, ProtocolError
-from mpc.field import GF61, U64
+from mpc.field import U64, Domain
 from mpc.rng import Csprng
-from mpc.sharing import additive_share
 
-from . import kernels
 from .common import Scheme, as_share, check_field
 
 MAX_ITEMS = 50_000_000  # bound on what a peer may ask the dealer for
-_BLOCK = kernels.BLOCK
+FULL_MASK = 0  # Need.mask_bits for truncation masks uniform over the whole domain
 
 
 class PoolExhausted(MpcError):
@@ -43,7 +44,7 @@ class Need:
     doubles: int = 0
     masks: int = 0
     frac_bits: int = 0  # f: masks split as r_hi·2^f + r_lo
-    mask_bits: int = 0  # r < 2^mask_bits per contributor
+    mask_bits: int = 0  # r < 2^mask_bits per contributor; 0: r uniform over the domain (FULL_MASK)
 
     def as_payload(self) -> list[int]:
         return [self.triples, self.doubles, self.masks, self.frac_bits, self.mask_bits]
@@ -53,7 +54,8 @@ class Need:
         if not isinstance(payload, list) or len(payload) != 5 or not all(type(v) is int for v in payload):
             raise ProtocolError("malformed preprocessing request", peer=peer)
         t, d, m, f, bits = payload
-        if not (0 <= t <= MAX_ITEMS and 0 <= d <= MAX_ITEMS and 0 <= m <= MAX_ITEMS and 0 <= f <= bits <= 64):
+        if not (0 <= t <= MAX_ITEMS and 0 <= d <= MAX_ITEMS and 0 <= m <= MAX_ITEMS and 0 <= f <= 64
+                and (bits == FULL_MASK or f <= bits <= 64)):
             raise ProtocolError(f"preprocessing request out of bounds: {payload}", peer=peer)
         return cls(triples=t, doubles=d, masks=m, frac_bits=f, mask_bits=bits)
 
@@ -65,7 +67,7 @@ class Need:
                     masks=self.masks + other.masks, frac_bits=f, mask_bits=bits)
 
 
-KINDS = ("a", "b", "c", "r_t", "r_2t", "m", "m_hi")
+KINDS = ("a", "b", "c", "r_t", "r_2t", "m", "m_hi", "m_top")
 
 
 class Pool:
@@ -93,52 +95,34 @@ class Pool:
     def doubles(self, n: int) -> tuple[U64, U64]:
         return self._take("doubles", ("r_t", "r_2t"), n)  # type: ignore[return-value]
 
-    def masks(self, n: int) -> tuple[U64, U64]:
-        return self._take("masks", ("m", "m_hi"), n)  # type: ignore[return-value]
+    def masks(self, n: int) -> tuple[U64, U64, U64]:
+        """Shares of ``(r, ⌊r/2^f⌋, r_top)`` for ``n`` truncations."""
+        return self._take("masks", ("m", "m_hi", "m_top"), n)  # type: ignore[return-value]
 
 
-def share_vector(scheme: Scheme, secret: U64, rng: Csprng, degree: int | None = None) -> U64:
-    """Shares of ``secret`` for every party of ``scheme`` (rows in party order), block by block."""
-    n = len(scheme.parties)
-    if scheme.kind == "additive":
-        return additive_share(secret, n, rng, scheme.domain)
-    deg = scheme.t if degree is None else degree
-    if not 0 <= deg < n:
-        raise ConfigError(f"a degree-{deg} sharing needs more than {deg} parties")
-    out = np.empty((n, secret.size), dtype=np.uint64)
-    for s in range(0, secret.size, _BLOCK):
-        sec = secret[s : s + _BLOCK]
-        coeffs = GF61.random(rng, (deg, sec.size))  # same draws as mpc.sharing.shamir_share
-        for k, x in enumerate(scheme.parties):
-            # Horner: f(x) = (…(c_t·x + c_{t−1})·x + …)·x + secret
-            acc = coeffs[deg - 1].copy() if deg else sec.copy()
-            for j in range(deg - 2, -1, -1):
-                acc = _times_plus(acc, x, coeffs[j])
-            out[k, s : s + _BLOCK] = _times_plus(acc, x, sec) if deg else acc
-    return out
+def top_bits(dom: Domain) -> int:
+    """B with 2^(B−1) ≤ modulus − 1 < 2^B: 61 for GF(2^61 − 1), 64 for Z_2^64."""
+    return (dom.modulus - 1).bit_length()
 
 
-def _times_plus(acc: U64, x: int, c: U64) -> U64:
-    """``acc·x + c`` in GF(p); a small evaluation point (party id ≤ 7) needs no full product."""
-    if x <= kernels.SMALL:
-        acc *= np.uint64(x)  # < 7p, plus c < 8p < 2^64
-        acc += c
-        return kernels.fold(acc)
-    return GF61.add(GF61.scale(acc, x), c)
-
-
-def bounded_mask(rng: Csprng, count: int, frac_bits: int, mask_bits: int) -> tuple[U64, U64]:
-    """A uniform ``r < 2^mask_bits`` and its high part ``r >> frac_bits`` (plain values)."""
-    r = rng.uint64(count)
-    if mask_bits < 64:
-        r &= np.uint64((1 << mask_bits) - 1)
-    return r, r >> np.uint64(frac_bits)
+def truncation_mask(dom: Domain, rng: Csprng, count: int, frac_bits: int, mask_bits: int) -> tuple[U64, U64, U64]:
+    """Plain ``(r, ⌊r/2^f⌋, r_top)``: with ``mask_bits`` = :data:`FULL_MASK` r is uniform over the
+    domain and ``r_top = [r ≥ 2^(B−1)]``; otherwise r is uniform below 2^mask_bits, r_top = 0."""
+    if mask_bits == FULL_MASK:
+        r = dom.random(rng, count)
+        top = (r >> np.uint64(top_bits(dom) - 1)).astype(np.uint64)  # r < 2^B, so this is the bit
+    else:
+        r = rng.uint64(count)
+        if mask_bits < 64:
+            r &= np.uint64((1 << mask_bits) - 1)
+        top = np.zeros(count, dtype=np.uint64)
+    return r, r >> np.uint64(frac_bits), top
 
 
 def sizes_of(need: Need) -> dict[str, int]:
     """The length of each kind of share in a pool for ``need``."""
     return {"a": need.triples, "b": need.triples, "c": need.triples, "r_t": need.doubles,
-            "r_2t": need.doubles, "m": need.masks, "m_hi": need.masks}
+            "r_2t": need.doubles, "m": need.masks, "m_hi": need.masks, "m_top": need.masks}
 
 
 def validate_bundle(payload: Any, scheme: Scheme, need: Need, peer: int) -> dict[str, U64]:
@@ -149,4 +133,5 @@ def validate_bundle(payload: Any, scheme: Scheme, need: Need, peer: int) -> dict
     return {k: check_field(as_share(payload[k], peer, (sizes[k],)), scheme, peer) for k in KINDS}
 
 
-__all__ = ["KINDS", "Need", "Pool", "PoolExhausted", "bounded_mask", "share_vector", "sizes_of", "validate_bundle"]
+__all__ = ["FULL_MASK", "KINDS", "Need", "Pool", "PoolExhausted", "sizes_of", "top_bits", "truncation_mask",
+           "validate_bundle"]

@@ -32,6 +32,7 @@ from mpc.message import CONTROL, WIRE_VERSION, Message
 from protocols import secure_sum
 from tests.nng_mesh import IDS, close_all, connect, mesh
 
+pytestmark = pytest.mark.real_time
 SESSION = b"fuzz-session"
 LIMITS = Limits(reject_burst=None, max_buffered_bytes_per_sender=64 << 20)
 # what the process may hold beyond its baseline: each receiver's buffer for party 3, one message

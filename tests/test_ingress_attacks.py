@@ -17,7 +17,7 @@ from mpc.message import WIRE_VERSION, Message
 from mpc.node import Node
 from tests.nng_mesh import IDS, close_all, connect, mesh, run_sum
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.real_time]
 INPUTS = {1: [1, 2, 3], 2: [10, 20, 30], 3: [100, 200, 300]}
 SUM = [111, 222, 333]
 

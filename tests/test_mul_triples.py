@@ -11,7 +11,7 @@ from mpc.sharing import lagrange_at_zero, shamir_consistent
 from protocols.common import Scheme
 from protocols.dn07 import dn07_prepare, extract, extraction_matrix
 from protocols.dealer import DEALER, dealer_prepare, dealer_serve
-from protocols.triples import Need, Pool, PoolExhausted
+from protocols.triples import FULL_MASK, Need, Pool, PoolExhausted, top_bits
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,7 +50,16 @@ def _check_pool(scheme: Scheme, pools: dict[int, Pool], need: Need) -> None:
         msk = {p: pool.masks(need.masks) for p, pool in pools.items()}
         m = _open(scheme, {p: v[0] for p, v in msk.items()})
         m_hi = _open(scheme, {p: v[1] for p, v in msk.items()})
+        m_top = _open(scheme, {p: v[2] for p, v in msk.items()})
         contributors = next(iter(pools.values())).mask_contributors
+        if need.mask_bits == FULL_MASK:  # uniform over the domain, with its top bit
+            B = top_bits(dom)
+            assert int(m.max()) >= 1 << (B - 2)
+            np.testing.assert_array_equal(m_top, m >> np.uint64(B - 1))
+            np.testing.assert_array_equal(m_hi, m >> np.uint64(need.frac_bits))
+            assert 0 < int(m_top.sum()) < need.masks
+            return
+        assert not m_top.any()
         assert int(m.max()) < contributors << need.mask_bits
         # r = Σ (r_hi_j·2^f + r_lo_j): r − r_hi·2^f = Σ r_lo_j < contributors·2^f
         low = m.astype(object) - m_hi.astype(object) * (1 << need.frac_bits)
@@ -62,10 +71,12 @@ def _check_pool(scheme: Scheme, pools: dict[int, Pool], need: Need) -> None:
 NEED = Need(triples=3000, doubles=500, masks=700, frac_bits=8, mask_bits=30)
 
 
-@pytest.mark.parametrize(("kind", "n", "t"), [("additive", 3, None), ("shamir", 3, 1), ("shamir", 5, 2)])
-async def test_dealer_pool(kind: str, n: int, t: int | None) -> None:
+@pytest.mark.parametrize(("kind", "n", "t", "bits"), [("additive", 3, None, 30), ("shamir", 3, 1, 30),
+                                                     ("shamir", 5, 2, 30), ("additive", 3, None, FULL_MASK),
+                                                     ("shamir", 5, 2, FULL_MASK)])
+async def test_dealer_pool(kind: str, n: int, t: int | None, bits: int) -> None:
     scheme = Scheme.make(kind, range(1, n + 1), t)
-    need = NEED if kind == "shamir" else Need(triples=3000, masks=700, frac_bits=8, mask_bits=30)
+    need = Need(triples=3000, doubles=500 if kind == "shamir" else 0, masks=700, frac_bits=8, mask_bits=bits)
 
     async def party(ctx):  # type: ignore[no-untyped-def]
         if ctx.party_id == DEALER:
@@ -151,7 +162,8 @@ def test_dealer_sends_keys_to_the_seeded_parties(kind: str, n: int, t: int | Non
     scheme = Scheme.make(kind, range(1, n + 1), t)
     assert seeded_parties(scheme) == seeded
     need = Need(triples=100, doubles=50 if kind == "shamir" else 0)
-    payloads = deal(scheme, need, Csprng())
+    payloads = dict(deal(scheme, need, Csprng()))
+    assert list(payloads)[: len(seeded)] == list(seeded)  # keys go out first
     for p in scheme.parties:
         assert (set(payloads[p]) == {"seed"}) == (p in seeded)
     pools = {p: Pool(need, receive(payloads[p], scheme, need, p)) for p in scheme.parties}

@@ -139,9 +139,9 @@ async def test_silent_peer_mid_protocol_raises_partydropped_within_the_timeout(p
 
     t0 = asyncio.get_running_loop().time()
     res = await parties(3, body, timeout=0.5)
-    assert res[3] == "silent"
-    assert isinstance(res[1], PartyDropped) and res[1].party == 3
-    assert isinstance(res[2], PartyDropped) and res[2].party == 3
+    # party 3 finished its part, but the survivors agree: nobody keeps an output when one aborted
+    for pid in (1, 2, 3):
+        assert isinstance(res[pid], PartyDropped) and res[pid].party == 3
     assert asyncio.get_running_loop().time() - t0 < 5
 
 

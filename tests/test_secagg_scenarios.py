@@ -11,6 +11,7 @@ import pytest
 
 from mpc.app.runner import Report, run_sim
 from mpc.app.scenario import Scenario, load, parse
+from netsim.faults import Crash
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE_MASKED_INPUT = {"join", "advertise", "share_keys"}
@@ -18,7 +19,7 @@ BEFORE_MASKED_INPUT = {"join", "advertise", "share_keys"}
 
 def _not_crashed_before_masked_input(scn: Scenario) -> list[int]:
     """Independently of the server: the clients whose crash (if any) came after their masked input."""
-    early = {f.party for f in scn.faults if f.crash_after in BEFORE_MASKED_INPUT}
+    early = {f.party for f in scn.faults if isinstance(f, Crash) and f.after in BEFORE_MASKED_INPUT}
     return [u for u in scn.party_ids if u not in early]
 
 

@@ -6,7 +6,8 @@ import numpy as np
 
 import pytest
 
-from mpc import Crashed, CrashFault, Node, PartyDropped, ProtocolError, QuorumLost
+from mpc import Crashed, Node, PartyDropped, ProtocolError, QuorumLost
+from mpc.app.runner import crash_after
 from netsim import SimNetwork
 from protocols import secure_mean, secure_sum
 
@@ -51,14 +52,14 @@ def _crashing_parties(n, crash_party, after, sharing, threshold=None):
     ids = tuple(range(1, n + 1))
 
     async def one(pid):
-        crash = CrashFault(after=after) if pid == crash_party else None
-
         def on_crash():
             net.crash(pid)
             raise Crashed("fault")
 
-        async with Node(pid, transport=net.transport(pid), parties=ids, session=b"s", timeout=1.0,
-                        crash=crash, on_crash=on_crash) as node:
+        node = Node(pid, transport=net.transport(pid), parties=ids, session=b"s", timeout=1.0)
+        if pid == crash_party:
+            node.add_send_observer(crash_after(after, on_crash))
+        async with node:
             return await node.run(secure_sum, np.array([pid, 2 * pid]), sharing=sharing, threshold=threshold)
 
     return asyncio.gather(*(one(p) for p in ids), return_exceptions=True)

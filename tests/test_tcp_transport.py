@@ -272,7 +272,9 @@ async def test_in_range_garbage_reaches_the_node_which_rejects_it_and_keeps_serv
     entering = asyncio.ensure_future(node_side())
     reader, writer = await _attacker(port, hello(2, 1))
     await reader.readexactly(HELLO.size)
-    control = [Message(session=b"s", instance=CONTROL, tag=t, sender=2, payload=None).to_bytes() for t in ("hello", "bye")]
+    hello_payload = {"nonce": bytes(16), "count": 0, "star": False}
+    control = [Message(session=b"s", instance=CONTROL, tag=t, sender=2, payload=hello_payload if t == "hello" else None).to_bytes()
+               for t in ("hello", "bye")]
     writer.write(frame(b"\xc1garbage") + frame(b"") + frame(bytes(range(256))) + frame(control[0]) + frame(control[1]))
     await writer.drain()
     count, rejected = await asyncio.wait_for(entering, 10)

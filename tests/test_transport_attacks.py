@@ -21,7 +21,7 @@ from mpc.message import Message
 from mpc.transport.nng import DOWN_GRACE_S, NngTransport, TlsCreds
 from tests.nng_mesh import IDS, connect, mesh, run_sum, until
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.real_time]
 SP_HEADER_PAIR0 = b"\x00SP\x00\x00\x10\x00\x00"  # what an nng Pair0 peer sends first
 
 

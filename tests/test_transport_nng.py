@@ -11,7 +11,7 @@ from mpc.identity import generate
 from mpc.transport.nng import NngTransport, TlsCreds
 from tests.transport_conformance import CHECKS, Pair
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.real_time]
 
 
 def nng_pair_factory(creds: dict[int, TlsCreds] | None = None):  # type: ignore[no-untyped-def]

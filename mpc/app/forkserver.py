@@ -8,8 +8,13 @@ stderr, so the launcher's rendezvous and crash faults work unchanged.
 
 Safety of fork: the server never creates a pynng socket, starts a thread, runs an event loop or
 draws randomness, so a child starts from a clean state (nng initializes lazily in the child; the
-CSPRNG is keyed from ``os.urandom`` in the child). Requests come over a Unix socket in a private
-temporary directory; each carries the child's three standard streams as file descriptors.
+CSPRNG is keyed from ``os.urandom`` in the child). Requests come over a Unix socket in Linux's
+abstract namespace (no file to clean up); each carries the child's three standard streams as file
+descriptors.
+
+Lifetime: the server runs in its own process group with every child it forks, and dies with its
+launcher (``PR_SET_PDEATHSIG``), as each child dies with the server: SIGKILL of ``mpc run``
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from mpc.app.party import PARENT_ENV, die_with_parent
 
 READY = "ready"
 
@@ -35,14 +40,15 @@ def _preload() -> None:
     import numpy  # noqa: F401
     import uvloop  # noqa: F401
 
-    import mpc.app.launch  # noqa: F401
+    import mpc.app.party  # noqa: F401
     import protocols.registry  # noqa: F401  (the static table imports every protocol)
 
 
-def _child(conn: socket.socket, fds: list[int], server_side: list[Any]) -> None:
+def _child(conn: socket.socket, fds: list[int], server_side: list[Any], server: int) -> None:
     """In the forked child: become a party process (keeping none of the server's descriptors)."""
     code = 1
     try:
+        die_with_parent(server)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for obj in server_side:  # listener, wake-up pipe, selector, other children's connections
@@ -58,7 +64,7 @@ def _child(conn: socket.socket, fds: list[int], server_side: list[Any]) -> None:
         sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the party reads the rendezvous here
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        from mpc.app.launch import party_main
+        from mpc.app.party import party_main
 
         party_main()
         code = 0
@@ -76,9 +82,11 @@ def _child(conn: socket.socket, fds: list[int], server_side: list[Any]) -> None:
 
 
 def serve(path: str) -> None:
+    parent = os.environ.get(PARENT_ENV)
+    die_with_parent(int(parent) if parent else None)
     _preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind(_address(path))
     listener.listen(64)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -88,6 +96,7 @@ def serve(path: str) -> None:
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
     sel.register(wake_r, selectors.EVENT_READ)
+    me = os.getpid()
     print(READY, flush=True)
     while True:
         for key, _ in sel.select(timeout=1.0):
@@ -112,7 +121,7 @@ def serve(path: str) -> None:
                 continue
             pid = os.fork()
             if pid == 0:
-                _child(conn, fds, [listener, wake_r, wake_w, sel, *children.values()])
+                _child(conn, fds, [listener, wake_r, wake_w, sel, *children.values()], me)
             for fd in fds:
                 os.close(fd)
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
@@ -124,11 +133,15 @@ def serve(path: str) -> None:
                 break
             if pid == 0:
                 break
-            conn = children.pop(pid, None)
-            if conn is not None:
+            if pid in children:
+                status_conn = children.pop(pid)
                 with contextlib.suppress(OSError):
-                    conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
-                conn.close()
+                    status_conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                status_conn.close()
+
+
+def _address(name: str) -> str:
+    return "\0" + name  # Linux abstract namespace
 
 
 # -- the launcher's side ------------------------------------------------------------------
@@ -162,11 +175,10 @@ class ForkServer:
     """``with ForkServer() as fs: run_real(scn, spawn=fs.spawn)``; the server process ends on exit."""
 
     def __init__(self, timeout: float = 60.0) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="mpc-forkserver-")
-        self.path = str(Path(self._dir.name) / "sock")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.path = f"mpc-forkserver-{os.getpid()}-{os.urandom(8).hex()}"  # abstract: no file
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
         self._proc = subprocess.Popen([sys.executable, "-m", "mpc.app.forkserver", self.path],
-                                      stdout=subprocess.PIPE, text=True, env=env)
+                                      stdout=subprocess.PIPE, text=True, env=env, process_group=0)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()  # blocks until the imports are done
         if line != READY:
@@ -180,16 +192,11 @@ class ForkServer:
         self.close()
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.connect(self.path)
-                socket.send_fds(s, [b"quit"], [])
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._dir.cleanup()
+        """Stop the server and every child it forked (they share its process group; the server is
+        not reaped before the signal, so its group id cannot have been reused)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
 
     async def spawn(self, stderr: int) -> ForkedProcess:
         """A new party process whose stderr is the file descriptor ``stderr``."""
@@ -197,7 +204,7 @@ class ForkServer:
         out_r, out_w = os.pipe()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.connect(self.path)
+            sock.connect(_address(self.path))
             socket.send_fds(sock, [b"spawn"], [in_r, out_w, stderr])
         finally:
             os.close(in_r)

@@ -4,9 +4,13 @@ of outcomes against ``[expect]``. Real multi-process runs live in :mod:`mpc.app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +19,9 @@ import numpy as np
 from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
-from mpc.node import CrashFault, Node
+from mpc.node import Node, SendObserver
 from mpc.app.scenario import Scenario
+from netsim.faults import REAL_FAULTS
 from mpc.transport.base import Transport
 
 DEFAULT_FLOAT_TOLERANCE = 1e-4
@@ -53,6 +58,20 @@ def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(p for p in (ids if peers is None else peers) if p != pid)
 
 
+def crash_after(after: str, on_crash: Callable[[], None]) -> SendObserver:
+    """A send observer that calls ``on_crash`` once, after the send of round ``after`` (a tag, or
+    its last path segment)."""
+    fired = False
+
+    def observe(tag: str) -> None:
+        nonlocal fired
+        if not fired and (tag == after or tag.rsplit("/", 1)[-1] == after):
+            fired = True
+            on_crash()
+
+    return observe
+
+
 def new_session() -> bytes:
     return os.urandom(16)
 
@@ -84,34 +103,39 @@ async def run_party(
     on_crash: Callable[[], None],
     parties: tuple[int, ...],
     on_ready: Callable[[], None] | None = None,
+    on_freeze: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike)."""
+    """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike).
+
+    A crash (or, in real runs, freeze) fault ``after:<tag>`` fires once the party has sent that
+    round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`)."""
     spec = lookup(scn.protocol)
-    after = next((f.crash_after for f in scn.faults_of(pid) if f.crash_after), None)
+    fault = next((f for f in scn.faults_of(pid)
+                  if f.kind in REAL_FAULTS and f.after and getattr(f, "sends", None) is None), None)
+    after = fault.after if fault is not None else None
+    if fault is not None and fault.kind == "freeze" and on_freeze is not None:
+        on_crash = on_freeze
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
-        async with Node(
-            pid,
-            transport=transport,
-            parties=parties,
-            session=session,
-            timeout=scn.timeout_s,
-            connect_timeout=max(30.0, scn.timeout_s),
-            crash=CrashFault(after=after) if after else None,
-            on_crash=on_crash,
-            neighbors=neighbors(scn, pid, parties),
-        ) as node:
+        node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
+                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties))
+        if after:
+            node.add_send_observer(crash_after(after, on_crash))
+        async with node:
             t0 = loop.time()
             if on_ready is not None:
                 on_ready()
+            node.log.info("connected to %d peers; running %s", len(node.neighbors), scn.protocol)
             raw = await node.run(spec.run, job_of(scn), scn.inputs.get(pid))
             elapsed = loop.time() - t0
         result = raw if isinstance(raw, PartyResult) else PartyResult(None if raw is None else np.asarray(raw))
+        node.log.info("%s finished in %.3f s", scn.protocol, elapsed)
         return Outcome(status="ok", result=result, protocol_s=elapsed, stats=transport.stats.as_dict())
     except Crashed:
         return Outcome(status="crashed", protocol_s=loop.time() - t0, stats=transport.stats.as_dict())
     except Exception as exc:  # a bug or a bad peer payload must end this party cleanly, not the run
+        logging.getLogger(f"mpc.party{pid}").warning("%s ended with %s", scn.protocol, type(exc).__name__)
         out = error_outcome(exc)
         out.protocol_s = loop.time() - t0
         out.stats = transport.stats.as_dict()
@@ -176,26 +200,50 @@ class Report:
     wall_s: float
 
     def as_dict(self) -> dict[str, Any]:
-        outputs: dict[str, Any] = {}
+        """The JSON report: each distinct output once (``outputs`` keyed by the comma-joined parties
+        that hold it; ``output`` when every party holding one agrees), per-party metadata and bytes."""
+        groups: dict[str, tuple[list[int], Any]] = {}
         for p, o in sorted(self.outcomes.items()):
             if o.result is not None and o.result.output is not None:
-                outputs[str(p)] = np.asarray(o.result.output).tolist()
+                value = np.asarray(o.result.output).tolist()
+                key = json.dumps(value)
+                groups.setdefault(key, ([], value))[0].append(p)
+        outputs = {",".join(map(str, pids)): value for pids, value in groups.values()}
         return {
             "scenario": self.scenario,
             "mode": self.mode,
             "ok": self.ok,
             "reason": self.reason,
+            "output": next(iter(groups.values()))[1] if len(groups) == 1 else None,
             "outputs": outputs,
             "elapsed_s": self.elapsed_s,
             "wall_s": self.wall_s,
             "protocol_s": max((o.protocol_s for o in self.outcomes.values()), default=0.0),
             "messages": sum(o.stats.get("messages_sent", 0) for o in self.outcomes.values()),
             "bytes": sum(o.stats.get("bytes_sent", 0) for o in self.outcomes.values()),
-            "parties": {
-                str(p): {"status": o.status, "error": o.error, "message": o.message, "protocol_s": o.protocol_s}
-                for p, o in sorted(self.outcomes.items())
-            },
+            "parties": {str(p): _party_dict(o) for p, o in sorted(self.outcomes.items())},
         }
+
+
+def _party_dict(o: Outcome) -> dict[str, Any]:
+    return {
+        "status": o.status, "error": o.error, "message": o.message, "protocol_s": o.protocol_s,
+        **{k: int(v) for k, v in o.stats.items()},
+        "meta": _jsonable(dict(o.result.meta)) if o.result is not None else {},
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Metadata as JSON: numpy scalars and arrays become numbers and lists; anything else a string."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 # -- simulated runs -----------------------------------------------------------------------
@@ -239,12 +287,46 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     return outcomes, loop.time() - t0
 
 
-def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any] = ()) -> Report:
-    """Run every party in one process over netsim; ``observers`` see every message on the wire."""
+LOG_FORMAT = "%(asctime)s party {pid} %(levelname)s %(name)s: %(message)s"
+
+
+def log_level(verbose: int) -> int:
+    return max(logging.DEBUG, logging.WARNING - 10 * verbose)
+
+
+@contextlib.contextmanager
+def party_logs(ids: tuple[int, ...], log_dir: Path | None, verbose: int) -> Iterator[None]:
+    """In one process (--sim): ``log_dir/party-<id>.log`` per node, timestamped, from its logger."""
+    if log_dir is None:
+        yield
+        return
+    handlers = []
+    for pid in ids:
+        h = logging.FileHandler(log_dir / f"party-{pid}.log", mode="w")
+        h.setFormatter(logging.Formatter(LOG_FORMAT.format(pid=pid)))
+        logger = logging.getLogger(f"mpc.party{pid}")
+        logger.addHandler(h)
+        logger.setLevel(log_level(verbose))
+        logger.propagate = False  # to its file only, as a real run's party logs to its own
+        handlers.append((logger, h))
+    try:
+        yield
+    finally:
+        for logger, h in handlers:
+            logger.removeHandler(h)
+            logger.propagate = True
+            h.close()
+
+
+def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any] = (),
+            log_dir: Path | None = None, verbose: int = 0) -> Report:
+    """Run every party in one process over netsim; ``observers`` see every message on the wire;
+    ``log_dir`` keeps each party's log as ``party-<id>.log``."""
     import netsim
 
     wall = time.perf_counter()
-    outcomes, elapsed = netsim.run(_simulate(scn, trace, observers))
+    with party_logs(node_ids(scn), log_dir, verbose):
+        outcomes, elapsed = netsim.run(_simulate(scn, trace, observers))
     reason = check(scn, outcomes)
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 

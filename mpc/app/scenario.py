@@ -1,6 +1,6 @@
 """Scenario files (TOML): who computes what on which inputs, under which network and faults.
 
-See DESIGN.md for the format. Loading validates everything a user may get wrong and raises
+See docs/design.md for the format. Loading validates everything a user may get wrong and raises
 :class:`ConfigError` with the offending key; nothing here runs a protocol.
 """
 
@@ -17,33 +17,13 @@ from numpy.typing import NDArray
 
 from mpc.errors import ConfigError
 from mpc.fixedpoint import DEFAULT_FRACTIONAL_BITS
+from netsim.faults import REAL_FAULTS, SIM_FAULTS, Fault, parse_faults
 
 MAX_GENERATED = 50_000_000
+BOUND_BITS = 60  # |v| < 2^60 for every input (after fixed-point scaling) and every opened sum
+BOUND = 1 << BOUND_BITS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Fault:
-    """One ``[[faults]]`` entry. ``kind`` is the key that names the fault (``crash``, ...)."""
-
-    party: int
-    kind: str
-    spec: Any
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def crash_after(self) -> str | None:
-        if self.kind == "crash" and isinstance(self.spec, str) and self.spec.startswith("after:"):
-            return self.spec.removeprefix("after:")
-        return None
-
-    @property
-    def crash_at_s(self) -> float | None:
-        if self.kind == "crash" and isinstance(self.spec, str) and self.spec.startswith("at_ms:"):
-            return float(self.spec.removeprefix("at_ms:")) / 1000.0
-        return None
-
-
-FAULT_KINDS = ("crash", "restart", "silent", "slow", "partition")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,8 +49,9 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     expect: Expect = field(default_factory=Expect)
     options: Mapping[str, Any] = field(default_factory=dict)
-    transport: str = "nng"  # real runs: nng | tcp
     path: str | None = None
+    transport: str = "nng"  # real runs: nng | tcp
+    declared_inputs: tuple[int, ...] | None = None  # ``input_parties = [...]`` when the file names them
 
     @property
     def party_ids(self) -> tuple[int, ...]:
@@ -78,7 +59,9 @@ class Scenario:
 
     @property
     def input_parties(self) -> tuple[int, ...]:
-        return tuple(sorted(self.inputs))
+        """A public job parameter: named by ``input_parties``, else the parties with an ``[inputs]``
+        entry (only in a launcher run, where every party reads the whole file)."""
+        return self.declared_inputs if self.declared_inputs is not None else tuple(sorted(self.inputs))
 
     def faults_of(self, party: int) -> tuple[Fault, ...]:
         return tuple(f for f in self.faults if f.party == party)
@@ -101,6 +84,8 @@ def _generate(spec: Mapping[str, Any], seed: int, party: int, where: str) -> NDA
         return gen.uniform(float(low), float(high), n)
     if not isinstance(low, int) or not isinstance(high, int) or low >= high:
         raise ConfigError(f"{where}: need integers low < high")
+    if max(abs(low), abs(high) - 1) >= BOUND:
+        raise ConfigError(f"{where}: low/high out of range (|v| < 2^{BOUND_BITS})")
     return gen.integers(low, high, n, dtype=np.int64)
 
 
@@ -111,9 +96,26 @@ def _literal(values: Any, where: str) -> NDArray[Any]:
         raise ConfigError(f"{where}: inputs must be numbers")
     if any(isinstance(v, float) for v in values):
         return np.asarray(values, dtype=np.float64)
-    if any(abs(v) >= 1 << 62 for v in values):
-        raise ConfigError(f"{where}: integer out of range (|v| < 2^62)")
+    big = next((v for v in values if abs(v) >= BOUND), None)
+    if big is not None:
+        raise ConfigError(f"{where}: integer {big} out of range (|v| < 2^{BOUND_BITS})")
     return np.asarray(values, dtype=np.int64)
+
+
+def check_range(values: NDArray[Any], fractional_bits: int | None, where: str) -> None:
+    """Every input is finite and below the documented bound once encoded (refuse, never wrap)."""
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ConfigError(f"{where}: {values[bad][0]} is not a finite number")
+        scale = 2.0 ** (fractional_bits or 0)
+        big = np.abs(values) * scale >= BOUND
+        if big.any():
+            raise ConfigError(f"{where}: {values[big][0]:g} out of range (|v| * 2^{fractional_bits or 0} "
+                              f"fractional bits must be < 2^{BOUND_BITS})")
+    elif values.size and int(np.abs(values).max()) >= BOUND:  # int64: |v| < 2^63 here
+        raise ConfigError(f"{where}: integer {int(values[np.abs(values).argmax()])} out of range "
+                          f"(|v| < 2^{BOUND_BITS})")
 
 
 def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDArray[Any]]:
@@ -141,44 +143,24 @@ def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDAr
     return out
 
 
-def _faults(entries: Any, parties: int) -> tuple[Fault, ...]:
-    if not isinstance(entries, list):
-        raise ConfigError("faults must be an array of tables ([[faults]])")
-    faults = []
-    for k, entry in enumerate(entries):
-        where = f"faults[{k}]"
-        if not isinstance(entry, dict) or "party" not in entry:
-            raise ConfigError(f"{where}: needs party = <id>")
-        pid = entry["party"]
-        if not isinstance(pid, int) or not 0 <= pid <= parties:
-            raise ConfigError(f"{where}: party {pid!r} is outside 0..{parties}")
-        kinds = [k for k in FAULT_KINDS if k in entry]
-        if len(kinds) != 1:
-            raise ConfigError(f"{where}: give exactly one of {', '.join(FAULT_KINDS)}")
-        kind = kinds[0]
-        spec = entry[kind]
-        if kind == "crash" and not (
-            isinstance(spec, str) and (spec.startswith("after:") and len(spec) > 6 or _is_at_ms(spec))
-        ):
-            raise ConfigError(f"{where}: crash must be 'after:<round tag>' or 'at_ms:<n>', got {spec!r}")
-        extra = {key: v for key, v in entry.items() if key not in ("party", kind)}
-        faults.append(Fault(party=pid, kind=kind, spec=spec, extra=extra))
-    return tuple(faults)
-
-
-def _is_at_ms(spec: str) -> bool:
-    if not spec.startswith("at_ms:"):
-        return False
-    try:
-        return float(spec.removeprefix("at_ms:")) >= 0
-    except ValueError:
-        return False
-
-
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
-    "timeout_s", "inputs", "network", "faults", "expect", "options", "transport",
+    "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options", "transport",
 }
+
+
+def _input_parties(value: Any, parties: int, inputs: Mapping[int, Any]) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or any(isinstance(p, bool) or not isinstance(p, int) for p in value):
+        raise ConfigError("input_parties must be a list of party ids")
+    ids = tuple(sorted(set(value)))
+    if len(ids) != len(value) or any(not 0 <= p <= parties for p in ids):
+        raise ConfigError(f"input_parties must list distinct ids in 0..{parties}, got {value}")
+    extra = sorted(set(inputs) - set(ids))
+    if extra:
+        raise ConfigError(f"inputs given for {extra}, which input_parties = {list(ids)} does not name")
+    return ids
 
 
 def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
@@ -190,8 +172,10 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         protocol = doc["protocol"]
     except KeyError as exc:
         raise ConfigError(f"missing required key {exc.args[0]!r}") from None
-    if not isinstance(parties, int) or not 1 <= parties <= 100_000:
-        raise ConfigError(f"parties must be an integer in 1..100000, got {parties!r}")
+    if not isinstance(parties, int) or isinstance(parties, bool) or not 1 <= parties <= 100_000:
+        raise ConfigError(f"parties must be an integer in 2..100000, got {parties!r}")
+    if parties == 1:
+        raise ConfigError("parties = 1: a secure computation needs at least 2 parties")
     sharing = doc.get("sharing", "shamir")
     if sharing not in ("shamir", "additive"):
         raise ConfigError(f"sharing must be 'shamir' or 'additive', got {sharing!r}")
@@ -207,6 +191,8 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         fb = DEFAULT_FRACTIONAL_BITS
     if fb is not None and (not isinstance(fb, int) or not 0 <= fb <= 40):
         raise ConfigError("fractional_bits must be an integer in 0..40")
+    for pid, values in inputs.items():
+        check_range(values, fb, f"inputs.{pid}")
     exp = doc.get("expect", {})
     if not isinstance(exp, dict) or set(exp) - {"output", "error", "tolerance"}:
         raise ConfigError("expect takes output, error and tolerance")
@@ -234,11 +220,12 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         timeout_s=float(timeout),
         inputs=inputs,
         network=network,
-        faults=_faults(doc.get("faults", []), parties),
+        faults=parse_faults(doc.get("faults", []), parties),
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
         options=options,
-        transport=transport,
         path=path,
+        declared_inputs=_input_parties(doc.get("input_parties"), parties, inputs),
+        transport=transport,
     )
 
 
@@ -249,6 +236,10 @@ def load(path: str | Path) -> Scenario:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"scenario file not found: {p}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p} is a directory; give one scenario file (mpc scenarios lists the shipped ones)") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read scenario {p}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
     try:
@@ -257,4 +248,34 @@ def load(path: str | Path) -> Scenario:
         raise ConfigError(f"{p}: {exc}") from None
 
 
-__all__ = ["Expect", "Fault", "Scenario", "load", "parse"]
+SHIPPED_SHARE = "share/mpc-runtime/scenarios"  # where an installed wheel puts them (pyproject data-files)
+
+
+def shipped_dir() -> Path | None:
+    """The shipped scenarios: beside the source tree, or installed under ``<prefix>/share``."""
+    import sys
+
+    here = Path(__file__).resolve()
+    for cand in (here.parents[2] / "scenarios", Path(sys.prefix) / SHIPPED_SHARE):
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def shipped() -> dict[str, Path]:
+    d = shipped_dir()
+    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d is not None else {}
+
+
+def resolve(arg: str) -> Path:
+    """A path as given, or the name of a shipped scenario (``sum-3``)."""
+    p = Path(arg)
+    if p.exists() or "/" in arg or arg.endswith(".toml"):
+        return p
+    found = shipped()
+    if arg in found:
+        return found[arg]
+    raise ConfigError(f"no scenario file {arg!r} and no shipped scenario of that name (mpc scenarios lists them)")
+
+
+__all__ = ["REAL_FAULTS", "SIM_FAULTS", "Expect", "Fault", "Scenario", "load", "parse", "resolve", "shipped"]

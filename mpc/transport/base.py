@@ -9,9 +9,13 @@ behaviour every implementation must show (``check_transport``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from mpc.errors import TransportError
+    from mpc.message import Message
 
 PEER_DOWN = None
 """Received in place of bytes when the transport learns that a peer is gone."""
@@ -91,5 +95,29 @@ def sends_immediately(transport: object) -> bool:
     return isinstance(transport, ImmediateSend) and bool(transport.immediate_send)
 
 
-__all__ = ["PEER_DOWN", "DirectDelivery", "ImmediateSend", "Sink", "Transport", "TransportStats",
-           "sends_immediately"]
+MessageSink = Callable[[int, "Message", int, int], None]
+"""``sink(peer, message, size, charge)``: a message received without the codec, its size on the
+wire and the charge decoding it would have had (:func:`mpc.codec.decode_charged`)."""
+
+
+@runtime_checkable
+class MessageTransport(Protocol):
+    """Optional: a transport inside one process (netsim's object mode) that carries
+    :class:`~mpc.message.Message` objects instead of bytes. The node uses it only when ``objects``
+    is true; the transport hands over an immutable snapshot of the payload and the exact encoded
+    size, and the node applies the same checks as to decoded bytes (sender, session, size)."""
+
+    @property
+    def objects(self) -> bool: ...
+
+    def send_messages(self, sends: Sequence[tuple[int, Message]]) -> dict[int, TransportError]:
+        """Queue each ``(peer, message)`` without suspending (a message object repeated for several
+        peers is a broadcast); returns the sends that failed, by peer. An unencodable payload
+        raises :class:`~mpc.errors.CodecError` as encoding would."""
+
+    def set_message_sink(self, sink: MessageSink) -> None:
+        """Deliver received messages to ``sink``; ``PEER_DOWN`` and bytes still go to ``set_sink``'s."""
+
+
+__all__ = ["PEER_DOWN", "DirectDelivery", "ImmediateSend", "MessageSink", "MessageTransport", "Sink", "Transport",
+           "TransportStats", "sends_immediately"]

@@ -8,6 +8,7 @@ dialer's CN before the pipe is attached and closing it if it names another party
 reported :data:`PEER_DOWN` only when its *accepted* pipe goes away (after a short grace period, so
 that data it sent first is read first): refused connections — a second dialer, raw TCP, a certified
 party that is not this pair's peer — never disturb an established pair.
+A restarted peer's new accepted pipe makes it up again: sends to it work again.
 """
 
 from __future__ import annotations
@@ -247,6 +248,12 @@ class NngTransport:
         link.pipe = pipe.id
         link.ever_connected = True
         self._call_in_loop(self._connected.set)
+        self._call_in_loop(lambda: self._peer_up(link.peer))
+
+    def _peer_up(self, peer: int) -> None:
+        if peer in self._down_reported:  # a restarted peer came back: sends to it work again
+            self._down_reported.discard(peer)
+            self._down_events.pop(peer, None)
 
     def _removed(self, link: LinkState, pipe: pynng.Pipe) -> None:
         if link.pipe != pipe.id:

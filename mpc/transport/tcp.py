@@ -76,6 +76,8 @@ class TcpTransport:
         self.max_message_bytes = max_message_bytes
         self.tls = tls is not None
         self._tls = tls
+        # loaded now: a launcher may delete the key files once the party has been configured
+        self._server_ctx, self._client_ctx = self._ssl_context(True), self._ssl_context(False)
         self._listening: dict[int, socket.socket] = {}  # peer -> listening socket (lower id side)
         self._listen_addr: dict[int, str] = {}
         self._dial: dict[int, tuple[str, int]] = {}  # peer -> address (higher id side)
@@ -175,7 +177,7 @@ class TcpTransport:
         if self._static is not None and not self._listening and not self._dial:
             self._setup_static()
         deadline = loop.time() + timeout
-        server_ctx, client_ctx = self._ssl_context(True), self._ssl_context(False)
+        server_ctx, client_ctx = self._server_ctx, self._client_ctx
         for peer in self.peers:
             self._arrived.setdefault(peer, asyncio.Event())
         for peer, sock in self._listening.items():

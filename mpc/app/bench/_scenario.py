@@ -1,6 +1,6 @@
 """Real multi-process runs of generated scenarios, for suites that measure whole protocols.
 
-A suite describes a scenario as a dict (the TOML format of DESIGN.md); it is written to a
+A suite describes a scenario as a dict (the TOML format of docs/design.md); it is written to a
 temporary file and run through :func:`mpc.app.launch.run_real`, so every party is its own OS process
 on loopback exactly as with ``mpc run``. Timings come from the parties' own measurements
 (``Outcome.protocol_s``: from the ready barrier to the protocol's end) and from the launcher

@@ -1,0 +1,110 @@
+"""Object mode: messages cross the simulated network as objects, not bytes.
+
+Between two nodes of one process the codec is pure overhead: the sender encodes, the receiver
+decodes, and nothing in between looks at the bytes. In object mode the network carries the
+:class:`~mpc.message.Message` itself, with what the bytes would have told:
+
+- its **size** on the wire, exactly ``len(msg.to_bytes())`` (links, stats and traces need it);
+- an **immutable snapshot** of its payload taken at send time, shaped as the receiver would have
+  decoded it: arrays are read-only little-endian C-contiguous copies (the sender may reuse its
+  buffers after sending, and a broadcast's snapshot is shared by every receiver, so nobody may
+  write into it), tuples are lists, numpy scalars are Python numbers. Lists and dicts are rebuilt
+  per receiver (:meth:`Parcel.open`): one receiver's edits never reach another.
+
+A payload that is one numpy array (shares, the common case) is snapshotted directly and its
+envelope size is computed once per ``(header, dtype, shape)``; any other payload is encoded and
+decoded once per message object, so a broadcast costs one encoding for all its receivers and the
+snapshot is exactly what decoding gives. A payload the receiver could not decode (say a dict with
+integer keys) travels as bytes, and the receiver rejects it as it would in byte mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mpc.codec import DECODE_OVERHEAD, DECODED_PER_ENVELOPE_BYTE, DTYPES
+from mpc.errors import CodecError
+from mpc.message import Message
+
+_CONTAINERS = (list, dict)
+_LEAVES = (type(None), bool, int, float, str, bytes)
+_ENVELOPE_CACHE_MAX = 4096
+_LITTLE = {dt.newbyteorder(">"): dt for dt in DTYPES.values()} | {dt: dt for dt in DTYPES.values()}
+
+
+class Parcel:
+    """A message in flight in object mode: its snapshot and its size on the wire."""
+
+    __slots__ = ("msg", "size", "charge", "thaw")
+
+    def __init__(self, msg: Message, size: int, charge: int, thaw: bool) -> None:
+        self.msg = msg
+        self.size = size
+        self.charge = charge  # what decoding would charge the receiver's buffer (codec.decode_charged)
+        self.thaw = thaw  # the payload holds lists or dicts: each receiver gets its own copies
+
+    def open(self) -> Message:
+        """The message as one receiver gets it (never shared mutable state with another)."""
+        if not self.thaw:
+            return self.msg
+        m = self.msg
+        return Message(session=m.session, instance=m.instance, tag=m.tag, sender=m.sender, payload=_thaw(m.payload))
+
+    def to_bytes(self) -> bytes:
+        return self.msg.to_bytes()
+
+
+def _thaw(x: Any) -> Any:
+    if type(x) is list:
+        return [_thaw(v) if type(v) in _CONTAINERS else v for v in x]
+    if type(x) is dict:
+        return {k: (_thaw(v) if type(v) in _CONTAINERS else v) for k, v in x.items()}
+    return x
+
+
+def _has_containers(x: Any) -> bool:
+    return type(x) in _CONTAINERS
+
+
+class Packer:
+    """Turns outgoing messages into parcels (or, for undecodable payloads, into bytes).
+
+    One per network: the envelope-size cache is shared by every sender. Caches are bounded.
+    """
+
+    def __init__(self) -> None:
+        self._envelope: dict[tuple[Any, ...], int] = {}
+
+    def pack(self, msg: Message) -> Parcel | bytes:
+        """A parcel for ``msg``, or its bytes when a receiver would reject them; raises
+        :class:`CodecError` where encoding would (the sender's error, as in byte mode)."""
+        p = msg.payload
+        if type(p) is np.ndarray:
+            dt = _LITTLE.get(p.dtype)
+            if dt is not None:
+                return self._pack_array(msg, p, dt)
+        data = msg.to_bytes()
+        try:
+            snap, charge = Message.from_bytes_charged(data)
+        except CodecError:
+            return data
+        return Parcel(snap, len(data), charge, _has_containers(snap.payload))
+
+    def _pack_array(self, msg: Message, p: np.ndarray, dt: np.dtype) -> Parcel:
+        key = (msg.session, msg.instance, msg.tag, msg.sender, dt.str, p.shape)
+        env = self._envelope.get(key)
+        if env is None:
+            env = len(msg.to_bytes()) - p.nbytes  # the real encoder: exact by construction
+            if len(self._envelope) >= _ENVELOPE_CACHE_MAX:
+                self._envelope.clear()
+            self._envelope[key] = env
+        snap = np.array(p, dtype=dt, order="C")  # a copy: the sender may reuse its buffer
+        snap.flags.writeable = False
+        frozen = Message(session=msg.session, instance=msg.instance, tag=msg.tag, sender=msg.sender, payload=snap)
+        size = env + snap.nbytes
+        return Parcel(frozen, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
+
+
+__all__ = ["Packer", "Parcel"]
