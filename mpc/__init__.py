@@ -3,9 +3,13 @@
 from .context import Context
 from .errors import (
     CodecError,
+    ComputationAborted,
     ConfigError,
     Crashed,
+    InputRangeError,
+    JobMismatch,
     MpcError,
+    NameInUse,
     PartyDropped,
     ProtocolError,
     QuorumLost,
@@ -13,6 +17,7 @@ from .errors import (
     UnexpectedMessage,
 )
 from .field import GF61, Z64
+from .job import JobDescriptor
 from .message import Message
 from .node import Node, NodeConfig
 from .rng import Csprng
@@ -20,12 +25,17 @@ from .rng import Csprng
 __all__ = [
     "GF61",
     "CodecError",
+    "ComputationAborted",
     "ConfigError",
     "Context",
     "Crashed",
     "Csprng",
+    "InputRangeError",
+    "JobDescriptor",
+    "JobMismatch",
     "Message",
     "MpcError",
+    "NameInUse",
     "Node",
     "NodeConfig",
     "PartyDropped",

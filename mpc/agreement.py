@@ -98,6 +98,11 @@ def decide_job(views: Mapping[int, Any]) -> Decision:
     fields: set[str] = set()
     differing: list[int] = []
     for p, v in sorted(views.items()):
+        if v is None or views[ref] is None:  # a party that serves no job at all
+            if (v is None) != (views[ref] is None):
+                fields.add("job")
+                differing.append(p)
+            continue
         if not isinstance(v, dict) or not isinstance(v.get("digest"), bytes):
             return {"kind": "ProtocolError", "by": p, "party": p}
         if v["digest"] == views[ref]["digest"]:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from . import codec
 from .errors import ConfigError
+from .job import JobDescriptor
 
 Barrier = Literal["mesh", "star"]
 
@@ -25,6 +26,10 @@ class NodeConfig:
     (a send on a link still being set up waits, bounded by the transport's send timeout). Leaves of
     a star must have the root among their neighbours.
 
+    ``job``: the one job this node serves, if it serves one: its descriptor travels in the hello,
+    and :meth:`Node.start` fails at every party with :class:`JobMismatch` when they differ (no
+    extra round in a mesh; one through the root in a star).
+
     ``survivor_agreement``: after each computation the live parties agree to all output or all
     abort (see :mod:`mpc.agreement`; one extra exchange of a few bytes per computation).
     """
@@ -38,6 +43,7 @@ class NodeConfig:
     neighbors: tuple[int, ...] | None = None
     barrier: Barrier = "mesh"
     survivor_agreement: bool = True
+    job: JobDescriptor | None = None
     transport: str = "nng"  # what Node opens when given addresses: nng | tcp (asyncio TCP)
 
     def __post_init__(self) -> None:

@@ -14,10 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import bisect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from . import codec
 from .agreement import (
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 HELLO, BYE = "hello", "bye"
 MAX_EARLY_ABORTS = 1024
+SERVED_JOB = "~job"  # the instance of the start-up job agreement in a star (names cannot start with ~)
 SendObserver = Callable[[str], None]
 """Called with the full round tag after every send of this node (e.g. a crash fault trigger)."""
 
@@ -75,6 +80,7 @@ class Node:
         limits: codec.Limits = codec.DEFAULT_LIMITS,
         neighbors: Sequence[int] | None = None,
         barrier: Barrier = "mesh",
+        job: JobDescriptor | None = None,
         rng: Csprng | None = None,
         tls: TlsCreds | None = None,
         transport_kind: str = "nng",
@@ -92,7 +98,7 @@ class Node:
         config = NodeConfig(
             party_id=party_id, parties=tuple(parties), session=session_bytes(session), timeout=timeout,
             connect_timeout=connect_timeout, limits=limits,
-            neighbors=None if neighbors is None else tuple(neighbors), barrier=barrier,
+            neighbors=None if neighbors is None else tuple(neighbors), barrier=barrier, job=job,
             transport=transport_kind,
         )
         self._setup(config, transport, rng)
@@ -135,13 +141,20 @@ class Node:
         self._control: dict[str, set[int]] = {HELLO: set(), BYE: set()}
         self._control_event = asyncio.Event()
         self._waiting: dict[str, set[int]] = {HELLO: set(), BYE: set()}
+        self._hello_notes: dict[int, str] = {}  # why a connected peer's hello was refused
         self._pump_task: asyncio.Task[None] | None = None
         self._started = False
         # the transport's message path (netsim's object mode): no codec between in-process nodes
         self._send_messages: Callable[[list[tuple[int, Message]]], dict[int, TransportError]] | None = None
-        self._nonce = os.urandom(8)  # this incarnation: a peer that sees a new one knows we restarted
-        self._incarnations: dict[int, bytes] = {}
-        self._peer_counts: dict[int, int] = {}
+        # O(1) state per node beyond the hello set (10^6 simulated links must stay cheap)
+        self._peer_count = 0  # the largest computation counter a hello reported
+        # this incarnation's id, and the last one seen per party (8 bytes per link, allocated on
+        # the first hello): a hello with a new id comes from a restarted process; a replayed one
+        # changes nothing
+        self._incarnation = int.from_bytes(os.urandom(8), "little") | 1
+        self._seen: NDArray[np.uint64] | None = None
+        self._job_digest = None if config.job is None else config.job.digest()
+        self._job_differs: set[int] = set()  # peers whose hello named another job (usually none)
         self._names: set[str] = set()
         self._running: dict[str, asyncio.Future[Any]] = {}
         self._abort_cause: dict[str, dict[str, Any]] = {}  # instance -> the abort that stopped it
@@ -159,24 +172,46 @@ class Node:
         """Connect, then pass the start barrier: every neighbour (mesh) or the root (star) answered."""
         if self._started:
             return
-        await self.transport.start(self.connect_timeout)
-        if isinstance(self.transport, DirectDelivery):
-            self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
-        else:
-            self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
-        if isinstance(self.transport, MessageTransport) and self.transport.objects:
-            self.transport.set_message_sink(self.accept)
-            self._send_messages = self.transport.send_messages
         try:
+            await self.transport.start(self.connect_timeout)  # at its deadline: which peer failed, why
+            if isinstance(self.transport, DirectDelivery):
+                self.transport.set_sink(self.ingress)  # direct delivery: one task hop less per message
+            else:
+                self._pump_task = asyncio.create_task(self._pump(), name=f"mpc-pump-{self.party_id}")
+            if isinstance(self.transport, MessageTransport) and self.transport.objects:
+                self.transport.set_message_sink(self.accept)
+                self._send_messages = self.transport.send_messages
             await self._barrier(HELLO, self.connect_timeout)
+            if self.config.job is not None:
+                await self._agree_served_job(self.config.job)
+        except PartyDropped:
+            await self._shutdown()
+            if self._hello_notes:  # connected, but a peer's hello said why it cannot be ours
+                raise ConfigError(f"party {self.party_id}: " + "; ".join(
+                    f"party {p} {why}" for p, why in sorted(self._hello_notes.items()))) from None
+            raise
         except BaseException:
             await self._shutdown()
             raise
-        if self._instances == 0 and self._peer_counts:
+        if self._instances == 0:
             # a restarted party: the others' counter says how many unnamed computations ran, so
             # the next unnamed one has the same instance id everywhere
-            self._instances = max(self._peer_counts.values())
+            self._instances = self._peer_count
         self._started = True
+
+    async def _agree_served_job(self, job: JobDescriptor) -> None:
+        """The hellos carried every party's job digest. In a mesh each party saw them all: if any
+        two differ, every party sees a digest unlike its own, so all of them (and only then) run
+        one round with the full descriptors to name the differing fields. In a star the root
+        compares the descriptors and tells everyone."""
+        if not self._shape.star and not self._job_differs:
+            return
+        try:
+            decision = await settle(self, self._shape, SERVED_JOB, JOB_TAG, job_view(job), decide_job, self.timeout)
+        finally:
+            self.mailbox.finish(SERVED_JOB)
+        if decision is not None:
+            raise agreed_error(decision, self.party_id, None)
 
     async def close(self, *, goodbye: bool = True) -> None:
         """Pass the close barrier (unless ``goodbye`` is false: a crash says none), then release the
@@ -242,7 +277,10 @@ class Node:
         live = [p for p in peers if p not in down]
         if not live:
             return
-        payload = {"nonce": self._nonce, "count": self._instances, "star": self.config.star} if kind == HELLO else None
+        payload = None
+        if kind == HELLO:
+            payload = {"count": self._instances, "star": self.config.star, "job": self._job_digest,
+                       "incarnation": self._incarnation}
         msg = self._message(CONTROL, kind, payload)
         for p, r in zip(live, await self._send_all([(p, msg) for p in live]), strict=True):
             if isinstance(r, BaseException) and not tolerate_down:
@@ -317,9 +355,12 @@ class Node:
 
     def _on_control(self, msg: Message) -> None:
         if msg.session != self.session:
+            self._hello_notes[msg.sender] = "is in another session (check the session both sides use)"
             raise ProtocolError("control message for another session", peer=msg.sender)
         if msg.tag not in self._control:
             raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
+        if msg.sender not in self.mailbox.parties:
+            raise ProtocolError("control message from a party outside this session", peer=msg.sender)
         if msg.tag == HELLO:
             self._on_hello(msg.sender, msg.payload)
         self._control[msg.tag].add(msg.sender)
@@ -330,18 +371,25 @@ class Node:
                 self._control_event.set()
 
     def _on_hello(self, peer: int, payload: Any) -> None:
-        if not (isinstance(payload, dict) and isinstance(payload.get("nonce"), bytes) and len(payload["nonce"]) <= 32
-                and isinstance(payload.get("count"), int) and 0 <= payload["count"] < 1 << 62
-                and isinstance(payload.get("star"), bool)):
+        if not (isinstance(payload, dict) and isinstance(payload.get("count"), int) and 0 <= payload["count"] < 1 << 62
+                and isinstance(payload.get("star"), bool) and isinstance(payload.get("job"), bytes | None)
+                and isinstance(payload.get("incarnation"), int) and 0 < payload["incarnation"] < 1 << 64):
             raise ProtocolError("malformed hello", peer=peer)
         if payload["star"] and not self._shape.star:
             # one party's neighbours are not everyone: the whole session's agreement steps go
             # through the root (as the star barrier does), else the root would not answer it
             self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
-        known = self._incarnations.get(peer)
-        self._incarnations[peer] = payload["nonce"]
-        self._peer_counts[peer] = payload["count"]
-        if known is not None and known != payload["nonce"]:
+        self._peer_count = max(self._peer_count, payload["count"])
+        if payload["job"] != self._job_digest:
+            self._job_differs.add(peer)
+        else:
+            self._job_differs.discard(peer)
+        if self._seen is None:
+            self._seen = np.zeros(len(self.parties), dtype=np.uint64)
+        slot = bisect.bisect_left(self.parties, peer)
+        known = int(self._seen[slot])
+        self._seen[slot] = payload["incarnation"]
+        if known and known != payload["incarnation"]:
             self._peer_restarted(peer)
 
     def _peer_restarted(self, peer: int) -> None:

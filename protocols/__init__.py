@@ -1,9 +1,22 @@
-"""MPC protocols. Each sees only a :class:`mpc.Context`; none touches sockets, clocks or entropy."""
+"""MPC protocols. Each sees only a :class:`mpc.Context`; none touches sockets, clocks or entropy.
 
+The public API (:mod:`protocols.api`): ``secure_sum``, ``secure_mean``, ``secure_product``,
+``secure_dot``, ``secure_matvec``, ``secure_variance``, ``secure_aggregate`` — run each with
+``await node.run(f, x, ...)``. The scenario registry (:data:`REGISTRY`) maps names to specs.
+"""
+
+from .api import (
+    secure_aggregate,
+    secure_dot,
+    secure_matvec,
+    secure_mean,
+    secure_product,
+    secure_sum,
+    secure_variance,
+)
 from .common import Scheme, open_shares, share_inputs
 from .registry import REGISTRY, lookup
 from .spec import Job, PartyResult, Spec
-from .sum import secure_mean, secure_sum
 
 __all__ = [
     "Job",
@@ -13,7 +26,12 @@ __all__ = [
     "Spec",
     "lookup",
     "open_shares",
+    "secure_aggregate",
+    "secure_dot",
+    "secure_matvec",
     "secure_mean",
+    "secure_product",
     "secure_sum",
+    "secure_variance",
     "share_inputs",
 ]

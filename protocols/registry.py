@@ -13,6 +13,7 @@ from mpc.errors import ConfigError
 from . import checks
 from .arith import SCENARIO_SPECS as ARITH_SPECS
 from .secagg.specs import SCENARIO_SPECS as SECAGG_SPECS
+from .secarray.program import SPEC as PROGRAM_SPEC
 from .spec import Array, Job, PartyResult, Spec
 from .sum import secure_mean, secure_sum
 
@@ -64,6 +65,7 @@ REGISTRY: Mapping[str, Spec] = {
         Spec("mean", _run_mean, _mean_reference),
         *ARITH_SPECS,
         *SECAGG_SPECS,
+        PROGRAM_SPEC,
     )
 }
 

@@ -73,7 +73,7 @@ class Spec:
     extra_parties: Callable[[Job], tuple[int, ...]] = _no_extra
     topology: Callable[[Job, int], tuple[int, ...] | None] = _full_mesh
     check: Callable[[Job], None] = _no_check
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] | None = ()  # None: any key (a user program reads its own options)
     rounds: Callable[[Job, int], tuple[str, ...] | None] = _undeclared
 
 

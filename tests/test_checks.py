@@ -55,4 +55,5 @@ def test_declared_rounds_match_the_tags_sent(tmp_path):
             assert declared is not None
             assert tags == set(declared), (proto, kw, party)
             seen_anywhere[proto] |= tags
-    assert set(seen_anywhere) == set(REGISTRY)  # every protocol is covered
+    # every shipped protocol is covered; a user program's rounds are its own (undeclared)
+    assert set(seen_anywhere) == set(REGISTRY) - {"program"}

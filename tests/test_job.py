@@ -130,3 +130,54 @@ def test_a_job_naming_parties_outside_the_session_is_refused_at_every_party():
     (e1, t1), (e2, t2) = netsim.run(main())
     assert isinstance(e1, ConfigError) and "not in this session" in str(e1)
     assert isinstance(e2, ConfigError) and t2 < 0.5  # party 1's refusal ended party 2's wait early
+
+
+@pytest.mark.parametrize("barrier", ["mesh", "star"])
+def test_a_served_job_travels_in_the_hello_and_a_mismatch_stops_every_start(barrier):
+    async def main(jobs):
+        net = SimNetwork(IDS)
+        routes = []
+        net.observers.append(lambda at, arr, src, dst, data: routes.append(Message.from_bytes(data).instance))
+
+        async def one(pid):
+            node = Node(pid, transport=net.transport(pid), parties=IDS, session=b"served", barrier=barrier,
+                        job=jobs[pid], timeout=1.0)
+            try:
+                async with node:
+                    return (await node.run(secure_sum, [pid])).tolist()
+            except Exception as exc:  # noqa: BLE001
+                return exc
+
+        return await asyncio.gather(*(one(p) for p in IDS)), routes
+
+    same, routes = netsim.run(main({p: job() for p in IDS}))
+    assert same == [[6]] * 3
+    if barrier == "mesh":
+        assert "~job" not in routes  # no extra round: the descriptors rode on the hellos
+    res, routes = netsim.run(main({1: job(), 2: job(sharing="additive"), 3: job()}))
+    assert all(isinstance(r, JobMismatch) and r.fields == ("sharing",) for r in res), res
+    assert set(routes) <= {"", "~job"}  # control messages and the star's verdict only
+
+
+def test_a_deployment_where_each_host_lists_only_its_own_input_is_refused():
+    """Issue 11's silent leak: each host's scenario had only its own [inputs] entry, so every party
+    inferred a different set of input parties. Now the hello's job comparison refuses the run."""
+    from mpc.app.runner import run_party
+    from mpc.app.scenario import parse
+
+    def scenario_of_host(pid):
+        return parse({"name": "deploy", "protocol": "sum", "parties": 3, "inputs": {str(pid): [pid, 2 * pid]}})
+
+    async def main():
+        net = SimNetwork(IDS)
+        shares = []
+        net.observers.append(lambda at, arr, src, dst, data: shares.append(Message.from_bytes(data).tag))
+        outs = await asyncio.gather(*(run_party(scenario_of_host(p), p, net.transport(p), session=b"dep",
+                                                on_crash=lambda: None, parties=IDS) for p in IDS))
+        return outs, shares
+
+    outs, tags = netsim.run(main())
+    for o in outs:
+        assert o.status == "error" and o.error == "JobMismatch" and "ConfigError" in o.error_kinds
+        assert "input_parties" in o.message
+    assert "share" not in tags and "open" not in tags

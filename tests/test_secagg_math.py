@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mpc.errors import ConfigError, ProtocolError
 from mpc.rng import Csprng
+from mpc.sharing import SharingError
 from protocols.secagg import crypto, masks
 
 pytestmark = pytest.mark.timeout(60)
@@ -25,19 +26,24 @@ def test_limbs_round_trip(secret: bytes) -> None:
 @settings(max_examples=30, deadline=None)
 @given(st.integers(2, 30), st.data())
 def test_shares_rebuild_from_any_threshold_subset(n: int, data: st.DataObject) -> None:
-    t = data.draw(st.integers(1, n))
+    t = data.draw(st.integers(2, n))
     points = sorted(data.draw(st.sets(st.integers(1, 5000), min_size=n, max_size=n)))
     secret = data.draw(st.binary(min_size=32, max_size=32))
-    shares = crypto.share_limbs(crypto.secret_to_limbs(secret), points, t, Csprng())
+    shares = crypto.share_secrets([secret], points, t, Csprng())[:, 0]
     subset = sorted(data.draw(st.sets(st.sampled_from(range(n)), min_size=t, max_size=t)))
     got = crypto.reconstruct_secret([points[i] for i in subset], shares[subset])
     assert got == secret
 
 
+def test_degree_zero_is_no_sharing() -> None:
+    with pytest.raises(SharingError):
+        crypto.share_secrets([bytes(32)], [1, 2, 3], 1, Csprng())
+
+
 def test_fewer_than_threshold_shares_do_not_rebuild() -> None:
     secret = Csprng().random_bytes(32)
     points = list(range(1, 11))
-    shares = crypto.share_limbs(crypto.secret_to_limbs(secret), points, 6, Csprng())
+    shares = crypto.share_secrets([secret], points, 6, Csprng())[:, 0]
     limbs = crypto.reconstruct_many(points[:5], shares[:5])
     assert not np.array_equal(limbs, crypto.secret_to_limbs(secret))
 
@@ -126,7 +132,8 @@ def test_masked_input_is_indistinguishable_from_uniform() -> None:
     different input: both pass a chi-square test for uniform bytes (255 degrees of freedom; the
     critical value: CHI2_CRIT), per byte position too, and neither correlates with the input."""
     from protocols.secagg.inprocess import run_round
-    from protocols.secagg.phases import Kind, Params
+    from protocols.secagg.phases import Kind
+    from protocols.secagg.params import Params
 
     dim = 1 << 15
     params = Params.make((1, 2, 3, 4), {"threshold": 3})

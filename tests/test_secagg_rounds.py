@@ -12,6 +12,7 @@ import pytest
 from mpc.errors import ConfigError, ProtocolError, QuorumLost
 from mpc.rng import Csprng
 from protocols.secagg import InconsistentView, Kind, Params, SecAggClient, SecAggServer
+from protocols.secagg import commit
 from protocols.secagg.inprocess import run_round
 
 pytestmark = pytest.mark.timeout(60)
@@ -112,24 +113,24 @@ def test_inputs_without_headroom_are_refused() -> None:
 
 
 # -- defences ---------------------------------------------------------------------------------
-def test_server_claiming_a_client_dropped_and_alive_gets_nothing() -> None:
+def test_each_client_reveals_one_secret_per_peer() -> None:
     clients = tuple(range(1, 8))
-    params = Params.make(clients, {"threshold": 4})
-
-    def lie(kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
-        if kind is Kind.UNMASK_REQUEST and u == 1:
-            return {**payload, "dropped": [*payload["dropped"], 5]}  # 5 is in U3 too
-        return payload
-
-    trace = run_round(params, _inputs(clients), drop_after={6: "share_keys"}, tamper=lie)
-    assert isinstance(trace.client_errors[1], ProtocolError)
-    assert trace.clients[1].revealed == {}
-    assert not [m for m in trace.sent[1] if m["kind"] == "unmask"]
-    # the ledger refuses the second kind of reveal even if a request slipped through
+    params = Params.make(clients, {"threshold": 5})
+    trace = run_round(params, _inputs(clients), drop_after={6: "share_keys"})
+    assert trace.server_error is None
     c = trace.clients[2]
-    assert c.revealed.get(3) == "b"
-    with pytest.raises(ProtocolError):
+    assert c.revealed[6] == "sk" and c.revealed[3] == "b"  # decided from the U3 it signed
+    with pytest.raises(ProtocolError):  # the ledger refuses the second kind of reveal
         c._reveal(3, "sk")
+    for u in clients:
+        if u != 6:  # nobody reveals the dropped client's self-mask or a survivor's mask key
+            assert trace.clients[u].revealed.get(6) == "sk"
+            assert all(w == "b" for v, w in trace.clients[u].revealed.items() if v != 6)
+
+
+def _without(params: Params, bits: bytes, gone: int) -> bytes:
+    u3 = [v for v in commit.members(bits, params.clients) if v != gone]
+    return commit.bitmap(u3, params.slot_of, len(params.clients))
 
 
 class RelayingAnything(SecAggServer):
@@ -145,7 +146,7 @@ def test_inconsistent_dropout_lists_make_honest_clients_abort() -> None:
 
     def split_view(kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
         if kind is Kind.SURVIVORS and u in (1, 2):  # tell 1 and 2 that 8 dropped
-            return {**payload, "ids": [v for v in payload["ids"] if v != 8]}
+            return {**payload, "bits": _without(params, payload["bits"], 8)}
         return payload
 
     trace = run_round(params, _inputs(clients), tamper=split_view, server=RelayingAnything(params))
@@ -196,21 +197,6 @@ def test_a_wrong_share_is_caught_by_the_public_key_or_commitment(secret: str) ->
     assert trace.output is None
 
 
-def test_known_identities_catch_substituted_signing_keys() -> None:
-    params = Params.make((1, 2, 3), {})
-    rng = Csprng()
-    client = SecAggClient(1, params, np.zeros(4, dtype=np.uint64), rng,
-                          known_identities={1: b"", 2: b"\x01" * 32, 3: b"\x02" * 32})
-    client._known[1] = client.sig_pk  # type: ignore[index]
-    client.start()
-    others = [(rng.random_bytes(32), rng.random_bytes(32), rng.random_bytes(32)) for _ in range(2)]
-    keys = {"kind": "keys", "ids": [1, 2, 3], "c_pk": [client.c_pk, others[0][0], others[1][0]],
-            "s_pk": [client.s_pk, others[0][1], others[1][1]], "sig_pk": [client.sig_pk, b"\x01" * 32, others[1][2]],
-            "dim": 4}
-    with pytest.raises(ProtocolError, match="identities"):
-        client.receive(keys)
-
-
 def test_a_malformed_client_is_dropped_not_fatal() -> None:
     clients = tuple(range(1, 8))
     params = Params.make(clients, {"threshold": 4})
@@ -225,3 +211,46 @@ def test_a_malformed_client_is_dropped_not_fatal() -> None:
     assert 3 in trace.server.rejected and 3 not in trace.server.used()
     assert isinstance(trace.client_errors[3], ProtocolError)  # told, not left waiting
     assert np.array_equal(trace.output, _plain_sum(inputs, trace.server.used()))
+
+
+# -- SecAgg+: O(degree) per client, bound by a commitment ------------------------------------------
+def _keys_bytes(n: int) -> int:
+    clients = tuple(range(1, n + 1))
+    params = Params.make(clients, {"variant": "secagg+", "degree": 8, "corrupt_fraction": 0.0})
+    trace = run_round(params, _inputs(clients, dim=4), measure_bytes=True)
+    assert trace.server_error is None
+    return max(trace.bytes_down.values())
+
+
+def test_secagg_plus_clients_receive_o_degree_bytes() -> None:
+    """Four times the clients, same degree: a client's download grows by the proof depth and the
+    survivor bitmap only (log n and n/8 bytes), not by n advertisements."""
+    small, large = _keys_bytes(48), _keys_bytes(192)
+    assert large < small * 1.5, (small, large)
+
+
+@pytest.mark.parametrize("lie", ["proof", "hide"])
+def test_secagg_plus_key_list_must_match_its_commitment(lie: str) -> None:
+    clients = tuple(range(1, 41))
+    params = Params.make(clients, {"variant": "secagg+", "degree": 8, "corrupt_fraction": 0.0})
+
+    def tamper(kind: Kind, u: int, payload: dict[str, Any]) -> dict[str, Any]:
+        if kind is not Kind.KEYS or u != 1:
+            return payload
+        if lie == "proof":  # one bit of one proof flipped
+            proofs = payload["proofs"].copy()
+            proofs[0, 0, 0] ^= 1
+            return {**payload, "proofs": proofs}
+        # claim a neighbour never advertised (its absent leaf does not hash into the root)
+        k = next(i for i, v in enumerate(payload["ids"]) if v != 1)
+        cols = ("ids", "c_pk", "s_pk", "vk", "sig")
+        cut = {c: [x for i, x in enumerate(payload[c]) if i != k] for c in cols}
+        order = [*range(len(payload["ids"]))]
+        order.remove(k)
+        proofs = payload["proofs"][[*order, k, *range(len(payload["ids"]), len(payload["proofs"]))]]
+        return {**payload, **cut, "absent": [*payload["absent"], payload["ids"][k]], "proofs": proofs}
+
+    trace = run_round(params, _inputs(clients, dim=4), tamper=tamper)
+    err = trace.client_errors.get(1)
+    assert isinstance(err, ProtocolError) and "commitment" in str(err)
+    assert [m["kind"] for m in trace.sent[1]] == ["join", "advertise"]

@@ -68,3 +68,40 @@ def test_server_treats_a_wrong_kind_from_a_client_as_a_dropout() -> None:
     server.receive(Kind.JOIN, {1: {"kind": "join"}, 2: {"kind": "join"}, 3: {"kind": "advertise"}})
     assert server.rounds[Kind.JOIN] == (1, 2)
     assert 3 in server.rejected
+
+
+def test_tables_are_derived_from_one_stage_list() -> None:
+    from protocols.secagg.phases import CLIENT_WAITS, PREVIOUS, REPLY, SERVER_ROUNDS, STAGES
+
+    assert SERVER_ROUNDS == tuple(s.collect for s in STAGES)
+    assert CLIENT_WAITS == (Kind.KEYS, Kind.SHARES, Kind.SURVIVORS, Kind.UNMASK_REQUEST, Kind.RESULT)
+    assert REPLY[Kind.JOIN] is Kind.KEYS  # a join failure is announced on the tag clients wait on
+    assert PREVIOUS[SERVER_ROUNDS[0]] is None
+    assert all(PREVIOUS[b] is a for a, b in zip(SERVER_ROUNDS, SERVER_ROUNDS[1:]))
+    # a client walks through every waiting phase to DONE, one reply at a time
+    phase, seen = ClientPhase.ADVERTISED, []
+    for tag in CLIENT_WAITS:
+        phase = CLIENT_TRANSITIONS[(phase, tag)]
+        seen.append(phase)
+    assert seen[-1] is ClientPhase.DONE and len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize(("payload", "what"), [
+    ({"kind": "advertise", "c_pk": b"x" * 31, "s_pk": b"y" * 32, "vk": b"v" * 44, "sig": b"z" * 64, "dim": 4}, "c_pk"),
+    ({"kind": "advertise", "c_pk": b"x" * 32, "s_pk": b"y" * 32, "vk": b"v" * 44, "sig": b"z" * 64, "dim": True}, "dim"),
+    ({"kind": "shares", "ids": [1, 2, 2], "cts": []}, "duplicates"),
+    ({"kind": "unmask_request", "ids": [1, -2], "sigs": []}, "ids"),
+    ({"kind": "shares", "ids": [1, 2], "cts": []}, "parallel"),
+    ({"kind": "survivors", "bits": b"\x01", "extra": 1}, "unknown fields"),
+    ({"kind": "keys", "ids": [1], "c_pk": [b"x" * 32], "s_pk": [b"y" * 32], "vk": [b"v"], "sig": [b"s"], "absent": [],
+      "root": b"r" * 32, "proofs": np.zeros((2, 3, 32), dtype=np.uint8), "dim": 3}, "inclusion proof"),
+    ({"kind": "survivors"}, "lacks"),
+    ({"kind": "masked_input", "y": np.zeros(3, dtype=np.int64)}, "uint64"),
+])
+def test_messages_are_checked_at_construction(payload: dict, what: str) -> None:
+    from mpc.errors import ProtocolError
+    from protocols.secagg.messages import decode
+
+    with pytest.raises(ProtocolError, match=what) as info:
+        decode(payload, 7)
+    assert info.value.peer == 7

@@ -19,6 +19,7 @@ import numpy as np
 from protocols.registry import Job, PartyResult, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
+from mpc.job import JobDescriptor
 from mpc.node import Node, SendObserver
 from mpc.app.scenario import Scenario
 from netsim.faults import REAL_FAULTS
@@ -37,6 +38,14 @@ def job_of(scn: Scenario) -> Job:
         fractional_bits=scn.fractional_bits,
         options=dict(scn.options),
     )
+
+
+def descriptor_of(scn: Scenario) -> JobDescriptor:
+    """The public job every party of a run must agree on (compared in the hello, before any share)."""
+    job = job_of(scn)
+    return JobDescriptor(protocol=scn.protocol, parties=job.parties, input_parties=job.input_parties,
+                         sharing=job.sharing, threshold=job.threshold, triples=job.triples,
+                         fractional_bits=job.fractional_bits, options=job.options)
 
 
 def node_ids(scn: Scenario) -> tuple[int, ...]:
@@ -119,7 +128,8 @@ async def run_party(
     t0 = loop.time()
     try:
         node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
-                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties))
+                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties),
+                    job=descriptor_of(scn))
         if after:
             node.add_send_observer(crash_after(after, on_crash))
         async with node:
@@ -331,4 +341,4 @@ def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any]
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
 
-__all__ = ["Outcome", "Report", "check", "job_of", "node_ids", "run_party", "run_sim"]
+__all__ = ["Outcome", "Report", "check", "descriptor_of", "job_of", "node_ids", "run_party", "run_sim"]

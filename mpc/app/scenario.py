@@ -145,7 +145,7 @@ def _inputs(table: Mapping[str, Any], parties: int, seed: int) -> dict[int, NDAr
 
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
-    "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options", "transport",
+    "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options", "program", "transport",
 }
 
 
@@ -161,6 +161,22 @@ def _input_parties(value: Any, parties: int, inputs: Mapping[int, Any]) -> tuple
     if extra:
         raise ConfigError(f"inputs given for {extra}, which input_parties = {list(ids)} does not name")
     return ids
+
+
+def _program_option(doc: Mapping[str, Any], options: dict[str, Any], path: str | None) -> dict[str, Any]:
+    """``program = "file.py"`` (protocol "program") goes to options; a relative path is looked up
+    beside the scenario file first, then from the working directory."""
+    prog = doc.get("program", options.get("program"))
+    if prog is None:
+        return options
+    if not isinstance(prog, str) or not prog:
+        raise ConfigError("program must be a path to a Python file")
+    if path is not None and not Path(prog).is_absolute():
+        beside = Path(path).parent / prog
+        prog = str(beside) if beside.exists() else prog
+    if not Path(prog).is_file():
+        raise ConfigError(f"program file not found: {prog}")
+    return {**options, "program": str(Path(prog).resolve())}
 
 
 def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
@@ -222,7 +238,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         network=network,
         faults=parse_faults(doc.get("faults", []), parties),
         expect=Expect(output=exp.get("output"), error=exp.get("error"), tolerance=exp.get("tolerance")),
-        options=options,
+        options=_program_option(doc, options, path),
         path=path,
         declared_inputs=_input_parties(doc.get("input_parties"), parties, inputs),
         transport=transport,

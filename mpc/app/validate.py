@@ -34,9 +34,9 @@ def validate(scn: Scenario, *, real: bool) -> list[str]:
 def _validate(scn: Scenario, *, real: bool) -> list[str]:
     spec = lookup(scn.protocol)
     node_ids(scn)  # inputs and faults name nodes of this protocol
-    unknown = sorted(set(scn.options) - set(spec.options))
+    unknown = [] if spec.options is None else sorted(set(scn.options) - set(spec.options))
     if unknown:
-        known = ", ".join(spec.options) or "none"
+        known = ", ".join(spec.options or ()) or "none"
         raise ConfigError(f"unknown [options] keys {unknown} for protocol {scn.protocol!r} (known: {known})")
     job = job_of(scn)
     try:

@@ -21,10 +21,11 @@ import pynng
 
 from ..errors import ConfigError, TransportError
 from .base import PEER_DOWN, Sink, TransportStats
-from .diagnose import LinkState, connect_failure
+from .diagnose import LinkState, connect_failure, probe_early
 from .tls import TlsCreds, party_name
 
 DOWN_GRACE_S = 0.25
+SETTLE_S = 0.1
 READ_BATCH = 64
 
 
@@ -211,9 +212,27 @@ class NngTransport:
             fd = sock.recv_fd
             self._reader_fds.append(fd)
             self._loop.add_reader(fd, self._readable, peer, sock)
-        deadline = self._loop.time() + timeout
-        while missing := [p for p in self._peers if not self._links[p].ever_connected]:
-            left = deadline - self._loop.time()
+        t0 = self._loop.time()
+        deadline = t0 + timeout
+        settled, probed = False, False
+        while True:
+            missing = [p for p in self._peers if self._links[p].pipe is None]
+            if not missing:
+                if settled:
+                    break
+                # a dialer's pipe is up before the listener has judged it (a listener refusing our
+                # identity, or holding another process with our id, closes it right away): let
+                # such a refusal arrive before calling the pair connected
+                settled = True
+                await asyncio.sleep(SETTLE_S)
+                continue
+            settled = False
+            now = self._loop.time()
+            left = deadline - now
+            if not probed and now - t0 >= timeout / 2:
+                probed = True
+                await probe_early(self.party_id, [self._links[p] for p in missing], self._tls, now - t0)
+                continue
             if left <= 0:
                 links = [self._links[p] for p in missing]
                 raise TransportError(await connect_failure(self.party_id, links, self._tls, timeout))
@@ -237,7 +256,7 @@ class NngTransport:
             reason = (f"refused a second connection from {_remote(pipe)} while party {link.peer} is "
                       f"connected (another process using party id {link.peer}?)")
         if reason is not None:
-            link.note(reason)
+            link.note(reason.split(" from ", 1)[0], reason)
             self._stats.connections_refused += 1
             with contextlib.suppress(pynng.NNGException):
                 pipe.close()
@@ -246,7 +265,6 @@ class NngTransport:
         if pipe.closed:
             return
         link.pipe = pipe.id
-        link.ever_connected = True
         self._call_in_loop(self._connected.set)
         self._call_in_loop(lambda: self._peer_up(link.peer))
 
@@ -259,10 +277,11 @@ class NngTransport:
         if link.pipe != pipe.id:
             return  # a connection Pair0 refused (it never carried data): the pair is undisturbed
         link.pipe = None
-        if not self._started:
+        if not self._started:  # not down yet: start() waits for it to come back until its deadline
             link.drops_before_start += 1
-            link.note(f"the connection {'from' if link.listening else 'to'} party {link.peer} opened "
+            link.note("drops", f"the connection {'from' if link.listening else 'to'} party {link.peer} opened "
                       f"and closed {link.drops_before_start} time(s)")
+            return
         if not self._closing:
             self._call_in_loop(lambda: self._loop.call_later(DOWN_GRACE_S, self._report_down, link))  # type: ignore[union-attr]
 

@@ -1,15 +1,22 @@
-"""Secure aggregation: SecAgg (Bonawitz et al., CCS 2017) and SecAgg+ (Bell et al., CCS 2020).
+"""Secure aggregation: SecAgg (Bonawitz et al., CCS 2017) and SecAgg+ (Bell et al., CCS 2020), the
+active-adversary variant (signed key advertisements, consistency check, a split-view-proof threshold).
 
-Modules: :mod:`crypto` (keys, share encryption, secret sharing of keys, the SecAgg+ graph),
-:mod:`masks` (encoding with headroom, mask expansion, unmasking), :mod:`phases` (the protocol
-table and public parameters), :mod:`client` and :mod:`server` (sans-IO state machines),
-:mod:`protocol` (async drivers over a Context), :mod:`specs` (the ``secagg`` scenario protocol).
+Modules: :mod:`phases` (the one table of stages; transitions, replies and round lists derived),
+:mod:`messages` (one checked frozen dataclass per message kind), :mod:`params` (public parameters,
+the threshold rule, SecAgg+ degree/threshold from γ and σ), :mod:`crypto` (keys, signatures, share
+encryption, sharing of keys, the SecAgg+ graph), :mod:`commit` (Merkle commitment to the round's
+advertisements, survivor bitmaps), :mod:`masks` (encoding with headroom, masks, unmasking),
+:mod:`client` and :mod:`server` (sans-IO state machines; ``SecAggServer.step`` is the one server
+step both drivers use), :mod:`protocol` (async drivers over a Context), :mod:`inprocess` (the
+machines wired directly, for tests and benchmarks), :mod:`specs` (the ``secagg`` scenario protocol).
 """
 
 from .client import InconsistentView, SecAggClient
-from .phases import ClientPhase, Kind, Params, ServerPhase
+from .crypto import SigningKey, VerifyingKey
+from .params import Params
+from .phases import ClientPhase, Kind, ServerPhase
 from .protocol import run_client, run_server
-from .server import SecAggServer
+from .server import SecAggServer, Step
 
 __all__ = [
     "ClientPhase",
@@ -19,6 +26,9 @@ __all__ = [
     "SecAggClient",
     "SecAggServer",
     "ServerPhase",
+    "SigningKey",
+    "Step",
+    "VerifyingKey",
     "run_client",
     "run_server",
 ]

@@ -3,15 +3,29 @@ sans-IO state machine: ``start()`` gives the first messages, ``receive(payload)`
 server message and returns the reply (or ``None``). No Context, no network: the async driver in
 :mod:`protocols.secagg.protocol` moves the messages.
 
-Defences (each tested):
-* the key list must contain this client's own keys unchanged, at least ``threshold`` share holders
-  and no repeated key; with ``known_identities`` (a PKI) every peer's signing key is checked;
-* every later message is bound to the session id (a hash of the round's keys): ciphertexts and
-  signatures from another round fail;
-* the consistency check: every signature the server relays must verify over the same U3 this
-  client signed, or it aborts before revealing anything;
+Defences (each tested, the attacks from the server's side in ``tests/test_secagg_attacks.py``):
+* signed advertisements (Bonawitz's active variant): a client signs its fresh ``c_pk``/``s_pk``
+  with its long-term signing key, bound to the round (``Params.round_id``); before sharing
+  anything it verifies every neighbour's advertisement against ``identities`` (party id →
+  verification key). A server that substitutes keys is caught here, before anything derived
+  from this client's secrets leaves it;
+* the key list must hold this client's own advertisement unchanged, at least ``threshold``
+  share holders and no repeated key;
+* every later message is bound to the session id (a hash of the round's advertisements):
+  ciphertexts and signatures from another round fail;
+* the consistency check: ``threshold`` signatures of this client's holders must verify over the
+  same U3 this client signed, or it aborts before revealing anything;
 * a peer is never both "dropped" (reveal its mask-key share) and "alive" (reveal its self-mask
-  share): the request is checked, and a per-peer ledger refuses a second kind of reveal.
+  share): this client decides which from the U3 it signed, and a per-peer ledger refuses a
+  second kind of reveal. With 2t > holders + colluders (enforced by :class:`Params`) a server
+  that splits its dropout story never gets both secrets of a client.
+
+Without ``identities`` each client signs with a fresh key that only the server vouches for.
+Then NOTHING stops a malicious server: it can advertise keys of its own for every other client
+(it becomes all of the victim's share holders and unmasks the victim's input) and forge the
+consistency signatures. What remains defended: a semi-honest (curious) server, malicious
+clients (bad shares are caught by the commitment and public-key checks), replays from other
+rounds.
 """
 
 from __future__ import annotations
@@ -21,19 +35,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import NDArray
 
-from mpc.errors import MpcError, ProtocolError, QuorumLost
+from mpc.errors import ConfigError, MpcError, ProtocolError, QuorumLost
 from mpc.field import U64
 from mpc.rng import Csprng
 
-from . import crypto, wire
+from . import commit, crypto, wire
+from . import messages as m
 from .masks import mask_input
-from .phases import CLIENT_TRANSITIONS, ClientPhase, Kind, Params, kind_of, neighbourhoods, transition
-
-SIG_BYTES = 64
-PK_BYTES = 32
+from .params import Params, neighbourhoods
+from .phases import CLIENT_TRANSITIONS, ClientPhase, transition
 
 
 class InconsistentView(ProtocolError):
@@ -45,6 +57,38 @@ def self_mask_commitment(sid: bytes, seed: bytes) -> bytes:
     return hashlib.sha256(b"secagg/self-mask-commitment" + sid + seed).digest()
 
 
+class Identities:
+    """party id → verification key (key objects, DER or raw Ed25519 bytes accepted), converted
+    when first asked for: a SecAgg+ client looks up only its neighbours (O(k), not O(n))."""
+
+    def __init__(self, keys: Mapping[int, object]) -> None:
+        self._raw = keys
+        self._loaded: dict[int, tuple[crypto.VerifyingKey, bytes]] = {}
+
+    def get(self, party: int) -> tuple[crypto.VerifyingKey, bytes] | None:
+        """The key and its DER encoding, or None for an unknown party."""
+        got = self._loaded.get(party)
+        if got is None and party in self._raw:
+            key = crypto.verifying_key(self._raw[party])
+            got = self._loaded[party] = (key, crypto.key_bytes(key))
+        return got
+
+
+def load_identities(identities: Mapping[int, object] | None) -> Identities | None:
+    return None if identities is None else Identities(identities)
+
+
+def advert_signed(known: Identities | None, round_id: bytes, u: int, advert: m.Advertise) -> bool:
+    """``advert`` is signed by party u's long-term key. Without identities there is nothing to
+    check it against (the server could sign a substitute with a key of its own), so it is not
+    checked: that would cost k signature checks per client and defend nothing."""
+    if known is None:
+        return True
+    identity = known.get(u)
+    message = crypto.advertisement_message(round_id, u, advert.dim, advert.c_pk, advert.s_pk)
+    return identity is not None and identity[1] == advert.vk and crypto.verify(identity[0], advert.sig, message)
+
+
 class SecAggClient:
     def __init__(
         self,
@@ -53,52 +97,60 @@ class SecAggClient:
         x: U64,
         rng: Csprng,
         *,
-        identity: Ed25519PrivateKey | None = None,
-        known_identities: Mapping[int, bytes] | None = None,
+        signing_key: crypto.SigningKey | None = None,
+        identities: Mapping[int, object] | None = None,
     ) -> None:
         if me not in params.clients:
-            raise ValueError(f"party {me} is not a client of this round")
+            raise ConfigError(f"party {me} is not a client of this round")
         self.me = me
         self.params = params
         self.x = x
         self.rng = rng
         self.phase = ClientPhase.INIT
-        self._sign_key = identity if identity is not None else crypto.signing_key(rng)
-        self._known = dict(known_identities) if known_identities is not None else None
+        self._known = load_identities(identities)
+        if self._known is not None:
+            if signing_key is None:
+                raise ConfigError("identities are configured but this client has no signing key")
+            mine = self._known.get(me)
+            if mine is None or mine[1] != crypto.key_bytes(signing_key):
+                raise ConfigError(f"the identity of party {me} does not match its signing key")
+        self._sign_key = crypto.check_signing_key(signing_key) if signing_key is not None else crypto.signing_key(rng)
         self._c_sk, self.c_pk = crypto.x25519_keypair(rng)
         self._s_sk, self.s_pk = crypto.x25519_keypair(rng)
         self._c_key, self._s_key = crypto.x25519_private(self._c_sk), crypto.x25519_private(self._s_sk)
-        self.sig_pk = crypto.verifying_bytes(self._sign_key)
-        self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}
+        self.vk = crypto.verifying_bytes(self._sign_key)
+        self.dim = int(x.size)
+        sig = crypto.sign(self._sign_key, crypto.advertisement_message(params.round_id, me, self.dim, self.c_pk,
+                                                                       self.s_pk))
+        self.advert = m.Advertise(c_pk=self.c_pk, s_pk=self.s_pk, vk=self.vk, sig=sig, dim=self.dim)
+        self.neighbours: frozenset[int] = neighbourhoods(params, only=me)[me]  # fixed by the public job
+        self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}  # holder → (c_pk, s_pk, vk), verified
+        self.root = b""
         self.sid = b""
-        self.neighbours: frozenset[int] = frozenset()
+        self._enc: dict[int, bytes] = {}  # holder → share-encryption key
         self._b = b""
         self._held: dict[int, tuple[U64, U64]] = {}  # peer → (share of its s_sk, share of its b)
         self.u2: frozenset[int] = frozenset()  # share holders that sent me shares (and me)
-        self.u3: tuple[int, ...] = ()
+        self.u3 = b""  # the survivor bitmap this client signed
+        self._alive: frozenset[int] = frozenset()  # my holders in it
         self.revealed: dict[int, str] = {}  # peer → "b" | "sk": the ledger of what left this client
         self.output: NDArray[Any] | None = None
-        self.used: tuple[int, ...] = ()
 
     # -- driving ------------------------------------------------------------------------
-    def start(self) -> list[dict[str, Any]]:
+    def start(self) -> list[m.Message]:
         if self.phase is not ClientPhase.INIT:
             raise ProtocolError("client already started")
         self.phase = ClientPhase.ADVERTISED
-        return [
-            {"kind": Kind.JOIN.value},
-            {"kind": Kind.ADVERTISE.value, "c_pk": self.c_pk, "s_pk": self.s_pk, "sig_pk": self.sig_pk,
-             "dim": int(self.x.size)},
-        ]
+        return [m.Join(), self.advert]
 
-    def receive(self, payload: Any) -> dict[str, Any] | None:
-        """Consume one server message; an error finishes this client (phase FAILED)."""
+    def receive(self, payload: Any) -> m.Message | None:
+        """Consume one server message (its wire map); an error finishes this client (phase FAILED)."""
         server = self.params.server
-        kind = kind_of(payload, server)
-        nxt = transition(CLIENT_TRANSITIONS, self.phase, kind, server)
-        handler = getattr(self, f"_on_{kind}")
+        kind = payload.get("kind") if isinstance(payload, dict) else None
+        nxt = transition(CLIENT_TRANSITIONS, self.phase, kind, server)  # UnexpectedMessage: nothing happens
         try:
-            reply = handler(payload)
+            msg = m.decode(payload, server)
+            reply: m.Message | None = getattr(self, f"_on_{msg.KIND.value}")(msg)
         except MpcError:
             self.phase = ClientPhase.FAILED
             raise
@@ -106,105 +158,104 @@ class SecAggClient:
         return reply
 
     def _holders(self) -> frozenset[int]:
-        return self.neighbours | {self.me}
+        return frozenset(self.keys)
 
     # -- round 1 → 2: keys → encrypted shares ----------------------------------------------
-    def _on_keys(self, p: dict[str, Any]) -> dict[str, Any]:
-        s = self.params.server
-        who = wire.ids(wire.field(p, "ids", s), self.params.clients, s, "key list ids")
-        n = len(who)
-        c_pks = wire.blobs(wire.field(p, "c_pk", s), n, PK_BYTES, s, "c_pk")
-        s_pks = wire.blobs(wire.field(p, "s_pk", s), n, PK_BYTES, s, "s_pk")
-        sig_pks = wire.blobs(wire.field(p, "sig_pk", s), n, PK_BYTES, s, "sig_pk")
-        dim = wire.positive_int(wire.field(p, "dim", s), s, "dim")
-        keys = {u: (c, k, g) for u, c, k, g in zip(who, c_pks, s_pks, sig_pks, strict=True)}
-        if keys.get(self.me) != (self.c_pk, self.s_pk, self.sig_pk):
-            raise ProtocolError("the key list does not hold this client's own keys", peer=s)
-        if dim != self.x.size:
-            raise ProtocolError(f"round dimension {dim} differs from this client's {self.x.size}", peer=s)
-        if len({k for triple in keys.values() for k in triple}) != 3 * n:
+    def _on_keys(self, p: m.Keys) -> m.ShareKeys:
+        s, params = self.params.server, self.params
+        who = wire.within(p.ids, self.neighbours | {self.me}, "key list ids", s)
+        absent = wire.within(p.absent, self.neighbours, "absent neighbours", s)
+        if len(who) + len(absent) != len(self.neighbours) + 1 or set(who) & set(absent):
+            raise ProtocolError("the key list must account for every neighbour exactly once", peer=s)
+        adverts = {u: m.Advertise(c_pk=c, s_pk=k, vk=v, sig=g, dim=p.dim)
+                   for u, c, k, v, g in zip(who, p.c_pk, p.s_pk, p.vk, p.sig, strict=True)}
+        if adverts.get(self.me) != self.advert:
+            raise ProtocolError("the key list does not hold this client's own advertisement", peer=s)
+        if len({k for a in adverts.values() for k in (a.c_pk, a.s_pk)}) != 2 * len(adverts):
             raise ProtocolError("the key list repeats a public key", peer=s)
-        if self._known is not None:
-            forged = [u for u in who if self._known.get(u) != keys[u][2]]
-            if forged:
-                raise ProtocolError(f"signing keys of {forged[:5]} do not match their identities", peer=s)
-        self.keys = keys
-        self.sid = crypto.session_id(keys, dim)
-        self.neighbours = neighbourhoods(self.params, tuple(sorted(who)), self.sid, only=self.me)[self.me]
-        holders = sorted(self._holders())
-        _require(len(holders), self.params.threshold, set(self.params.clients) - set(who), "advertise")
+        forged = [u for u, a in sorted(adverts.items())
+                  if u != self.me and not advert_signed(self._known, params.round_id, u, a)]
+        if forged:  # before anything derived from this client's secrets leaves it
+            raise ProtocolError(f"advertisements of {forged[:5]} are not signed by their identities", peer=s)
+        leaves = {u: commit.leaf(u, p.dim, (a.c_pk, a.s_pk, a.vk, a.sig)) for u, a in adverts.items()}
+        leaves.update((u, commit.leaf(u, p.dim, None)) for u in absent)
+        if params.complete:  # every leaf is here: rebuild the root
+            ok = commit.root(commit.build([leaves[u] for u in params.clients])) == p.root
+        else:  # the neighbourhood's leaves, each with its inclusion proof
+            listed = (*who, *absent)
+            depth = commit.depth_for(len(params.clients))
+            ok = p.proofs.shape == (len(listed), depth, commit.HASH) and all(
+                commit.verify(leaves[u], params.slot_of[u], p.proofs[j], p.root) for j, u in enumerate(listed))
+        if not ok:
+            raise ProtocolError("the key list does not match its commitment", peer=s)
+        holders = sorted(adverts)
+        _require(len(holders), params.threshold, set(absent), "advertise")
+        self.keys = {u: (adverts[u].c_pk, adverts[u].s_pk, adverts[u].vk) for u in holders}
+        self.root = p.root
+        self.sid = crypto.session_id(params.round_id, p.root, p.dim)
         self._b = self.rng.random_bytes(crypto.KEY_BYTES)
         t = self.params.threshold
-        sk_shares = crypto.share_limbs(crypto.secret_to_limbs(self._s_sk), holders, t, self.rng)
-        b_shares = crypto.share_limbs(crypto.secret_to_limbs(self._b), holders, t, self.rng)
+        shares = crypto.share_secrets((self._s_sk, self._b), holders, t, self.rng)  # (holders, 2, LIMBS)
+        sk_shares, b_shares = shares[:, 0], shares[:, 1]
         peers, cts = [], []
         for k, v in enumerate(holders):
             if v == self.me:
                 self._held[v] = (sk_shares[k], b_shares[k])
                 continue
-            key = crypto.agree(self._c_key, keys[v][0], self.sid, crypto.INFO_ENC)
+            self._enc[v] = key = crypto.agree(self._c_key, self.keys[v][0], self.sid, crypto.INFO_ENC)
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
-        return {"kind": Kind.SHARE_KEYS.value, "ids": peers, "cts": cts,
-                "commit": self_mask_commitment(self.sid, self._b)}
+        return m.ShareKeys(ids=tuple(peers), cts=tuple(cts), commit=self_mask_commitment(self.sid, self._b))
 
     # -- round 2 → 3: ciphertexts for me → masked input -----------------------------------
-    def _on_shares(self, p: dict[str, Any]) -> dict[str, Any]:
+    def _on_shares(self, p: m.Shares) -> m.MaskedInput:
         s = self.params.server
-        senders = wire.ids(wire.field(p, "ids", s), self.neighbours, s, "share senders")
-        cts = wire.blobs(wire.field(p, "cts", s), len(senders), None, s, "ciphertexts")
-        _require(len(senders) + 1, self.params.threshold, self.neighbours - set(senders), "share_keys")
-        for u, ct in zip(senders, cts, strict=True):
-            key = crypto.agree(self._c_key, self.keys[u][0], self.sid, crypto.INFO_ENC)
-            self._held[u] = crypto.decrypt_shares(key, self.sid, u, self.me, ct)
+        senders = wire.within(p.ids, self._holders() - {self.me}, "share senders", s)
+        _require(len(senders) + 1, self.params.threshold, self._holders() - set(senders) - {self.me}, "share_keys")
+        for u, ct in zip(senders, p.cts, strict=True):
+            self._held[u] = crypto.decrypt_shares(self._enc[u], self.sid, u, self.me, ct)
         self.u2 = frozenset((*senders, self.me))
         seeds = {v: crypto.agree(self._s_key, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
-        y = mask_input(self.x, self._b, seeds, self.me)
-        return {"kind": Kind.MASKED_INPUT.value, "y": y}
+        return m.MaskedInput(y=mask_input(self.x, self._b, seeds, self.me))
 
     # -- round 3 → 4: survivor list → signature over it ----------------------------------
-    def _on_survivors(self, p: dict[str, Any]) -> dict[str, Any]:
-        s = self.params.server
-        u3 = tuple(sorted(wire.ids(wire.field(p, "ids", s), self.keys, s, "survivors")))
-        if self.me not in u3:
+    def _on_survivors(self, p: m.Survivors) -> m.Consistency:
+        s, params = self.params.server, self.params
+        if len(p.bits) != commit.bitmap_size(len(params.clients)):
+            raise ProtocolError("the survivor bitmap has the wrong length", peer=s)
+        if not commit.in_bitmap(p.bits, params.slot_of[self.me]):
             raise ProtocolError("the survivor list omits this client, whose masked input was sent", peer=s)
-        mine = set(u3) & self._holders()
+        mine = {u for u in self._holders() if commit.in_bitmap(p.bits, params.slot_of[u])}
         if not mine <= self.u2:
             raise ProtocolError(f"survivors {sorted(mine - self.u2)[:5]} never shared keys with me", peer=s)
-        _require(len(mine), self.params.threshold, self.u2 - mine, "masked_input")
-        self.u3 = u3
-        sig = self._sign_key.sign(crypto.consistency_message(self.sid, u3))
-        return {"kind": Kind.CONSISTENCY.value, "sig": sig}
+        _require(len(mine), params.threshold, self.u2 - mine, "masked_input")
+        self.u3, self._alive = p.bits, frozenset(mine)
+        return m.Consistency(sig=crypto.sign(self._sign_key, crypto.consistency_message(self.sid, p.bits)))
 
-    # -- round 4 → 5: signatures and dropouts → shares to reveal --------------------------
-    def _on_unmask_request(self, p: dict[str, Any]) -> dict[str, Any]:
+    # -- round 4 → 5: signatures → shares to reveal -----------------------------------------
+    def _on_unmask_request(self, p: m.UnmaskRequest) -> m.Unmask:
         s = self.params.server
-        signers = wire.ids(wire.field(p, "ids", s), self.keys, s, "signers")
-        outside = sorted(set(signers) - (set(self.u3) & self._holders()))
+        mine = self._alive  # my holders in the U3 I signed
+        outside = sorted(set(p.ids) - mine)
         if outside:
             raise InconsistentView(f"signers {outside[:5]} are not in the survivor set I signed", peer=s)
-        sigs = wire.blobs(wire.field(p, "sigs", s), len(signers), SIG_BYTES, s, "signatures")
-        dropped = wire.ids(wire.field(p, "dropped", s), self.params.clients, s, "dropped")
-        both = sorted(set(dropped) & set(self.u3))
-        if both:
-            raise ProtocolError(f"server claims {both[:5]} both dropped and alive; revealing nothing", peer=s)
-        if not set(dropped) <= self.u2 - {self.me}:
-            raise ProtocolError("dropped clients must be share holders that sent me shares", peer=s)
+        signers = p.ids
+        _require(len(signers), self.params.threshold, mine - set(signers), "consistency")
         message = crypto.consistency_message(self.sid, self.u3)
-        bad = [u for u, g in zip(signers, sigs, strict=True) if not crypto.verify(self.keys[u][2], g, message)]
+        # t valid signatures over the U3 this client signed are the check; more add nothing
+        checked = list(zip(signers, p.sigs, strict=True))[: self.params.threshold]
+        bad = [u for u, g in checked if not crypto.verify(self.keys[u][2], g, message)]
         if bad:
             raise InconsistentView(f"signatures of {bad[:5]} do not cover the survivor set I signed", peer=s)
-        _require(len(signers), self.params.threshold, (set(self.u3) & self._holders()) - set(signers),
-                 "consistency")
-        alive = sorted(set(self.u3) & set(self._held))
-        gone = sorted(dropped)
+        alive = sorted(mine & set(self._held))
+        gone = sorted(self.u2 - mine)  # shared keys with me, masked input not used
         for v in alive:
             self._reveal(v, "b")
         for v in gone:
             self._reveal(v, "sk")
         b = np.array([self._held[v][1] for v in alive], dtype=np.uint64).reshape(len(alive), crypto.LIMBS)
         sk = np.array([self._held[v][0] for v in gone], dtype=np.uint64).reshape(len(gone), crypto.LIMBS)
-        return {"kind": Kind.UNMASK.value, "b_ids": alive, "b": b, "sk_ids": gone, "sk": sk}
+        return m.Unmask(b_ids=tuple(alive), b=b, sk_ids=tuple(gone), sk=sk)
 
     def _reveal(self, peer: int, what: str) -> None:
         """The ledger: once one secret of ``peer`` left this client, the other never will."""
@@ -212,25 +263,17 @@ class SecAggClient:
             raise ProtocolError(f"refusing to reveal both secrets of party {peer}", peer=self.params.server)
 
     # -- the end --------------------------------------------------------------------------
-    def _on_result(self, p: dict[str, Any]) -> None:
-        s = self.params.server
-        self.used = wire.ids(wire.field(p, "used", s), self.u3, s, "used")
-        out = p.get("output")
-        if out is not None and not isinstance(out, np.ndarray):
-            raise ProtocolError("result output must be an array", peer=s)
-        self.output = out
+    def _on_result(self, p: m.Result) -> None:
+        if p.used != self.u3:
+            raise ProtocolError("the result is not over the survivor set this client signed", peer=self.params.server)
+        self.output = p.output
         return None
 
-    def _on_abort(self, p: dict[str, Any]) -> None:
+    def _on_abort(self, p: m.Abort) -> None:
         """The server ended the round; QuorumLost when too few clients remained."""
-        s = self.params.server
-        if p.get("error") != "QuorumLost":
-            raise ProtocolError(f"server aborted the round: {str(p.get('reason', ''))[:200]}", peer=s)
-        missing = p.get("missing", [])
-        missing = [m for m in missing if isinstance(m, int)] if isinstance(missing, list) else []
-        needed, have = p.get("needed"), p.get("have")
-        raise QuorumLost(missing, needed=needed if isinstance(needed, int) else None,
-                         have=have if isinstance(have, int) else None)
+        if p.error != "QuorumLost":
+            raise ProtocolError(f"server aborted the round: {p.reason[:200]}", peer=self.params.server)
+        raise QuorumLost(p.missing, needed=p.needed, have=p.have)
 
 
 def _require(have: int, needed: int, missing: Any, stage: str) -> None:
@@ -239,4 +282,4 @@ def _require(have: int, needed: int, missing: Any, stage: str) -> None:
         raise QuorumLost(sorted(missing), needed=needed, have=have)
 
 
-__all__ = ["InconsistentView", "SecAggClient", "self_mask_commitment"]
+__all__ = ["Identities", "InconsistentView", "SecAggClient", "advert_signed", "load_identities", "self_mask_commitment"]

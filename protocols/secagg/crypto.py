@@ -9,30 +9,38 @@ Everything here is a function of bytes and arrays (no Context, no I/O), tested a
   the associated data, so a ciphertext replayed from another round fails authentication.
 * Secret sharing of 32-byte secrets (the self-mask seed b_u and the mask key s_u^SK) over
   GF(2^61 − 1): a secret is cut into 5 limbs of at most 56 bits (each < p), and every limb is
-  Shamir-shared with the same evaluation points. Sharing is vectorized over points (the generic
-  :func:`mpc.sharing.shamir_share` loops over points in Python, which costs O(n·t) numpy calls per
-  client); reconstruction is :func:`mpc.sharing.shamir_reconstruct`.
+  Shamir-shared with the same evaluation points by :func:`mpc.sharing.shamir_share`; reconstruction
+  is :func:`mpc.sharing.shamir_reconstruct`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_der_public_key,
+)
 
-from mpc.errors import ProtocolError
+from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64
 from mpc.rng import Csprng
-from mpc.sharing import SharingError, shamir_reconstruct
+from mpc.sharing import SharingError, shamir_reconstruct, shamir_share
 
 KEY_BYTES = 32
 LIMB_BYTES = 7  # 56-bit limbs stay below p = 2^61 − 1
@@ -74,40 +82,87 @@ def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes)
     return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=sid, info=info).derive(shared)
 
 
+SigningKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+VerifyingKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
+MAX_KEY_BYTES = 128  # DER SubjectPublicKeyInfo: 44 bytes (Ed25519), 91 (P-256)
+MAX_SIG_BYTES = 80  # 64 (Ed25519), at most 72 (DER ECDSA P-256)
+
+
 def signing_key(rng: Csprng) -> Ed25519PrivateKey:
+    """An ephemeral Ed25519 key (used when no long-term identities are configured)."""
     return Ed25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
 
 
-def verifying_bytes(sk: Ed25519PrivateKey) -> bytes:
-    return sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+def check_signing_key(key: object) -> SigningKey:
+    if isinstance(key, Ed25519PrivateKey) or (
+        isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
+    ):
+        return key
+    raise ConfigError("a SecAgg signing key is an Ed25519 or ECDSA P-256 private key")
 
 
-def verify(pk: bytes, signature: bytes, message: bytes) -> bool:
+def verifying_key(key: object) -> VerifyingKey:
+    """A verification key from a key object, DER SubjectPublicKeyInfo bytes or raw Ed25519 bytes."""
+    if isinstance(key, bytes) and len(key) == 32:
+        return Ed25519PublicKey.from_public_bytes(key)
+    if isinstance(key, bytes):
+        try:
+            key = load_der_public_key(key)
+        except ValueError:
+            raise ConfigError("not a DER-encoded public key") from None
+    if isinstance(key, Ed25519PublicKey) or (
+        isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    ):
+        return key
+    raise ConfigError("a SecAgg identity is an Ed25519 or ECDSA P-256 public key")
+
+
+def key_bytes(key: SigningKey | VerifyingKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of a key (of its public half for a private key)."""
+    pub = key.public_key() if isinstance(key, (Ed25519PrivateKey, ec.EllipticCurvePrivateKey)) else key
+    return pub.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def verifying_bytes(sk: SigningKey) -> bytes:
+    return key_bytes(sk)
+
+
+def sign(key: SigningKey, message: bytes) -> bytes:
+    if isinstance(key, Ed25519PrivateKey):
+        return key.sign(message)
+    return key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+
+def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(pk).verify(signature, message)
-    except (InvalidSignature, ValueError):
+        key = pk if not isinstance(pk, bytes) else verifying_key(pk)
+        if isinstance(key, Ed25519PublicKey):
+            key.verify(signature, message)
+        else:
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, ConfigError):
         return False
     return True
 
 
+def advertisement_message(round_id: bytes, party: int, dim: int, c_pk: bytes, s_pk: bytes) -> bytes:
+    """What a client signs with its long-term key: its two fresh X25519 keys for this round."""
+    return b"secagg/advertise/v2" + round_id + struct.pack(">IQ", party, dim) + c_pk + s_pk
+
+
 # -- the round's identity -----------------------------------------------------------------
-def session_id(keys: dict[int, tuple[bytes, bytes, bytes]], dim: int) -> bytes:
-    """SHA-256 over every (id, c_pk, s_pk, sig_pk) of the round, in id order, and the dimension.
-
-    Fresh keys every round make this unique per round; every later message is bound to it.
+def session_id(round_id: bytes, root: bytes, dim: int) -> bytes:
+    """SHA-256 over the round id, the dimension and the Merkle root of the round's advertisements
+    (:mod:`protocols.secagg.commit`). Fresh keys every round make it unique per round; every later
+    message is bound to it.
     """
-    h = hashlib.sha256(b"secagg/session/v1")
-    h.update(struct.pack(">Q", dim))
-    for u in sorted(keys):
-        c_pk, s_pk, sig_pk = keys[u]
-        h.update(struct.pack(">I", u) + c_pk + s_pk + sig_pk)
-    return h.digest()
+    return hashlib.sha256(b"secagg/session/v3" + round_id + struct.pack(">Q", dim) + root).digest()
 
 
-def consistency_message(sid: bytes, survivors: Sequence[int]) -> bytes:
-    """What each client signs in the consistency check: the survivor set U3 of this round."""
-    ids = sorted(survivors)
-    return b"secagg/consistency/v1" + sid + struct.pack(f">{len(ids)}I", *ids)
+def consistency_message(sid: bytes, survivors: bytes) -> bytes:
+    """What each client signs in the consistency check: the survivor set U3 (a bitmap over the
+    registered clients) of this round."""
+    return b"secagg/consistency/v2" + sid + hashlib.sha256(survivors).digest()
 
 
 # -- share encryption ---------------------------------------------------------------------
@@ -153,25 +208,13 @@ def limbs_to_secret(limbs: U64) -> bytes:
     return raw[:KEY_BYTES]
 
 
-def share_limbs(secret: U64, points: Sequence[int], needed: int, rng: Csprng) -> U64:
-    """Shamir shares (degree ``needed − 1``) of a limb vector at ``points``; shape (len(points), L).
-
-    Horner's rule runs over the coefficients with all points at once, so the cost is ``needed``
-    vector operations, not ``needed · len(points)``.
-    """
-    pts = np.asarray(points, dtype=np.uint64)
-    if len(set(points)) != len(points) or any(int(p) % GF61.modulus == 0 for p in points):
-        raise SharingError("evaluation points must be distinct and non-zero")
-    if not 1 <= needed <= len(points):
-        raise SharingError(f"need 1 <= needed={needed} <= {len(points)} points")
-    degree = needed - 1
-    coeffs = GF61.random(rng, (degree, secret.size)) if degree else None
-    x = np.repeat(pts[:, None], secret.size, axis=1)
-    acc = np.broadcast_to(coeffs[degree - 1] if degree else secret, x.shape).copy()
-    for j in range(degree - 2, -2, -1):  # coefficients high to low, the secret last
-        c = secret if j < 0 else coeffs[j]  # type: ignore[index]
-        acc = GF61.add(GF61.mul(acc, x), np.broadcast_to(c, x.shape).copy())
-    return acc
+def share_secrets(secrets: Sequence[bytes], points: Sequence[int], needed: int, rng: Csprng) -> U64:
+    """Shamir shares of 32-byte secrets' limbs at ``points`` (:func:`mpc.sharing.shamir_share`,
+    degree ``needed − 1``, all secrets in one call); shape (len(points), len(secrets), LIMBS).
+    Degree 0 is refused: its "shares" are the secret itself."""
+    if not 2 <= needed <= len(points):
+        raise SharingError(f"need 2 <= needed={needed} <= {len(points)} points (degree 0 is no sharing)")
+    return shamir_share(np.stack([secret_to_limbs(s) for s in secrets]), points, needed - 1, rng)
 
 
 def reconstruct_secret(points: Sequence[int], shares: U64) -> bytes:
@@ -185,6 +228,15 @@ def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
 
 
 # -- SecAgg+ graph ------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _ring(ids: tuple[int, ...], seed: bytes) -> tuple[NDArray[np.int64], dict[int, int]]:
+    """The seeded circular order (and each client's place in it), computed once per round: a
+    uniform random permutation, sorting by 64-bit keystream values (ties: probability ~n²/2^65)."""
+    order = np.sort(np.asarray(ids, dtype=np.int64))[
+        np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(len(ids)), kind="stable")]
+    return order, {int(u): i for i, u in enumerate(order.tolist())}
+
+
 def harary_neighbours(
     clients: Sequence[int], degree: int, seed: bytes, only: int | None = None
 ) -> dict[int, frozenset[int]]:
@@ -192,28 +244,33 @@ def harary_neighbours(
 
     Each client is joined to the k/2 nearest on either side of a random circular order; ``degree``
     is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
-    The seed is public (derived from the session id), so every party computes the same graph.
+    The seed is public (fixed by the job before any client advertises), so every party computes
+    the same graph and dropping clients does not change it.
     With ``only`` the result holds just that client's neighbourhood (what a client needs).
     """
-    ids = np.asarray(sorted(clients), dtype=np.int64)
+    ids = tuple(clients) if isinstance(clients, tuple) else tuple(int(v) for v in clients)
     n = len(ids)
     if degree >= n - 1:
-        everyone = frozenset(int(v) for v in ids)
-        wanted = ids if only is None else [only]
-        return {int(u): everyone - {int(u)} for u in wanted}
+        everyone = frozenset(ids)
+        return {u: everyone - {u} for u in (ids if only is None else (only,))}
     half = (degree + 1) // 2
-    # a uniform random permutation: sort by 64-bit keystream values (ties have probability ~n²/2^65)
-    order = ids[np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(n), kind="stable")]
+    order, position = _ring(ids, seed)  # per client: a cache hit, no O(n) work
     offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
     if only is not None:
-        pos = int(np.flatnonzero(order == only)[0])
-        return {only: frozenset(int(v) for v in order[(pos + offsets) % n])}
+        return {only: frozenset(order[(position[only] + offsets) % n].tolist())}
     table = order[(np.arange(n)[:, None] + offsets[None, :]) % n]  # row i: neighbours of order[i]
     return {int(u): frozenset(row.tolist()) for u, row in zip(order, table, strict=True)}
 
 
 __all__ = [
     "LIMBS",
+    "SigningKey",
+    "VerifyingKey",
+    "advertisement_message",
+    "check_signing_key",
+    "key_bytes",
+    "sign",
+    "verifying_key",
     "agree",
     "consistency_message",
     "decrypt_shares",
@@ -224,7 +281,7 @@ __all__ = [
     "reconstruct_secret",
     "secret_to_limbs",
     "session_id",
-    "share_limbs",
+    "share_secrets",
     "signing_key",
     "verify",
     "verifying_bytes",

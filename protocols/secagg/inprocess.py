@@ -16,13 +16,15 @@ from typing import Any
 from numpy.typing import ArrayLike, NDArray
 
 from mpc import codec
-from mpc.errors import MpcError, ProtocolError, QuorumLost
+from mpc.errors import MpcError, QuorumLost
 from mpc.rng import Csprng
 
+from . import messages as m
+from .crypto import SigningKey
 from .client import SecAggClient
 from .masks import encode_input
-from .phases import REPLY, Kind, Params
-from .protocol import SERVER_ROUNDS, abort_message
+from .params import Params
+from .phases import SERVER_ROUNDS, Kind
 from .server import SecAggServer
 
 Tamper = Callable[[Kind, int, dict[str, Any]], dict[str, Any]]
@@ -54,25 +56,30 @@ def run_round(
     clock: Callable[[], float] | None = None,
     measure_bytes: bool = False,
     rng: Callable[[], Csprng] = Csprng,
+    signing_keys: Mapping[int, SigningKey] | None = None,
+    identities: Mapping[int, object] | None = None,
 ) -> RoundTrace:
     """Run one round; client ``u`` stops for good right after sending ``drop_after[u]``.
 
     ``tamper`` rewrites server → client messages (a lying server), ``tamper_up`` client → server
-    messages (a lying client); ``server`` replaces the honest server machine.
+    messages (a lying client); ``server`` replaces the honest server machine. ``signing_keys``
+    and ``identities`` are the clients' long-term keys and the PKI every client checks against.
     """
     drops = {u: Kind(k) for u, k in (drop_after or {}).items()}
     tick = clock or (lambda: 0.0)
     n = len(params.clients)
-    trace = RoundTrace(server=server if server is not None else SecAggServer(params), clients={})
+    trace = RoundTrace(server=server if server is not None else SecAggServer(params, identities=identities),
+                       clients={})
     for u in params.clients:
-        trace.clients[u] = SecAggClient(u, params, encode_input(inputs[u], n, params.fractional_bits), rng())
+        trace.clients[u] = SecAggClient(u, params, encode_input(inputs[u], n, params.fractional_bits), rng(),
+                                        signing_key=signing_keys[u] if signing_keys else None, identities=identities)
         trace.client_seconds[u] = trace.bytes_up[u] = trace.bytes_down[u] = 0
         trace.sent[u] = []
     alive = set(params.clients)
     outbox: dict[int, dict[Kind, dict[str, Any]]] = {u: {} for u in params.clients}
 
-    def post(u: int, msg: dict[str, Any]) -> None:
-        kind = Kind(msg["kind"])
+    def post(u: int, message: m.Message) -> None:
+        kind, msg = message.KIND, message.to_wire()
         if tamper_up is not None:
             msg = tamper_up(kind, u, msg)
         outbox[u][kind] = msg
@@ -111,23 +118,19 @@ def run_round(
         expected = trace.server.expected(kind)
         batch = {u: outbox[u][kind] for u in expected if kind in outbox[u]}
         t0 = tick()
-        try:
-            if len(batch) < params.threshold:  # what the driver's gather(quorum=t) raises
-                raise QuorumLost(set(expected) - set(batch), needed=params.threshold, have=len(batch))
-            replies = trace.server.receive(kind, batch)
-        except (QuorumLost, ProtocolError) as exc:
-            trace.server_seconds += tick() - t0
-            trace.server_error = exc
-            for u in expected:
-                if u in alive:
-                    deliver(u, abort_message(exc), Kind.ABORT)
-            return trace
+        if len(batch) < params.threshold:  # what the driver's gather(quorum=t) raises
+            step = trace.server.fail(kind, QuorumLost(set(expected) - set(batch), needed=params.threshold,
+                                                      have=len(batch)))
+        else:
+            step = trace.server.step(kind, batch)
         trace.server_seconds += tick() - t0
-        for u, why in trace.server.newly_rejected().items():  # a misbehaving client is told
-            replies[u] = abort_message(ProtocolError(why, peer=u))
-        for u, payload in replies.items():
+        wire = {id(msg): msg.to_wire() for msg in step.replies.values()}  # shared replies converted once
+        for u, msg in step.replies.items():
             if u in alive:
-                deliver(u, payload, REPLY[kind])
+                deliver(u, wire[id(msg)], msg.KIND)
+        if step.error is not None:
+            trace.server_error = step.error
+            return trace
     trace.output = trace.server.output
     return trace
 

@@ -45,7 +45,8 @@ def encode_input(x: ArrayLike, n_clients: int, fractional_bits: int | None) -> U
     else:
         raise ConfigError(f"integer aggregation got {arr.dtype} input; set fractional_bits for reals")
     bound = input_bound(n_clients)
-    if ints.size and int(np.abs(ints).max()) > bound:
+    # in Python ints: np.abs(−2^63) is −2^63 in int64, which a max() of magnitudes would miss
+    if ints.size and max(int(ints.max()), -int(ints.min())) > bound:
         raise ConfigError(f"input magnitude exceeds {bound} (no headroom for a sum of {n_clients} clients)")
     return ints.view(np.uint64).copy()
 

@@ -1,5 +1,4 @@
-"""The protocol as a table: phases, message kinds, the allowed (phase, kind) transitions, and the
-public parameters every party agrees on.
+"""The protocol as one table of stages; transitions, replies and round lists are derived from it.
 
 Message kinds double as round tags (``after:<kind>`` in a scenario's crash faults):
 
@@ -7,31 +6,28 @@ Message kinds double as round tags (``after:<kind>`` in a scenario's crash fault
 kind            direction         content
 ==============  ================  =====================================================
 join            client → server   check-in (a crash after it = dropout before keys)
-advertise       client → server   c_pk, s_pk (X25519), sig_pk (Ed25519), vector length
-keys            server → clients  every advertised key set (U1) → session id, graph
+advertise       client → server   c_pk, s_pk (X25519), signed with the client's signing key
+keys            server → clients  the advertisements a client needs, bound by a commitment
 share_keys      client → server   AES-GCM ciphertexts of shares of s_sk and b, per peer
 shares          server → client   the ciphertexts addressed to this client (U2)
 masked_input    client → server   y_u = x_u + PRG(b_u) + Σ ±PRG(s_uv)
 survivors       server → clients  U3, the clients whose masked input arrived
-consistency     client → server   Ed25519 signature over (sid, U3)
-unmask_request  server → clients  the signatures of U4 and the list of dropped clients
+consistency     client → server   a signature over (sid, U3)
+unmask_request  server → clients  the signatures of this client's holders in U4
 unmask          client → server   shares of b_v (v ∈ U3) or of s_v^SK (v dropped), never both
 result          server → clients  the aggregate (or only its size, see Params.result_to_clients)
-abort           server → clients  QuorumLost: sent on the tag the client is waiting for
+abort           server → clients  QuorumLost or ProtocolError, on the tag the client waits on
 ==============  ================  =====================================================
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TypeVar
 
-from mpc.errors import ConfigError, ProtocolError, UnexpectedMessage
-
-from .crypto import harary_neighbours
+from mpc.errors import UnexpectedMessage
 
 
 class Kind(str, Enum):
@@ -71,128 +67,80 @@ class ServerPhase(Enum):
     FAILED = "failed"
 
 
-# What a client accepts from the server, and the phase it moves to. ``abort`` is accepted in
-# every waiting phase (and ends the run with QuorumLost).
-CLIENT_TRANSITIONS: Mapping[tuple[ClientPhase, Kind], ClientPhase] = {
-    (ClientPhase.ADVERTISED, Kind.KEYS): ClientPhase.SHARED,
-    (ClientPhase.SHARED, Kind.SHARES): ClientPhase.MASKED,
-    (ClientPhase.MASKED, Kind.SURVIVORS): ClientPhase.SIGNED,
-    (ClientPhase.SIGNED, Kind.UNMASK_REQUEST): ClientPhase.UNMASKED,
-    (ClientPhase.UNMASKED, Kind.RESULT): ClientPhase.DONE,
-    **{(p, Kind.ABORT): ClientPhase.FAILED for p in (
-        ClientPhase.ADVERTISED, ClientPhase.SHARED, ClientPhase.MASKED, ClientPhase.SIGNED, ClientPhase.UNMASKED)},
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stage:
+    """One round trip: the server, in ``server``, collects ``collect`` from the previous stage's
+    survivors and answers with ``reply``; meanwhile its clients wait in ``client``. ``join`` has
+    no answer of its own (clients send it and their advertisement back to back)."""
+
+    collect: Kind
+    server: ServerPhase
+    reply: Kind | None = None
+    client: ClientPhase | None = None
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(collect=Kind.JOIN, server=ServerPhase.JOINING),
+    Stage(collect=Kind.ADVERTISE, server=ServerPhase.ADVERTISING, reply=Kind.KEYS, client=ClientPhase.ADVERTISED),
+    Stage(collect=Kind.SHARE_KEYS, server=ServerPhase.SHARING, reply=Kind.SHARES, client=ClientPhase.SHARED),
+    Stage(collect=Kind.MASKED_INPUT, server=ServerPhase.MASKING, reply=Kind.SURVIVORS, client=ClientPhase.MASKED),
+    Stage(collect=Kind.CONSISTENCY, server=ServerPhase.CHECKING, reply=Kind.UNMASK_REQUEST, client=ClientPhase.SIGNED),
+    Stage(collect=Kind.UNMASK, server=ServerPhase.UNMASKING, reply=Kind.RESULT, client=ClientPhase.UNMASKED),
+)
+
+# -- derived from STAGES ------------------------------------------------------------------
+SERVER_ROUNDS: tuple[Kind, ...] = tuple(s.collect for s in STAGES)
+CLIENT_WAITS: tuple[Kind, ...] = tuple(s.reply for s in STAGES if s.reply is not None)
+PREVIOUS: Mapping[Kind, Kind | None] = {s.collect: (STAGES[i - 1].collect if i else None) for i, s in enumerate(STAGES)}
+
+# The tag the clients wait on while the server collects each kind: its reply, or the next one.
+REPLY: Mapping[Kind, Kind] = {
+    s.collect: next(r.reply for r in STAGES[i:] if r.reply is not None) for i, s in enumerate(STAGES)
 }
 
 # What the server collects in each phase, and the phase it moves to.
 SERVER_TRANSITIONS: Mapping[tuple[ServerPhase, Kind], ServerPhase] = {
-    (ServerPhase.JOINING, Kind.JOIN): ServerPhase.ADVERTISING,
-    (ServerPhase.ADVERTISING, Kind.ADVERTISE): ServerPhase.SHARING,
-    (ServerPhase.SHARING, Kind.SHARE_KEYS): ServerPhase.MASKING,
-    (ServerPhase.MASKING, Kind.MASKED_INPUT): ServerPhase.CHECKING,
-    (ServerPhase.CHECKING, Kind.CONSISTENCY): ServerPhase.UNMASKING,
-    (ServerPhase.UNMASKING, Kind.UNMASK): ServerPhase.DONE,
+    (s.server, s.collect): (STAGES[i + 1].server if i + 1 < len(STAGES) else ServerPhase.DONE)
+    for i, s in enumerate(STAGES)
 }
 
-# The server's answer to each collected kind (the tag its clients wait on next).
-REPLY: Mapping[Kind, Kind] = {
-    Kind.JOIN: Kind.KEYS,  # a join quorum failure is announced on the tag clients wait on
-    Kind.ADVERTISE: Kind.KEYS,
-    Kind.SHARE_KEYS: Kind.SHARES,
-    Kind.MASKED_INPUT: Kind.SURVIVORS,
-    Kind.CONSISTENCY: Kind.UNMASK_REQUEST,
-    Kind.UNMASK: Kind.RESULT,
+_WAITING = tuple(s for s in STAGES if s.reply is not None and s.client is not None)
+
+# What a client accepts from the server, and the phase it moves to; ``abort`` in every waiting
+# phase (it ends the run with the error it carries).
+CLIENT_TRANSITIONS: Mapping[tuple[ClientPhase, Kind], ClientPhase] = {
+    **{(s.client, s.reply): (_WAITING[i + 1].client if i + 1 < len(_WAITING) else ClientPhase.DONE)  # type: ignore[misc]
+       for i, s in enumerate(_WAITING)},
+    **{(s.client, Kind.ABORT): ClientPhase.FAILED for s in _WAITING},  # type: ignore[misc]
 }
 
 
-def transition(table: Mapping[tuple[Any, Kind], Any], phase: Any, kind: Any, peer: int | None = None) -> Any:
+P = TypeVar("P", ClientPhase, ServerPhase)
+
+
+def transition(table: Mapping[tuple[P, Kind], P], phase: P, kind: object, peer: int | None = None) -> P:
     """The next phase for ``kind`` received in ``phase``; UnexpectedMessage if the pair is not allowed."""
     try:
         k = Kind(kind)
     except ValueError:
-        raise UnexpectedMessage(f"unknown message kind {kind!r} in phase {phase.value}", peer=peer) from None
+        raise UnexpectedMessage(f"unknown message kind {str(kind)[:40]!r} in phase {phase.value}", peer=peer) from None
     nxt = table.get((phase, k))
     if nxt is None:
         raise UnexpectedMessage(f"message {k.value!r} not allowed in phase {phase.value}", peer=peer)
     return nxt
 
 
-def kind_of(payload: Any, peer: int | None = None) -> str:
-    if not isinstance(payload, dict) or not isinstance(payload.get("kind"), str):
-        raise ProtocolError("a secure-aggregation message is a map with a 'kind'", peer=peer)
-    return payload["kind"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Params:
-    """Public parameters of one aggregation round (the same at the server and every client).
-
-    ``threshold`` is the number of shares needed to rebuild a secret, i.e. the minimum number of
-    survivors at each stage (SecAgg: of all clients; SecAgg+: of each client's neighbours).
-    """
-
-    clients: tuple[int, ...]
-    threshold: int
-    variant: str = "secagg"  # secagg | secagg+
-    degree: int = 0  # SecAgg+: neighbours per client (0 for SecAgg: everyone)
-    fractional_bits: int | None = None
-    result_to_clients: bool = True
-    server: int = 0
-
-    @classmethod
-    def make(cls, clients: tuple[int, ...], options: Mapping[str, Any], *,
-             degree_threshold: int | None = None, fractional_bits: int | None = None) -> Params:
-        """From a scenario's ``[options]`` (variant, degree, threshold, result_to_clients).
-
-        ``degree_threshold`` is a top-level Shamir degree t (the project-wide meaning); it asks
-        for t + 1 shares. Defaults: SecAgg+ degree 2·⌈log2 n⌉ (even), threshold ⌊m/2⌋ + 1 for m
-        the number of share holders (n, or the degree + 1), i.e. a majority of them.
-        """
-        clients = tuple(sorted(clients))
-        n = len(clients)
-        if n < 2:
-            raise ConfigError("secure aggregation needs at least two clients")
-        variant = str(options.get("variant", "secagg"))
-        if variant not in ("secagg", "secagg+"):
-            raise ConfigError(f"options.variant must be 'secagg' or 'secagg+', got {variant!r}")
-        if variant == "secagg+":
-            default_k = 2 * math.ceil(math.log2(n))
-            degree = int(options.get("degree", default_k))
-            if degree < 2:
-                raise ConfigError("options.degree must be at least 2")
-            degree = min(n - 1, degree + degree % 2)
-        else:
-            degree = n - 1
-        holders = degree + 1  # a client holds a share of its own secrets too (as in the paper)
-        if "threshold" in options:
-            needed = int(options["threshold"])
-        elif degree_threshold is not None:
-            needed = degree_threshold + 1
-        else:
-            needed = holders // 2 + 1
-        if not 1 <= needed <= holders:
-            raise ConfigError(f"threshold must be in 1..{holders} (share holders per client), got {needed}")
-        return cls(clients=clients, threshold=needed, variant=variant, degree=degree if variant == "secagg+" else 0,
-                   fractional_bits=fractional_bits, result_to_clients=bool(options.get("result_to_clients", True)))
-
-
-def neighbourhoods(
-    params: Params, u1: tuple[int, ...], sid: bytes, only: int | None = None
-) -> dict[int, frozenset[int]]:
-    """Who shares keys with whom: everyone (SecAgg) or the seeded Harary graph on U1 (SecAgg+);
-    with ``only``, just that client's neighbourhood."""
-    degree = params.degree if params.variant == "secagg+" else len(u1)
-    return harary_neighbours(u1, degree, sid, only=only)
-
-
 __all__ = [
     "CLIENT_TRANSITIONS",
+    "CLIENT_WAITS",
     "ClientPhase",
     "Kind",
-    "Params",
+    "PREVIOUS",
     "REPLY",
+    "SERVER_ROUNDS",
     "SERVER_TRANSITIONS",
+    "STAGES",
     "ServerPhase",
-    "kind_of",
-    "neighbourhoods",
+    "Stage",
     "transition",
 ]

@@ -7,21 +7,21 @@ is relayed by the server, as in the paper. Round tags are the message kinds (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from numpy.typing import ArrayLike, NDArray
 
 from mpc.context import Context
-from mpc.errors import ProtocolError, QuorumLost
+from mpc.errors import QuorumLost
 
+from . import messages as m
+from .crypto import SigningKey
 from .client import SecAggClient
 from .masks import encode_input
-from .phases import REPLY, Kind, Params
+from .params import Params
+from .phases import CLIENT_WAITS, SERVER_ROUNDS
 from .server import SecAggServer
-
-CLIENT_WAITS = (Kind.KEYS, Kind.SHARES, Kind.SURVIVORS, Kind.UNMASK_REQUEST, Kind.RESULT)
-SERVER_ROUNDS = (Kind.JOIN, Kind.ADVERTISE, Kind.SHARE_KEYS, Kind.MASKED_INPUT, Kind.CONSISTENCY, Kind.UNMASK)
 
 
 async def run_client(
@@ -29,58 +29,55 @@ async def run_client(
     params: Params,
     x: ArrayLike,
     *,
-    identity: Ed25519PrivateKey | None = None,
-    known_identities: dict[int, bytes] | None = None,
+    signing_key: SigningKey | None = None,
+    identities: Mapping[int, object] | None = None,
 ) -> NDArray[Any] | None:
-    """One client's part: its vector goes in masked; returns the aggregate (if the server shares it)."""
+    """One client's part: its vector goes in masked; returns the aggregate (if the server shares it).
+
+    ``signing_key`` (this client's long-term Ed25519 or ECDSA P-256 key) and ``identities``
+    (party id → verification key of every client) enable the active-adversary defences; see
+    :mod:`protocols.secagg.client` for what is not defended without them.
+    """
     encoded = encode_input(x, len(params.clients), params.fractional_bits)
-    client = SecAggClient(ctx.party_id, params, encoded, ctx.rng, identity=identity, known_identities=known_identities)
+    client = SecAggClient(ctx.party_id, params, encoded, ctx.rng, signing_key=signing_key, identities=identities)
     for msg in client.start():
-        await ctx.send(params.server, msg["kind"], msg)
+        await ctx.send(params.server, msg.KIND.value, msg.to_wire())
     for tag in CLIENT_WAITS:
         reply = client.receive(await ctx.recv(params.server, tag.value))
         if reply is not None:
-            await ctx.send(params.server, reply["kind"], reply)
+            await ctx.send(params.server, reply.KIND.value, reply.to_wire())
     return client.output
 
 
-async def run_server(ctx: Context, params: Params) -> SecAggServer:
+async def run_server(ctx: Context, params: Params, *, identities: Mapping[int, object] | None = None) -> SecAggServer:
     """The aggregator's part; the returned machine holds the output, U3 and per-stage counts."""
-    server = SecAggServer(params)
+    server = SecAggServer(params, identities=identities)
     for kind in SERVER_ROUNDS:
-        expected = server.expected(kind)
         try:
-            got = await ctx.gather(kind.value, expected, quorum=params.threshold)
-            replies = server.receive(kind, got)
-        except (QuorumLost, ProtocolError) as exc:
-            # every client still waiting learns why the round ended, on the tag it waits on
-            await ctx.scatter(REPLY[kind].value, {u: abort_message(exc) for u in expected})
-            raise
-        excluded = {u: abort_message(ProtocolError(why, peer=u)) for u, why in server.newly_rejected().items()}
-        await _send(ctx, REPLY[kind].value, {**replies, **excluded})
+            got = await ctx.gather(kind.value, server.expected(kind), quorum=params.threshold)
+        except QuorumLost as exc:
+            step = server.fail(kind, exc)
+        else:
+            step = server.step(kind, got)
+        await _send(ctx, step.tag.value, step.replies)
+        if step.error is not None:
+            raise step.error
     return server
 
 
-def abort_message(exc: QuorumLost | ProtocolError) -> dict[str, Any]:
-    msg: dict[str, Any] = {"kind": Kind.ABORT.value, "error": type(exc).__name__, "reason": str(exc)[:500]}
-    if isinstance(exc, QuorumLost):
-        msg.update(missing=list(exc.missing), needed=exc.needed, have=exc.have)
-    return msg
-
-
-async def _send(ctx: Context, tag: str, replies: dict[int, Any]) -> None:
-    """Send replies; a payload shared by several clients is encoded once and broadcast."""
-    groups: dict[int, tuple[Any, list[int]]] = {}
-    for u, payload in replies.items():
-        groups.setdefault(id(payload), (payload, []))[1].append(u)
+async def _send(ctx: Context, tag: str, replies: Mapping[int, m.Message]) -> None:
+    """Send replies; a message shared by several clients is encoded once and broadcast."""
+    groups: dict[int, tuple[m.Message, list[int]]] = {}
+    for u, msg in replies.items():
+        groups.setdefault(id(msg), (msg, []))[1].append(u)
     single = {}
-    for payload, to in groups.values():
+    for msg, to in groups.values():
         if len(to) > 1:
-            await ctx.broadcast(tag, payload, to=to)
+            await ctx.broadcast(tag, msg.to_wire(), to=to)
         else:
-            single[to[0]] = payload
+            single[to[0]] = msg.to_wire()
     if single:
         await ctx.scatter(tag, single)
 
 
-__all__ = ["CLIENT_WAITS", "SERVER_ROUNDS", "abort_message", "run_client", "run_server"]
+__all__ = ["run_client", "run_server"]

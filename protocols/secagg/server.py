@@ -15,8 +15,9 @@ some share holder lied and the sum would be garbage.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,39 +25,79 @@ from numpy.typing import NDArray
 from mpc.errors import ProtocolError, QuorumLost
 from mpc.field import U64
 
-from . import crypto, wire
-from .client import PK_BYTES, SIG_BYTES, self_mask_commitment
+from . import commit, crypto, wire
+from . import messages as m
+from .client import advert_signed, load_identities, self_mask_commitment
 from .masks import decode_sum, unmask_sum
-from .phases import SERVER_TRANSITIONS, Kind, Params, ServerPhase, kind_of, neighbourhoods, transition
+from .params import Params, neighbourhoods
+from .phases import PREVIOUS, REPLY, SERVER_TRANSITIONS, Kind, ServerPhase, transition
 
-CT_BYTES = crypto.SHARE_PLAINTEXT + 16  # AES-GCM tag
+M = TypeVar("M", bound=m.Message)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What the server sends after one stage: ``replies`` on the tag ``tag`` (one object shared by
+    several clients is one broadcast); ``error`` set means the round ended and ``replies`` are the
+    aborts to every client still waiting."""
+
+    tag: Kind
+    replies: Mapping[int, m.Message]
+    error: QuorumLost | ProtocolError | None = None
+
+
+def abort_message(exc: QuorumLost | ProtocolError) -> m.Abort:
+    if isinstance(exc, QuorumLost):
+        return m.Abort(error="QuorumLost", reason=str(exc)[:500], missing=tuple(exc.missing), needed=exc.needed,
+                       have=exc.have)
+    return m.Abort(error=type(exc).__name__, reason=str(exc)[:500])
 
 
 class SecAggServer:
-    def __init__(self, params: Params) -> None:
+    """``identities`` (party id → verification key), when the server has them, let it drop a
+    client whose advertisement is not signed by its identity early; the clients check anyway."""
+
+    def __init__(self, params: Params, *, identities: Mapping[int, object] | None = None) -> None:
         self.params = params
+        self._known = load_identities(identities)
         self.phase = ServerPhase.JOINING
         self.rounds: dict[Kind, tuple[int, ...]] = {}  # who answered each kind (U0 … U5)
         self.rejected: dict[int, str] = {}
         self._told: set[int] = set()  # rejected clients already sent an abort
-        self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}
+        self.keys: dict[int, m.Advertise] = {}
         self.sid = b""
         self.dim = 0
-        self.graph: dict[int, frozenset[int]] = {}
+        self.graph: dict[int, frozenset[int]] = neighbourhoods(params)  # fixed by the public job
         self._cts: dict[int, dict[int, bytes]] = {}  # sender → receiver → ciphertext
         self._commit: dict[int, bytes] = {}
         self._masked: dict[int, U64] = {}
         self._sigs: dict[int, bytes] = {}
+        self._u3_bits = b""
         self.output: NDArray[Any] | None = None
 
-    # -- bookkeeping ----------------------------------------------------------------------
-    _PREVIOUS = {Kind.JOIN: None, Kind.ADVERTISE: Kind.JOIN, Kind.SHARE_KEYS: Kind.ADVERTISE,
-                 Kind.MASKED_INPUT: Kind.SHARE_KEYS, Kind.CONSISTENCY: Kind.MASKED_INPUT,
-                 Kind.UNMASK: Kind.CONSISTENCY}
+    # -- the sans-IO step both drivers use -------------------------------------------------
+    def step(self, kind: Kind, batch: Mapping[int, Any]) -> Step:
+        """Consume one stage's gathered wire messages; the replies (or the aborts if the round
+        ended here), and an abort for each client rejected at this stage."""
+        try:
+            replies = self.receive(kind, batch)
+        except (QuorumLost, ProtocolError) as exc:
+            return self.fail(kind, exc)
+        out: dict[int, m.Message] = dict(replies)
+        for u, why in self.newly_rejected().items():  # a misbehaving client is told, not left waiting
+            out[u] = abort_message(ProtocolError(why, peer=u))
+        return Step(REPLY[kind], out)
 
+    def fail(self, kind: Kind, exc: QuorumLost | ProtocolError) -> Step:
+        """The round ends at ``kind``: every client still waiting learns why, on the tag it waits on."""
+        self.phase = ServerPhase.FAILED
+        abort = abort_message(exc)
+        return Step(REPLY[kind], {u: abort for u in self.expected(kind)}, exc)
+
+    # -- bookkeeping ----------------------------------------------------------------------
     def expected(self, kind: Kind) -> tuple[int, ...]:
         """The clients whose ``kind`` message the server waits for (the previous stage's survivors)."""
-        prev = self._PREVIOUS[kind]
+        prev = PREVIOUS[kind]
         return self.params.clients if prev is None else self.rounds.get(prev, ())
 
     def used(self) -> tuple[int, ...]:
@@ -64,12 +105,13 @@ class SecAggServer:
         return self.rounds.get(Kind.MASKED_INPUT, ())
 
     def holders(self, u: int) -> frozenset[int]:
-        return self.graph[u] | {u}
+        """u's share holders: its neighbours that advertised keys, and itself."""
+        return (self.graph[u] & self.keys.keys()) | {u}
 
-    def receive(self, kind: Kind | str, batch: dict[int, Any]) -> dict[int, Any]:
+    def receive(self, kind: Kind | str, batch: Mapping[int, Any]) -> dict[int, m.Message]:
         nxt = transition(SERVER_TRANSITIONS, self.phase, kind)  # UnexpectedMessage if not allowed
         k = Kind(kind)
-        handler: Callable[[dict[int, Any]], dict[int, Any]] = getattr(self, f"_on_{k.value}")
+        handler: Callable[[dict[int, Any]], dict[int, m.Message]] = getattr(self, f"_on_{k.value}")
         try:
             valid = self._accept(k, batch)
             if len(valid) < self.params.threshold:
@@ -81,18 +123,19 @@ class SecAggServer:
         self.phase = nxt
         return out
 
-    def _accept(self, kind: Kind, batch: dict[int, Any]) -> dict[int, dict[str, Any]]:
+    def _accept(self, kind: Kind, batch: Mapping[int, Any]) -> dict[int, m.Message]:
+        """The well-formed messages of ``kind`` from expected clients; the others are rejected
+        (that client is treated as dropped at this stage)."""
         allowed = set(self.expected(kind))
-        valid: dict[int, dict[str, Any]] = {}
+        valid: dict[int, m.Message] = {}
         for u in sorted(batch):
-            payload = batch[u]
             try:
                 if u not in allowed:
                     raise ProtocolError(f"not expected to send {kind.value!r}", peer=u)
-                transition(SERVER_TRANSITIONS, self.phase, kind_of(payload, u), u)
-                if payload["kind"] != kind.value:
-                    raise ProtocolError(f"sent {payload['kind']!r} on the {kind.value!r} round", peer=u)
-                valid[u] = payload
+                msg = m.decode(batch[u], u)
+                if msg.KIND is not kind:
+                    raise ProtocolError(f"sent {msg.KIND.value!r} on the {kind.value!r} round", peer=u)
+                valid[u] = msg
             except ProtocolError as exc:
                 self.rejected[u] = str(exc)
         return valid
@@ -106,7 +149,7 @@ class SecAggServer:
             raise QuorumLost(set(self.expected(kind)) - accepted, needed=t, have=len(survivors))
         return survivors
 
-    def _validated(self, batch: dict[int, dict[str, Any]], check: Callable[[int, dict[str, Any]], None]) -> set[int]:
+    def _validated(self, batch: dict[int, M], check: Callable[[int, M], None]) -> set[int]:
         ok: set[int] = set()
         for u, p in batch.items():
             try:
@@ -117,121 +160,125 @@ class SecAggServer:
         return ok
 
     # -- stages -----------------------------------------------------------------------------
-    def _on_join(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+    def _on_join(self, batch: dict[int, m.Join]) -> dict[int, m.Message]:
         self._close_stage(Kind.JOIN, set(batch))
         return {}
 
-    def _on_advertise(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
-        dims: dict[int, int] = {}
-
-        def check(u: int, p: dict[str, Any]) -> None:
-            for name in ("c_pk", "s_pk", "sig_pk"):
-                wire.blobs([wire.field(p, name, u)], 1, PK_BYTES, u, name)
-            dims[u] = wire.positive_int(wire.field(p, "dim", u), u, "dim")
-
-        ok = self._validated(batch, check)
-        if ok:  # clients disagreeing with the most common length are excluded, not trusted
-            self.dim = Counter(dims[u] for u in ok).most_common(1)[0][0]
+    def _on_advertise(self, batch: dict[int, m.Advertise]) -> dict[int, m.Message]:
+        if batch:  # clients disagreeing with the most common length are excluded, not trusted
+            self.dim = Counter(p.dim for p in batch.values()).most_common(1)[0][0]
         seen: set[bytes] = set()
-        for u in sorted(ok):
-            triple = (batch[u]["c_pk"], batch[u]["s_pk"], batch[u]["sig_pk"])
-            if dims[u] != self.dim or seen & set(triple) or len(set(triple)) != 3:
+        for u in sorted(batch):
+            p = batch[u]
+            if p.dim != self.dim or {p.c_pk, p.s_pk} & seen or p.c_pk == p.s_pk:
                 self.rejected[u] = "wrong vector length or a repeated public key"
-                continue
-            seen |= set(triple)
-            self.keys[u] = triple
+            elif not advert_signed(self._known, self.params.round_id, u, p):  # clients check too
+                self.rejected[u] = "advertisement not signed by the client's identity"
+            else:
+                seen |= {p.c_pk, p.s_pk}
+                self.keys[u] = p
         u1 = self._close_stage(Kind.ADVERTISE, set(self.keys))
-        self.sid = crypto.session_id(self.keys, self.dim)
-        self.graph = neighbourhoods(self.params, u1, self.sid)
-        msg = {"kind": Kind.KEYS.value, "ids": list(u1), "c_pk": [self.keys[u][0] for u in u1],
-               "s_pk": [self.keys[u][1] for u in u1], "sig_pk": [self.keys[u][2] for u in u1], "dim": self.dim}
-        return {u: msg for u in u1}
+        params, dim = self.params, self.dim
+        leaves = [commit.leaf(u, dim, (a.c_pk, a.s_pk, a.vk, a.sig) if (a := self.keys.get(u)) else None)
+                  for u in params.clients]
+        levels = commit.build(leaves)
+        root = commit.root(levels)
+        self.sid = crypto.session_id(params.round_id, root, dim)
+        no_proofs = np.zeros((0, commit.depth_for(len(params.clients)), commit.HASH), dtype=np.uint8)
 
-    def _on_share_keys(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
-        def check(u: int, p: dict[str, Any]) -> None:
-            to = wire.ids(wire.field(p, "ids", u), self.graph[u], u, "share recipients")
-            if set(to) != self.graph[u]:
+        def keys_for(listed: list[int], absent: list[int]) -> m.Keys:
+            ads = [self.keys[u] for u in listed]
+            proofs = no_proofs if params.complete else commit.proofs(
+                levels, [params.slot_of[u] for u in (*listed, *absent)])
+            return m.Keys(ids=tuple(listed), c_pk=tuple(a.c_pk for a in ads), s_pk=tuple(a.s_pk for a in ads),
+                          vk=tuple(a.vk for a in ads), sig=tuple(a.sig for a in ads), absent=tuple(absent),
+                          root=root, proofs=proofs, dim=dim)
+
+        if params.complete:  # everyone gets every advertisement (one broadcast)
+            msg = keys_for(list(u1), sorted(set(params.clients) - set(u1)))
+            return {u: msg for u in u1}
+        # SecAgg+: each client gets its neighbourhood's leaves with inclusion proofs, O(k log n)
+        return {v: keys_for(sorted(self.holders(v)), sorted(self.graph[v] - self.keys.keys())) for v in u1}
+
+    def _on_share_keys(self, batch: dict[int, m.ShareKeys]) -> dict[int, m.Message]:
+        def check(u: int, p: m.ShareKeys) -> None:
+            to = wire.within(p.ids, self.holders(u) - {u}, "share recipients", u)
+            if set(to) != self.holders(u) - {u}:
                 raise ProtocolError("must send shares to every neighbour", peer=u)
-            cts = wire.blobs(wire.field(p, "cts", u), len(to), CT_BYTES, u, "ciphertexts")
-            commit = wire.blobs([wire.field(p, "commit", u)], 1, 32, u, "commitment")[0]
-            self._cts[u] = dict(zip(to, cts, strict=True))
-            self._commit[u] = commit
+            self._cts[u] = dict(zip(to, p.cts, strict=True))
+            self._commit[u] = p.commit
 
         u2 = set(self._close_stage(Kind.SHARE_KEYS, self._validated(batch, check)))
         for v in sorted(u2):  # SecAgg+: every client needs enough holders of its own secrets
             have = self.holders(v) & u2
             if len(have) < self.params.threshold:
                 raise QuorumLost(self.holders(v) - u2, needed=self.params.threshold, have=len(have))
-        out: dict[int, Any] = {}
+        out: dict[int, m.Message] = {}
         for v in sorted(u2):
-            senders = sorted(self.graph[v] & u2)
-            out[v] = {"kind": Kind.SHARES.value, "ids": senders, "cts": [self._cts[u][v] for u in senders]}
+            senders = tuple(sorted((self.holders(v) - {v}) & u2))
+            out[v] = m.Shares(ids=senders, cts=tuple(self._cts[u][v] for u in senders))
         return out
 
-    def _on_masked_input(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
-        def check(u: int, p: dict[str, Any]) -> None:
-            self._masked[u] = wire.vector(wire.field(p, "y", u), self.dim, u, "masked input")
+    def _on_masked_input(self, batch: dict[int, m.MaskedInput]) -> dict[int, m.Message]:
+        def check(u: int, p: m.MaskedInput) -> None:
+            if p.y.shape != (self.dim,):
+                raise ProtocolError(f"masked input must have length {self.dim}", peer=u)
+            self._masked[u] = p.y
 
         u3 = self._close_stage(Kind.MASKED_INPUT, self._validated(batch, check))
-        msg = {"kind": Kind.SURVIVORS.value, "ids": list(u3)}
+        self._u3_bits = commit.bitmap(u3, self.params.slot_of, len(self.params.clients))
+        msg = m.Survivors(bits=self._u3_bits)
         return {u: msg for u in u3}
 
-    def _on_consistency(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
-        u3 = self.used()
-        message = crypto.consistency_message(self.sid, u3)
+    def _on_consistency(self, batch: dict[int, m.Consistency]) -> dict[int, m.Message]:
+        message = crypto.consistency_message(self.sid, self._u3_bits)
 
-        def check(u: int, p: dict[str, Any]) -> None:
-            sig = wire.blobs([wire.field(p, "sig", u)], 1, SIG_BYTES, u, "signature")[0]
-            if not self._signature_ok(u, sig, message):
+        def check(u: int, p: m.Consistency) -> None:
+            if not self._signature_ok(u, p.sig, message):
                 raise ProtocolError("consistency signature does not verify", peer=u)
-            self._sigs[u] = sig
+            self._sigs[u] = p.sig
 
         u4 = set(self._close_stage(Kind.CONSISTENCY, self._validated(batch, check)))
-        dropped = set(self.rounds[Kind.SHARE_KEYS]) - set(u3)
-        out: dict[int, Any] = {}
+        out: dict[int, m.Message] = {}
         for u in sorted(u4):
-            signers = sorted(self.holders(u) & u4)
-            out[u] = {"kind": Kind.UNMASK_REQUEST.value, "ids": signers, "sigs": [self._sigs[v] for v in signers],
-                      "dropped": sorted(dropped & self.graph[u])}
+            signers = tuple(sorted(self.holders(u) & u4))
+            out[u] = m.UnmaskRequest(ids=signers, sigs=tuple(self._sigs[v] for v in signers))
         return out
 
     def _signature_ok(self, u: int, sig: bytes, message: bytes) -> bool:
-        return crypto.verify(self.keys[u][2], sig, message)
+        return crypto.verify(self.keys[u].vk, sig, message)
 
-    def _on_unmask(self, batch: dict[int, dict[str, Any]]) -> dict[int, Any]:
+    def _on_unmask(self, batch: dict[int, m.Unmask]) -> dict[int, m.Message]:
         u3 = set(self.used())
         dropped = set(self.rounds[Kind.SHARE_KEYS]) - u3
         b_shares: dict[int, dict[int, U64]] = {v: {} for v in u3}  # owner → holder → share
         sk_shares: dict[int, dict[int, U64]] = {v: {} for v in dropped}
 
-        def check(u: int, p: dict[str, Any]) -> None:
-            b_ids = wire.ids(wire.field(p, "b_ids", u), u3 & self.holders(u), u, "b_ids")
-            sk_ids = wire.ids(wire.field(p, "sk_ids", u), dropped & self.graph[u], u, "sk_ids")
-            b = wire.limbs(wire.field(p, "b", u), len(b_ids), u, "b shares")
-            sk = wire.limbs(wire.field(p, "sk", u), len(sk_ids), u, "sk shares")
+        def check(u: int, p: m.Unmask) -> None:
+            b_ids = wire.within(p.b_ids, u3 & self.holders(u), "b_ids", u)
+            sk_ids = wire.within(p.sk_ids, dropped & self.holders(u), "sk_ids", u)
             for k, v in enumerate(b_ids):
-                b_shares[v][u] = b[k]
+                b_shares[v][u] = p.b[k]
             for k, v in enumerate(sk_ids):
-                sk_shares[v][u] = sk[k]
+                sk_shares[v][u] = p.sk[k]
 
         u5 = set(self._close_stage(Kind.UNMASK, self._validated(batch, check)))
         self_seeds = self._rebuild({v: {h: s for h, s in b_shares[v].items() if h in u5} for v in u3})
         for v, seed in self_seeds.items():
             if self_mask_commitment(self.sid, seed) != self._commit[v]:
                 raise ProtocolError(f"rebuilt self-mask seed of party {v} does not match its commitment")
-        needed = {v for v in dropped if self.graph[v] & u3}  # whose pairwise masks remain in the sum
+        needed = {v for v in dropped if self.holders(v) & u3}  # whose pairwise masks remain in the sum
         mask_keys = self._rebuild({v: {h: s for h, s in sk_shares[v].items() if h in u5} for v in needed})
         pairs = []
         for v, sk in mask_keys.items():
-            if crypto.x25519_public(sk) != self.keys[v][1]:
+            if crypto.x25519_public(sk) != self.keys[v].s_pk:
                 raise ProtocolError(f"rebuilt mask key of party {v} does not match its public key")
             key = crypto.x25519_private(sk)
-            pairs += [(u, v, crypto.agree(key, self.keys[u][1], self.sid, crypto.INFO_MASK))
-                      for u in sorted(self.graph[v] & u3)]
+            pairs += [(u, v, crypto.agree(key, self.keys[u].s_pk, self.sid, crypto.INFO_MASK))
+                      for u in sorted((self.holders(v) - {v}) & u3)]
         total = unmask_sum((self._masked[u] for u in sorted(u3)), (self_seeds[v] for v in sorted(u3)), pairs, self.dim)
         self.output = decode_sum(total, self.params.fractional_bits)
-        msg = {"kind": Kind.RESULT.value, "used": sorted(u3),
-               "output": self.output if self.params.result_to_clients else None}
+        msg = m.Result(used=self._u3_bits, output=self.output if self.params.result_to_clients else None)
         return {u: msg for u in sorted(u5)}
 
     def _rebuild(self, shares: dict[int, dict[int, U64]]) -> dict[int, bytes]:
@@ -271,4 +318,4 @@ class SecAggServer:
         }
 
 
-__all__ = ["SecAggServer"]
+__all__ = ["SecAggServer", "Step", "abort_message"]

@@ -1,40 +1,113 @@
 """Scenario binding: ``protocol = "secagg"``. Clients are parties 1..n; the aggregator is the extra
 node 0; the topology is a star (clients connect only to 0).
 
-``[options]``: ``variant`` ("secagg" | "secagg+"), ``degree`` (SecAgg+ neighbours, default
-2·⌈log2 n⌉), ``threshold`` (shares needed = minimum survivors per stage), ``result_to_clients``
-(default true: the server sends the sum back). Crash faults name the round tags
-``join``, ``advertise``, ``share_keys``, ``masked_input``, ``consistency``, ``unmask``.
+``[options]``: ``variant`` ("secagg" | "secagg+"), ``corrupt_fraction`` (γ, default 0.05),
+``dropout_fraction`` (δ, default 0.1), ``sigma``/``eta`` (40/20), from which SecAgg+'s ``degree``
+and ``threshold`` are derived (see :mod:`protocols.secagg.params`; explicit values are checked
+against the same bound), ``graph_seed`` (hex; default: a hash of the public job),
+``result_to_clients`` (default true: the server sends the sum back), ``identities``:
+
+* ``"none"`` (default): ephemeral signing keys; only a semi-honest server is defended against
+  (see :mod:`protocols.secagg.client` for exactly what is not);
+* ``"simulated"``: every party derives every client's long-term key from the public job — a
+  test PKI with the full cost of signing and verifying and NO secrecy (anyone can compute every
+  key), for simulations and benchmarks; ``identity_type`` "ed25519" (default) or "p256";
+* real identities come from the application layer: :func:`make_spec` with a
+  :class:`Credentials` (own signing key, party id → verification key).
+
+Crash faults name the round tags ``join``, ``advertise``, ``share_keys``, ``masked_input``,
+``consistency``, ``unmask``.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc.context import Context
 from mpc.errors import ConfigError
 from protocols.spec import Array, Job, PartyResult, Spec
 
-from .phases import Params
+from .crypto import SigningKey
+from .params import Params
 from .protocol import run_client, run_server
 
 SERVER = 0
 
 
-def params_of(job: Job) -> Params:
-    return Params.make(job.parties, job.options, degree_threshold=job.threshold, fractional_bits=job.fractional_bits)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """One party's long-term SecAgg identity: its own signing key (``None`` at the server) and
+    the verification key of every client (party id → Ed25519/ECDSA P-256 public key or DER)."""
+
+    signing_key: SigningKey | None = None
+    identities: Mapping[int, object] = field(default_factory=dict)
 
 
-async def run(ctx: Context, job: Job, x: Array | None) -> PartyResult:
-    params = params_of(job)
+def params_of(job: Job, instance: str = "") -> Params:
+    """The round's parameters. Parties in one process (a simulation) share one Params per job and
+    instance, so its O(n) set-up (slots, digest) is paid once, not once per client."""
+    key = (tuple(job.parties), tuple(sorted(job.options.items())), job.threshold, job.fractional_bits, instance)
+    try:
+        return _params(key)
+    except TypeError:  # an unhashable option value: no sharing
+        return _params.__wrapped__(key)
+
+
+@functools.lru_cache(maxsize=16)
+def _params(key: tuple[tuple[int, ...], tuple[tuple[str, object], ...], int | None, int | None, str]) -> Params:
+    parties, options, threshold, fractional_bits, instance = key
+    return Params.make(parties, dict(options), degree_threshold=threshold, fractional_bits=fractional_bits,
+                       round_id=instance.encode())
+
+
+def simulated_credentials(job: Job, party: int) -> Credentials:
+    """The test PKI of ``identities = "simulated"``: keys derived from the public job (no secrecy)."""
+    kind = str(job.options.get("identity_type", "ed25519"))
+    if kind not in ("ed25519", "p256"):
+        raise ConfigError(f"options.identity_type must be 'ed25519' or 'p256', got {kind!r}")
+
+    keys, public = _simulated_pki(tuple(job.parties), kind)
+    return Credentials(signing_key=keys.get(party), identities=public)
+
+
+@functools.lru_cache(maxsize=4)
+def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, SigningKey], dict[int, object]]:
+    """Derived once per job in a process (every simulated party shares the same table)."""
+
+    def key(u: int) -> SigningKey:
+        seed = hashlib.sha256(b"secagg/simulated-identity" + kind.encode() + u.to_bytes(4, "big")).digest()
+        if kind == "ed25519":
+            return Ed25519PrivateKey.from_private_bytes(seed)
+        return ec.derive_private_key(int.from_bytes(seed, "big") % (2**255) + 1, ec.SECP256R1())
+
+    keys = {u: key(u) for u in parties}
+    return keys, {u: k.public_key() for u, k in keys.items()}
+
+
+async def run(ctx: Context, job: Job, x: Array | None, *, credentials: Credentials | None = None) -> PartyResult:
+    params = params_of(job, ctx.instance)
+    mode = str(job.options.get("identities", "none"))
+    if credentials is None and mode == "simulated":
+        credentials = simulated_credentials(job, ctx.party_id)
+    elif credentials is None and mode != "none":
+        raise ConfigError(f"options.identities must be 'none' or 'simulated' (real keys: make_spec), got {mode!r}")
+    identities = credentials.identities if credentials is not None else None
     if ctx.party_id == SERVER:
-        server = await run_server(ctx, params)
+        if identities is None:
+            ctx.log.warning("secagg without long-term identities: a malicious server is not defended against")
+        server = await run_server(ctx, params, identities=identities)
         return PartyResult(server.output, meta=server.meta())
     if x is None:
         raise ConfigError(f"client {ctx.party_id} has no input vector")
-    out = await run_client(ctx, params, x)
+    out = await run_client(ctx, params, x, signing_key=credentials.signing_key if credentials else None,
+                           identities=identities)
     return PartyResult(out, meta={"role": "client"})
 
 
@@ -61,6 +134,12 @@ def topology(job: Job, party: int) -> tuple[int, ...] | None:
 
 
 
+def make_spec(credentials: Credentials) -> Spec:
+    """The ``secagg`` spec for a party holding real long-term credentials (``mpc node``)."""
+    return Spec("secagg", functools.partial(run, credentials=credentials), reference, extra_parties=extra_parties,
+                topology=topology)
+
+
 SCENARIO_SPECS = [Spec("secagg", run, reference, extra_parties=extra_parties, topology=topology)]
 
-__all__ = ["SCENARIO_SPECS", "params_of", "reference", "run"]
+__all__ = ["Credentials", "SCENARIO_SPECS", "make_spec", "params_of", "reference", "run", "simulated_credentials"]

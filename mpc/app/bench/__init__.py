@@ -21,7 +21,7 @@ from ._common import BenchConfig, Row, Skipped, fast_samples, samples, skipped_r
 from ._report import print_header, print_rows, write_json, write_plot
 
 
-SUITES = ("codec", "dot", "field", "latency", "mul", "netsim", "secagg", "startup", "sum", "transport")
+SUITES = ("codec", "compare", "dot", "field", "latency", "mul", "netsim", "secagg", "startup", "sum", "transport")
 
 
 def suites() -> list[str]:

@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from mpc.app.bench._common import Skipped
@@ -60,9 +61,10 @@ class MpycRun:
     protocol_s: float  # slowest party
     elapsed_s: float  # first spawn → last exit
     ready_s: float  # first spawn → last party connected
+    extra: dict[str, Any] = field(default_factory=dict)  # task-specific figures of party 0
 
 
-def run(task: str, parties: int, n: int = 0) -> MpycRun:
+def run(task: str, parties: int, n: int = 0, timeout: float = TIMEOUT_S) -> MpycRun:
     """Run one MPyC computation with ``parties`` local parties; raises if any party's check fails."""
     require()
     base = _free_base(parties)
@@ -74,7 +76,7 @@ def run(task: str, parties: int, n: int = 0) -> MpycRun:
     results = []
     try:
         for p in procs:
-            out, err = p.communicate(timeout=TIMEOUT_S)
+            out, err = p.communicate(timeout=timeout)
             if p.returncode != 0 or not out.strip():
                 raise RuntimeError(f"MPyC party exited with {p.returncode}: {err.strip()[-300:]}")
             results.append(json.loads(out.strip().splitlines()[-1]))
@@ -87,7 +89,8 @@ def run(task: str, parties: int, n: int = 0) -> MpycRun:
     if not all(r["ok"] for r in results):
         raise RuntimeError(f"MPyC {task} {n} with {parties} parties opened a wrong result")
     return MpycRun(protocol_s=max(r["protocol_s"] for r in results), elapsed_s=elapsed,
-                   ready_s=max(r["ready"] for r in results) - t0_wall)
+                   ready_s=max(r["ready"] for r in results) - t0_wall,
+                   extra={k: v for k, v in results[0].items() if k not in ("pid", "ready", "protocol_s", "ok")})
 
 
 __all__ = ["MpycRun", "available", "require", "run"]

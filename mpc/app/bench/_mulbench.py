@@ -63,20 +63,24 @@ def ours_or_skip(suite: str, protocol: str, name: str, params: dict[str, Any]) -
     return Row(suite=suite, name=name, params=params, skipped=f"protocol {protocol!r} is not registered in this build")
 
 
-def mpyc_row(cfg: BenchConfig, suite: str, task: str, parties: int, n: int, count: int) -> Row | None:
+def mpyc_row(cfg: BenchConfig, suite: str, task: str, parties: int, n: int, count: int,
+             big: int = 10**6, timeout: float = _mpyc.TIMEOUT_S) -> Row | None:
     """The MPyC equivalent when ``--compare mpyc`` asked for it (skipped when MPyC is missing)."""
     if "mpyc" not in cfg.compare:
         return None
-    name = {"mul": "mpyc secure mul", "chain": "mpyc mul chain", "sum": "mpyc secure sum"}[task]
+    name = {"mul": "mpyc secure mul", "chain": "mpyc mul chain", "sum": "mpyc secure sum",
+            "lt": "mpyc SecInt(32) <", "argmax": "mpyc SecInt(32) np_argmax"}[task]
     params = {"parties": parties, "size": n} if task != "chain" else {"parties": parties, "k": n}
     try:
         _mpyc.require()
     except Skipped as exc:
         return Row(suite=suite, name=name, params=params, skipped=str(exc))
-    # one MPyC run at 10^6 elements takes 15-40 s here: measured once to keep the suite under 10 min
-    runs = [_mpyc.run(task, parties, n) for _ in range(cfg.repeats() if n < 10**6 else 1)]
-    row = Row(suite=suite, name=name, params=params).set_times([r.protocol_s for r in runs], count, "mul/s")
+    # one MPyC run at 10^6 elements (10^5 comparisons) takes 15-40 s here: measured once
+    runs = [_mpyc.run(task, parties, n, timeout) for _ in range(cfg.repeats() if n < big else 1)]
+    unit = "elem/s" if task in ("lt", "argmax") else "mul/s"
+    row = Row(suite=suite, name=name, params=params).set_times([r.protocol_s for r in runs], count, unit)
     row.extra["total_s"] = stats([r.elapsed_s for r in runs])[0]
+    row.extra.update(runs[0].extra)  # task figures (the compare tasks: messages per peer, bytes)
     return row
 
 

@@ -8,7 +8,8 @@ Bytes are the encoded messages (the wire format, per client, both directions).
 Default grid: n = 10, 100, 500 clients, dimension 10^5, dropout 0 %, 10 %, 30 % (dropouts
 spread over the stages: before keys, after keys, after sharing, after masked input, during
 unmasking), plus 30 % all dropping after sharing (stage=share_keys: the server must rebuild every
-pairwise mask they left behind — the worst case, and the setting of Bonawitz et al.'s figures).
+pairwise mask they left behind — the worst case, and the setting of Bonawitz et al.'s figures),
+plus SecAgg+ rows for n ≥ 100 (10 % dropouts, degree and threshold derived with γ = 0).
 Times are process CPU seconds (``time.process_time``). ``--quick`` runs tiny sizes. ``--parties``/``--sizes`` override n and the dimension.
 The output is checked against the plaintext sum of the used clients on every run.
 """
@@ -43,7 +44,7 @@ def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int 
     from protocols.secagg.inprocess import run_round
 
     clients = tuple(range(1, n + 1))
-    params = Params.make(clients, {"variant": variant})
+    params = Params.make(clients, {"variant": variant, "corrupt_fraction": 0.0} if variant == "secagg+" else {})
     gen = np.random.default_rng(n)  # public benchmark data
     inputs = {u: gen.integers(-(10**6), 10**6, dim) for u in clients}
     drops = _drops(n, rate, stage)
@@ -97,6 +98,8 @@ def run(cfg: BenchConfig) -> list[Row]:
                 rows += measure(n, dim, rate, repeat=repeat)
                 if rate == max(rates) and rate > 0:  # the server's worst case: all drop after sharing
                     rows += measure(n, dim, rate, repeat=repeat, stage="share_keys")
+            if n >= 100 and not cfg.quick:  # SecAgg+ (degree/threshold derived, gamma = 0): O(degree) per client
+                rows += measure(n, dim, 0.1, variant="secagg+", repeat=repeat)
     return rows
 
 
