@@ -14,7 +14,6 @@ import pytest
 from mpc import Node
 from mpc.errors import ConfigError, ProtocolError, TransportError
 from mpc.identity import generate
-from mpc.message import CONTROL, Message
 from mpc.transport.base import PEER_DOWN
 from mpc.transport.tcp import TcpTransport, new_transport
 from mpc.transport.tcp_conn import HELLO, MAGIC, RECV_BUFFER, VERSION
@@ -142,6 +141,15 @@ async def test_a_closed_peer_is_reported_down_once_and_sends_to_it_fail():
         await close_all(ts)
 
 
+async def test_a_second_start_is_harmless_and_close_is_idempotent():
+    ts = await connected()
+    await ts[1].start(1)
+    await ts[2].send(1, b"still one pair")
+    assert await asyncio.wait_for(ts[1].recv(), 5) == (2, b"still one pair")
+    await close_all(ts)
+    await close_all(ts)
+
+
 async def test_close_reports_nothing_to_the_closer_and_rejects_later_sends():
     ts = await connected()
     inbox = Inbox()
@@ -263,24 +271,19 @@ async def test_garbage_frames_are_rejected_and_the_pair_keeps_working():
 
 
 async def test_in_range_garbage_reaches_the_node_which_rejects_it_and_keeps_serving():
-    victim, port = listener()
+    ts = await connected()
+    for junk in (b"\xc1garbage", b"", bytes(range(256))):  # party 2 misbehaves on its real connection
+        ts[2]._conns[1].write(junk)
 
-    async def node_side():
-        async with Node(1, transport=victim, parties=(1, 2), session=b"s", connect_timeout=5, timeout=2) as node:
-            return node.rejected_count, list(node.rejected)
+    async def party(p):
+        async with Node(p, transport=ts[p], parties=(1, 2), session=b"s", connect_timeout=10, timeout=5) as node:
+            out = await node.run(secure_sum, np.array([p, 10 * p]))
+            return out.tolist(), node.rejected_count, list(node.rejected)
 
-    entering = asyncio.ensure_future(node_side())
-    reader, writer = await _attacker(port, hello(2, 1))
-    await reader.readexactly(HELLO.size)
-    hello_payload = {"nonce": bytes(16), "count": 0, "star": False}
-    control = [Message(session=b"s", instance=CONTROL, tag=t, sender=2, payload=hello_payload if t == "hello" else None).to_bytes()
-               for t in ("hello", "bye")]
-    writer.write(frame(b"\xc1garbage") + frame(b"") + frame(bytes(range(256))) + frame(control[0]) + frame(control[1]))
-    await writer.drain()
-    count, rejected = await asyncio.wait_for(entering, 10)
-    assert count == 3 and all(isinstance(e, ProtocolError) and e.peer == 2 for e in rejected)
-    writer.close()
-    await victim.close()
+    res = await asyncio.wait_for(asyncio.gather(party(1), party(2)), 30)
+    assert [r[0] for r in res] == [[3, 30], [3, 30]]
+    assert res[0][1] == 3 and all(isinstance(e, ProtocolError) and e.peer == 2 for e in res[0][2])
+    assert res[1][1] == 0
 
 
 async def test_bad_hellos_are_refused_and_leave_the_listener_for_the_real_peer():

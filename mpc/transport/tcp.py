@@ -88,6 +88,7 @@ class TcpTransport:
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
         self._sink: Sink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
         self._closing = False
         self._down_reported: set[int] = set()
         self._notes: dict[int, list[str]] = {}  # per peer: what went wrong while connecting
@@ -172,7 +173,11 @@ class TcpTransport:
 
     async def start(self, timeout: float) -> None:
         """Listen, dial, and wait until every peer's connection has passed the handshake; at the
-        deadline raise a :class:`TransportError` saying, per missing peer, what happened."""
+        deadline raise a :class:`TransportError` saying, per missing peer, what happened. A second
+        call (a node given an already started transport) returns at once."""
+        if self._started:
+            return
+        self._started = True
         loop = self.loop()
         if self._static is not None and not self._listening and not self._dial:
             self._setup_static()
