@@ -45,6 +45,7 @@ class NodeConfig:
     barrier: Barrier = "mesh"
     survivor_agreement: bool = True
     job: JobDescriptor | None = None
+    transport: str = "nng"  # what Node opens when given addresses: nng | tcp (asyncio TCP)
 
     def __post_init__(self) -> None:
         parties = tuple(sorted(set(self.parties)))
@@ -55,6 +56,8 @@ class NodeConfig:
             raise ConfigError("the session must be 1 to 64 bytes that every party of this run (and no other run) uses")
         if not (self.timeout >= 0 and self.connect_timeout >= 0):
             raise ConfigError("timeouts must be non-negative numbers of seconds")
+        if self.transport not in ("nng", "tcp"):
+            raise ConfigError(f"unknown transport {self.transport!r} (nng | tcp)")
         if self.barrier not in ("mesh", "star"):
             raise ConfigError(f"unknown barrier {self.barrier!r} (mesh | star)")
         if self.neighbors is not None:

@@ -78,7 +78,7 @@ class Node:
     """One party: identity, transport, mailbox and the protocol instances it runs.
 
     ``Node(party_id, peers={id: address}, session=...)`` opens a pynng transport (``tls`` for
-    mutual TLS); ``Node(party_id, transport=t, parties=ids, session=...)`` runs over a given
+    mutual TLS; ``transport_kind="tcp"`` for the asyncio TCP one); ``Node(party_id, transport=t, parties=ids, session=...)`` runs over a given
     transport (netsim, or a pre-connected pynng one); :meth:`from_config` takes a
     :class:`NodeConfig`. Use ``async with node:`` or :meth:`start` / :meth:`close`.
     """
@@ -99,13 +99,15 @@ class Node:
         job: JobDescriptor | None = None,
         rng: Csprng | None = None,
         tls: TlsCreds | None = None,
+        transport_kind: str = "nng",
     ) -> None:
         if transport is None:
             if peers is None:
                 raise ConfigError("Node needs either peers (addresses) or a transport")
-            from .transport.nng import NngTransport
+            from .transport.tcp import new_transport
 
-            transport = NngTransport(party_id, peers, tls=tls, max_message_bytes=limits.max_message_bytes)
+            transport = new_transport(transport_kind, party_id, peers, tls=tls,
+                                      max_message_bytes=limits.max_message_bytes)
             parties = tuple(peers)
         if parties is None:
             parties = (party_id, *transport.peers)
@@ -113,6 +115,7 @@ class Node:
             party_id=party_id, parties=tuple(parties), session=session_bytes(session), timeout=timeout,
             connect_timeout=connect_timeout, limits=limits,
             neighbors=None if neighbors is None else tuple(neighbors), barrier=barrier, job=job,
+            transport=transport_kind,
         )
         self._setup(config, transport, rng)
 
@@ -124,10 +127,10 @@ class Node:
         if transport is None:
             if peers is None:
                 raise ConfigError("Node needs either peers (addresses) or a transport")
-            from .transport.nng import NngTransport
+            from .transport.tcp import new_transport
 
-            transport = NngTransport(config.party_id, peers, tls=tls,
-                                     max_message_bytes=config.limits.max_message_bytes)
+            transport = new_transport(config.transport, config.party_id, peers, tls=tls,
+                                      max_message_bytes=config.limits.max_message_bytes)
         node = cls.__new__(cls)
         node._setup(config, transport, rng)
         return node

@@ -16,6 +16,7 @@ from mpc.app.launch import run_real
 from mpc.app.runner import run_sim
 from mpc.app.scenario import load
 from mpc.transport.nng import NngTransport
+from mpc.transport.tcp import new_transport
 from protocols import secure_sum
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,9 +107,10 @@ def test_cli_user_errors_are_readable(tmp_path):
     assert proc.returncode == 2 and "threshold" in proc.stderr and "Traceback" not in proc.stderr
 
 
-async def test_embedded_nodes_over_real_sockets_in_one_event_loop():
+@pytest.mark.parametrize("kind", ["nng", "tcp"])
+async def test_embedded_nodes_over_real_sockets_in_one_event_loop(kind):
     ids = (1, 2, 3)
-    transports = {p: NngTransport(p) for p in ids}
+    transports = {p: new_transport(kind, p) for p in ids}
     bound = {p: transports[p].bind([q for q in ids if q > p]) for p in ids}
     for p in ids:
         transports[p].connect({q: bound[q][p] for q in ids if q < p}, [q for q in ids if q != p])

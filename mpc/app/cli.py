@@ -23,6 +23,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="write a machine-readable report")
     p.add_argument("--tls", action="store_true", help="real mode: mutual TLS with fresh per-run identities")
     p.add_argument("--trace", metavar="FILE", help="with --sim: write a JSONL message trace (no payloads)")
+    p.add_argument("--transport", choices=("nng", "tcp"), default=None,
+                   help="real mode: pynng (the default) or asyncio TCP; overrides the scenario's transport")
     p.add_argument("--fork-server", action="store_true",
                    help="real mode: fork the party processes from one pre-imported server (faster start-up)")
     p.add_argument("--log-dir", metavar="DIR", help="keep per-party logs (party-<id>.log, timestamped) in DIR")
@@ -103,9 +105,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             from mpc.app.forkserver import ForkServer
 
             with ForkServer() as fs:
-                report = run_real(scn, tls=args.tls, spawn=fs.spawn, log_dir=log_dir, verbose=args.verbose)
+                report = run_real(scn, tls=args.tls, spawn=fs.spawn, log_dir=log_dir, verbose=args.verbose,
+                                  transport=args.transport)
         else:
-            report = run_real(scn, tls=args.tls, log_dir=log_dir, verbose=args.verbose)
+            report = run_real(scn, tls=args.tls, log_dir=log_dir, verbose=args.verbose, transport=args.transport)
     print_report(report)
     if args.json:
         with open(args.json, "w") as fh:

@@ -4,6 +4,7 @@
 party = 1
 session = "payroll-2026-11"         # any string all parties agree on; binds every message
 tls_dir = "keys"                    # optional: from `mpc keygen` (ca.pem, party-<id>.pem)
+transport = "nng"                   # optional: nng (the default) | tcp (asyncio TCP, same addresses)
 [peers]                             # every node's base address; the socket for peer j is base port + j
 0 = "tcp://10.0.0.9:9100"           # (an extra node such as a dealer or aggregator, when the protocol has one)
 1 = "tcp://10.0.0.1:9100"
@@ -39,10 +40,11 @@ from mpc.node import Node
 from mpc.app.runner import Outcome, check, descriptor_of, error_outcome, job_of, neighbors, node_ids, summarize
 from mpc.app.scenario import Scenario, check_range, load
 from mpc.app.validate import validate
-from mpc.transport.nng import NngTransport
+from mpc.transport.tcp import new_transport
 from protocols.registry import PartyResult, lookup
 
-CONFIG_KEYS = {"party", "session", "tls_dir", "peers", "scenario", "jobs", "timeout_s", "connect_timeout_s"}
+CONFIG_KEYS = {"party", "session", "tls_dir", "peers", "scenario", "jobs", "timeout_s", "connect_timeout_s",
+               "transport"}
 
 
 def session_id(text: str) -> bytes:
@@ -63,6 +65,7 @@ class NodeConfig:
     tls_dir: Path | None
     jobs: tuple[JobEntry, ...]
     connect_timeout_s: float = 60.0
+    transport: str = "nng"
 
 
 def read_input(path: Path) -> np.ndarray:
@@ -106,6 +109,8 @@ def parse_config(path: Path) -> NodeConfig:
         raise ConfigError(f"{path}: [peers] maps party ids to addresses") from None
     if cfg["party"] not in peers:
         raise ConfigError(f"{path}: party {cfg['party']} is not in [peers]")
+    if cfg.get("transport", "nng") not in ("nng", "tcp"):
+        raise ConfigError(f"{path}: transport must be 'nng' or 'tcp', got {cfg['transport']!r}")
     here = path.parent
     entries = cfg.get("jobs", [])
     if "scenario" in cfg:
@@ -117,7 +122,8 @@ def parse_config(path: Path) -> NodeConfig:
         jobs.append(JobEntry(scenario=here / e["scenario"], input=here / e["input"] if "input" in e else None))
     return NodeConfig(party=int(cfg["party"]), session=str(cfg["session"]), peers=peers,
                       tls_dir=here / cfg["tls_dir"] if cfg.get("tls_dir") else None, jobs=tuple(jobs),
-                      connect_timeout_s=float(cfg.get("connect_timeout_s", 60.0)))
+                      connect_timeout_s=float(cfg.get("connect_timeout_s", 60.0)),
+                      transport=str(cfg.get("transport", "nng")))
 
 
 def load_job(cfg: NodeConfig, entry: JobEntry) -> Scenario:
@@ -181,7 +187,7 @@ async def serve(cfg: NodeConfig, jobs: JobSource, report: list[dict[str, Any]]) 
         from mpc.identity import load_creds
 
         creds = load_creds(cfg.tls_dir, cfg.party)
-    transport = NngTransport(cfg.party, cfg.peers, tls=creds)
+    transport = new_transport(cfg.transport, cfg.party, cfg.peers, tls=creds)
     ids = tuple(sorted(cfg.peers))
     first = await jobs.next()
     if first is None:

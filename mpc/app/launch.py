@@ -155,9 +155,9 @@ async def _collect(proc: Any) -> bytes:
 
 
 async def _launch(scn: Scenario, group: PartyGroup, tls: bool, spawn: Spawn | None,
-                  verbose: int) -> tuple[dict[int, Outcome], float]:
+                  verbose: int, transport: str | None = None) -> tuple[dict[int, Outcome], float]:
     try:
-        return await _start_and_wait(scn, group, tls, spawn, verbose)
+        return await _start_and_wait(scn, group, tls, spawn, verbose, transport)
     finally:  # done, failed, cancelled or interrupted: end and reap every party while the loop lives
         await _reap(group)
 
@@ -176,18 +176,19 @@ async def _reap(group: PartyGroup) -> None:
 
 
 async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Spawn | None,
-                          verbose: int) -> tuple[dict[int, Outcome], float]:
+                          verbose: int, transport: str | None = None) -> tuple[dict[int, Outcome], float]:
     if scn.path is None:
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
     session = new_session()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
+    env = {"OPENBLAS_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
     t0 = time.perf_counter()
     with _identities(ids if tls else ()) as creds:
         for pid in ids:
             proc = group.procs[pid] = await _spawn(group, pid, env, spawn)
             cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
-                   "session": session.hex(), "tls": creds.get(pid), "verbose": verbose}
+                   "session": session.hex(), "tls": creds.get(pid), "verbose": verbose,
+                   "transport": transport or scn.transport}
             proc.stdin.write((json.dumps(cfg) + "\n").encode())
         deadline = time.monotonic() + STARTUP_S + 0.1 * len(ids)
         listening = {pid: (await _line(p, deadline, "listening"))["listening"] for pid, p in group.procs.items()}
@@ -278,15 +279,16 @@ def _identities(ids: tuple[int, ...]) -> Iterator[dict[int, dict[str, str]]]:
 
 
 def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None,
-             log_dir: Path | None = None, verbose: int = 0) -> Report:
+             log_dir: Path | None = None, verbose: int = 0, transport: str | None = None) -> Report:
     """Run every party of ``scn`` as its own process; ``tls`` gives them fresh mutual-TLS identities;
     ``spawn`` replaces ``python -m mpc.app.party`` (e.g. :meth:`mpc.app.forkserver.ForkServer.spawn`);
-    ``log_dir`` keeps each party's log as ``party-<id>.log``."""
+    ``log_dir`` keeps each party's log as ``party-<id>.log``; ``transport`` (nng | tcp) overrides the
+    scenario's."""
     validate(scn, real=True)
     wall = time.perf_counter()
     group = PartyGroup(scn, log_dir)
     try:
-        outcomes, elapsed = asyncio.run(_launch(scn, group, tls, spawn, verbose))
+        outcomes, elapsed = asyncio.run(_launch(scn, group, tls, spawn, verbose, transport))
     except (TimeoutError, ConfigError, KeyError, json.JSONDecodeError, OSError) as exc:
         # OSError: a party died early (broken pipe) or could not be spawned
         group.kill_all()

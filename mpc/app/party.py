@@ -27,7 +27,9 @@ from mpc import codec
 from mpc.app.runner import LOG_FORMAT, Outcome, log_level, neighbors, run_party
 from mpc.app.scenario import ProcessFault, Scenario, load
 from mpc.message import peek_route
-from mpc.transport.nng import NngTransport, TlsCreds
+from mpc.transport.base import Transport
+from mpc.transport.tcp import new_transport
+from mpc.transport.tls import TlsCreds
 from netsim.faults import Crash
 
 CRASH_EXIT = 75
@@ -65,7 +67,7 @@ class SendCounter:
     """A transport seen through its sends: fires a fault after the k-th message of a round, so a
     party can die between the sends of one broadcast (``sends = k`` in a ``[[faults]]`` entry)."""
 
-    def __init__(self, inner: NngTransport, tag: str, sends: int, action: Callable[[], None]) -> None:
+    def __init__(self, inner: Transport, tag: str, sends: int, action: Callable[[], None]) -> None:
         self._inner, self._tag, self._left, self._action = inner, tag, sends, action
 
     def __getattr__(self, name: str) -> Any:
@@ -92,7 +94,7 @@ def party_main() -> None:
     scn = load(cfg["scenario"])
     tls = cfg.get("tls")
     creds = TlsCreds(cert_key_file=tls["cert_key_file"], ca_file=tls["ca_file"]) if tls else None
-    inner = NngTransport(pid, tls=creds)
+    inner = new_transport(cfg.get("transport") or "nng", pid, tls=creds)
     peers = neighbors(scn, pid, ids)
     bound = inner.bind([p for p in peers if p > pid])
     _say({"listening": {str(k): v for k, v in bound.items()}})

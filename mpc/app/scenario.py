@@ -75,6 +75,7 @@ class Scenario:
     expect: Expect = field(default_factory=Expect)
     options: Mapping[str, Any] = field(default_factory=dict)
     path: str | None = None
+    transport: str = "nng"  # real runs: nng | tcp
     declared_inputs: tuple[int, ...] | None = None  # ``input_parties = [...]`` when the file names them
 
     @property
@@ -197,7 +198,7 @@ def _process_fault(entry: dict[str, Any], parties: int, where: str) -> ProcessFa
 
 KNOWN_KEYS = {
     "name", "protocol", "parties", "sharing", "threshold", "triples", "seed", "fractional_bits",
-    "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options", "program",
+    "timeout_s", "inputs", "input_parties", "network", "faults", "expect", "options", "program", "transport",
 }
 
 
@@ -269,6 +270,9 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
     timeout = doc.get("timeout_s", 10.0)
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError("timeout_s must be a positive number")
+    transport = doc.get("transport", "nng")
+    if transport not in ("nng", "tcp"):
+        raise ConfigError(f"transport must be 'nng' or 'tcp', got {transport!r}")
     network = doc.get("network", {})
     options = doc.get("options", {})
     if not isinstance(network, dict) or not isinstance(options, dict):
@@ -290,6 +294,7 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
         options=_program_option(doc, options, path),
         path=path,
         declared_inputs=_input_parties(doc.get("input_parties"), parties, inputs),
+        transport=transport,
     )
 
 

@@ -1,4 +1,5 @@
-"""Raw pynng between two OS processes: the physical limit our transport is measured against.
+"""Raw pynng between two OS processes: the physical limit our transport is measured against (and
+the same round trip over a plain socket and over our TCP transport).
 
 Run as a script (``python _rawpeer.py``) this file is the far end: a ``Pair0`` socket that echoes
 (``E``), swallows (``S``) or acknowledges (``F``) messages; it imports nothing but pynng so that
@@ -140,5 +141,67 @@ def tcp_round_trip(nbytes: int, iters: int, repeat: int) -> list[float]:
         proc.wait(timeout=10)
 
 
+def _serve_transport() -> None:
+    """Far end of :func:`transport_round_trip`: party 1 of a TcpTransport pair, echoing until closed."""
+    import asyncio
+
+    import uvloop
+
+    from mpc.transport.tcp import TcpTransport
+
+    async def main() -> None:
+        t = TcpTransport(1)
+        print(t.bind([2])[2], flush=True)
+        t.connect({}, [2])
+        await t.start(30)
+        while True:
+            peer, data = await t.recv()
+            if data is None:
+                break
+            await t.send(peer, data)
+        await t.close()
+
+    uvloop.run(main())
+
+
+def transport_round_trip(nbytes: int, iters: int, repeat: int) -> list[float]:
+    """Mean seconds of one echo of ``nbytes`` between two processes over our TCP transport (uvloop)."""
+    import asyncio
+
+    import uvloop
+
+    from mpc.transport.tcp import TcpTransport
+
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "transport"], stdout=subprocess.PIPE,
+                            text=True)
+
+    async def main() -> list[float]:
+        assert proc.stdout is not None
+        t = TcpTransport(2)
+        t.connect({1: proc.stdout.readline().strip()}, [1])
+        await t.start(30)
+        got: asyncio.Queue[bytes | None] = asyncio.Queue()
+        t.set_sink(lambda _peer, data: got.put_nowait(data))
+        msg = bytes(nbytes)
+        out = []
+        for _ in range(repeat):
+            s = time.perf_counter()
+            for _ in range(iters):
+                await t.send(1, msg)
+                await got.get()
+            out.append((time.perf_counter() - s) / iters)
+        await t.close()
+        return out
+
+    try:
+        return uvloop.run(main())
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 if __name__ == "__main__":
-    _serve_tcp() if sys.argv[1:] == ["tcp"] else _serve()
+    {"tcp": _serve_tcp, "transport": _serve_transport}.get(sys.argv[1] if len(sys.argv) > 1 else "", _serve)()

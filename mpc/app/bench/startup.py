@@ -1,7 +1,7 @@
 """Start-up: how long until N local parties (real OS processes) are connected, have run a trivial
 computation (a one-element secure sum) and have exited, as ``mpc run`` does it; and where that
 time goes: starting the interpreter, importing the runtime, and the rest (rendezvous, connecting,
-the hello barrier, the protocol, the close barrier, exit). The same runs with parties forked from
+the hello barrier, the protocol, the close barrier, exit), over each transport. The same runs with parties forked from
 :class:`mpc.app.forkserver.ForkServer` (real processes, imports paid once), cold and warm. ``--compare mpyc`` runs MPyC's empty
 program (``mpc.start()``, ``mpc.shutdown()``) with the same number of local parties.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from typing import Any
 
 from mpc.app.bench._common import BenchConfig, Row, stats
 from mpc.app.bench import _mpyc
@@ -18,6 +19,7 @@ from mpc.app.forkserver import ForkServer
 from mpc.app.bench._scenario import run_scenario
 
 SUITE = "startup"
+TRANSPORTS = ("nng", "tcp")
 RUNTIME_IMPORTS = "import mpc.app.launch, uvloop"
 
 
@@ -67,15 +69,20 @@ def run(cfg: BenchConfig) -> list[Row]:
                 theirs = Row(suite=SUITE, name="mpyc start+shutdown", params=params, skipped=_mpyc.available())
         interp = stats([spawn_all(parties, "pass") for _ in range(repeat)])[0]
         imports = stats([spawn_all(parties, RUNTIME_IMPORTS) for _ in range(repeat)])[0]
-        figs = [run_scenario(trivial(parties)) for _ in range(repeat)]
-        row = Row(suite=SUITE, name="mpc run (subprocess launcher)", params=params)
-        row.set_times([f.elapsed_s for f in figs])
-        row.extra.update({
-            "interpreters_s": interp,
-            "imports_s": imports - interp,
-            "protocol_s": stats([f.protocol_s for f in figs])[0],
-        })
-        rows.append(row)
+        figs: dict[str, list[Any]] = {t: [] for t in TRANSPORTS}
+        for _ in range(repeat):  # interleaved, so that load changes hit both transports alike
+            for t in TRANSPORTS:
+                figs[t].append(run_scenario({**trivial(parties), "transport": t}))
+        for t in TRANSPORTS:
+            row = Row(suite=SUITE, name="mpc run (subprocess launcher)" + ("" if t == "nng" else f", {t}"),
+                      params=params)
+            row.set_times([f.elapsed_s for f in figs[t]])
+            row.extra.update({
+                "interpreters_s": interp,
+                "imports_s": imports - interp,
+                "protocol_s": stats([f.protocol_s for f in figs[t]])[0],
+            })
+            rows.append(row)
         rows += _forked(parties, repeat)  # warm: connect + hello + protocol + close + exit, nothing else
         for r in rows:
             if theirs is not None and theirs.skipped is None and r.params == params and not r.name.startswith("mpyc"):

@@ -1,6 +1,7 @@
 """Raw pynng on loopback, the physical limit of this machine for our transport: round-trip latency
 and one-way throughput between TWO OS processes, plus the same inside one process (sync and with
-pynng's asyncio API, which our transport uses)."""
+pynng's asyncio API, which our transport uses); the round trip over a plain TCP socket (the OS
+floor) and over our asyncio TCP transport (``--transport tcp``) between two processes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import pynng
 
 from mpc.app.bench._common import BenchConfig, Row, stats
-from mpc.app.bench._rawpeer import RawPeer, tcp_round_trip
+from mpc.app.bench._rawpeer import RawPeer, tcp_round_trip, transport_round_trip
 
 SUITE = "transport"
 SMALL = 64  # bytes: a small control message
@@ -73,6 +74,8 @@ def run(cfg: BenchConfig) -> list[Row]:
             rows.append(row.set_times([peer.stream(nbytes, count) / count for _ in range(repeat)], nbytes / 1e6, "MB/s"))
     row = Row(suite=SUITE, name="rtt 2-proc plain TCP (OS floor)", params={"bytes": SMALL})
     rows.append(row.set_times(tcp_round_trip(SMALL, iters, repeat), 1, "rt/s"))
+    row = Row(suite=SUITE, name="rtt 2-proc TcpTransport (uvloop)", params={"bytes": SMALL})
+    rows.append(row.set_times(transport_round_trip(SMALL, iters, repeat), 1, "rt/s"))
     a, b = _pair()
     try:
         row = Row(suite=SUITE, name="rtt 1-proc sync", params={"bytes": SMALL})
