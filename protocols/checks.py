@@ -75,7 +75,7 @@ def check_meanvar(job: Job) -> None:
 
 def _arith_rounds(job: Job, party: int, own: Rounds) -> Rounds:
     if party not in job.parties:
-        return ("deal",)  # the dealer node
+        return ("key", "deal")  # the dealer node: seeded parties' keys, then the others' vectors
     base: Rounds = ("need", "done") if job.triples == "dealer" else ("contrib", "agree", "reduce")
     mine = ("share",) if party in job.input_parties else ()
     return (*mine, *base, *own, "output")

@@ -1,7 +1,7 @@
 """Fault matrix over real processes: a party is killed (SIGKILL) or frozen (SIGSTOP) at several
 points of a run, including between the sends of one broadcast (``sends = 1``).
 
-Documented outcome (docs/README-app.md, "Faults in real runs"): a survivor never outputs a wrong
+Documented outcome (docs/deployment.md, "Faults in real runs"): a survivor never outputs a wrong
 value; it outputs the plaintext result or ends with PartyDropped / QuorumLost; and the survivors
 agree: all output (the same value) or all abort. The faulty party is reported ``crashed`` (a frozen
 one is killed by the launcher's watchdog as soon as only stopped parties remain).

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(60)
 INPUTS = "[inputs]\n1 = [1]\n2 = [2]\n"
 BAD = {
     "secagg-threshold": ('protocol = "secagg"\nparties = 5\n[inputs]\ndefault = { random = 3, low = 0, high = 9 }\n'
-                         '[options]\nthreshold = 9\n', "threshold must be in 1..5"),
+                         '[options]\nthreshold = 9\n', "threshold 9 is unsafe"),
     "dn07-t2-of-3": ('protocol = "mul"\nparties = 3\nthreshold = 2\ntriples = "dn07"\n' + INPUTS,
                      "needs parties >= 2t + 1 (parties = 3, t = 2)"),
     "unknown-triples": ('protocol = "mul"\nparties = 3\ntriples = "magic"\n' + INPUTS, "unknown triples 'magic'"),

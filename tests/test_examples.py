@@ -95,8 +95,8 @@ def _free_embed_base() -> int:
     return free_base_ports(1, 310)[0] - 100
 
 
-def test_the_readme_embedding_snippet_is_examples_embed_py():
-    doc = (ROOT / "docs" / "README-app.md").read_text()
+def test_the_readme_embedding_snippet_is_examples_embed_py():  # README.md shows examples/embed.py verbatim
+    doc = (ROOT / "README.md").read_text()
     code = (ROOT / "examples" / "embed.py").read_text()
     assert f"```python\n{code}```" in doc
 

@@ -10,7 +10,7 @@ Process hygiene. The parties form one process group (a terminal's Ctrl-C reaches
 launcher, which ends them all with one ``killpg``); each party also dies with the launcher
 (``PR_SET_PDEATHSIG``), so even SIGKILL of ``mpc run`` leaves no party behind.
 
-Timeouts (documented in docs/README-app.md):
+Timeouts (documented in docs/deployment.md):
 - start-up: every party must report its listening addresses within ``STARTUP_S`` (+ 0.1 s per
   party); then each node's hello barrier waits ``max(30, timeout_s)`` for its peers;
 - watchdog: the whole run may take at most ``max(120, 20 × timeout_s)``; once the first party

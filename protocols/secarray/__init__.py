@@ -5,7 +5,7 @@
         y = session.input(2, my_input if session.me == 2 else None, shape=(3,))
         return await ((x * y).sum() > 10).reveal()
 
-See docs/README-arrays.md for the API, the round model and the security bounds.
+See docs/arrays.md for the API, the round model and the security bounds.
 """
 
 from .array import SecureArray, concatenate, stack

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def _drops(n: int, rate: float, stage: str = "mixed") -> dict[int, str]:
     """round(rate · n) clients, spread evenly over ids and cyclically over the stages (or all at
     one ``stage``; ``share_keys`` is the server's worst case, as in Bonawitz et al.'s figures)."""
     k = round(rate * n)
-    ids = np.linspace(1, n, num=k, dtype=np.int64) if k else []
+    ids: Sequence[int] = np.linspace(1, n, num=k, dtype=np.int64).tolist() if k else []
     return {int(u): STAGES[i % len(STAGES)] if stage == "mixed" else stage for i, u in enumerate(ids)}
 
 
@@ -58,7 +59,7 @@ def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int 
         if trace.server_error is not None:
             raise RuntimeError(f"benchmark round failed: {trace.server_error}")
         who = trace.server.used()
-        if not np.array_equal(trace.output, np.sum([inputs[u] for u in who], axis=0)):
+        if trace.output is None or not np.array_equal(trace.output, np.sum([inputs[u] for u in who], axis=0)):
             raise RuntimeError("benchmark round produced a wrong sum")
         used = len(who)
         server_s.append(trace.server_seconds)
@@ -79,15 +80,14 @@ def measure(n: int, dim: int, rate: float, variant: str = "secagg", repeat: int 
 
 
 def run(cfg: BenchConfig) -> list[Row]:
-    default = BenchConfig()
+    ns: tuple[int, ...]
+    dims: tuple[int, ...]
+    rates: tuple[float, ...]
     if cfg.quick:
         ns, dims, rates = (5, 10), (1000,), (0.0, 0.3)
     else:
-        if cfg.parties != default.parties:
-            ns = cfg.parties
-        else:
-            ns = EVERY_SUITE_N if cfg.every_suite else DEFAULT_N
-        dims = DEFAULT_DIM if cfg.sizes == default.sizes else cfg.sizes
+        ns = cfg.parties if cfg.parties is not None else (EVERY_SUITE_N if cfg.every_suite else DEFAULT_N)
+        dims = DEFAULT_DIM if cfg.sizes is None else cfg.sizes
         rates = DROPOUTS
     rows: list[Row] = []
     for dim in dims:
