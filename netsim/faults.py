@@ -81,20 +81,20 @@ class Triggered:
     party: int
     when: Trigger
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Crash(Triggered):
-    """``crash``: the party stops for good; its peers see the disconnect."""
-
     @property
     def after(self) -> str | None:
-        """The round tag after which the party crashes (``None``: a timed crash)."""
+        """The round tag after which the fault strikes (``None``: a timed fault)."""
         return self.when.tag if isinstance(self.when, AfterRound) else None
 
     @property
     def at_s(self) -> float | None:
-        """The virtual (or, in a real run, wall) second at which the party crashes."""
+        """The virtual (or, in a real run, wall) second at which the fault strikes."""
         return self.when.seconds if isinstance(self.when, AtTime) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Crash(Triggered):
+    """``crash``: the party stops for good; its peers see the disconnect."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,14 +34,6 @@ class ProcessFault(Triggered):
     kind: str  # "crash" | "freeze"
     sends: int | None = None
 
-    @property
-    def after(self) -> str | None:
-        return self.when.tag if isinstance(self.when, AfterRound) else None
-
-    @property
-    def at_s(self) -> float | None:
-        return self.when.seconds if isinstance(self.when, AtTime) else None
-
 
 Fault = SimFault | ProcessFault
 PROCESS_KINDS = ("crash", "freeze")

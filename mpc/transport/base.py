@@ -119,5 +119,26 @@ class MessageTransport(Protocol):
         """Deliver received messages to ``sink``; ``PEER_DOWN`` and bytes still go to ``set_sink``'s."""
 
 
-__all__ = ["PEER_DOWN", "DirectDelivery", "ImmediateSend", "MessageSink", "MessageTransport", "Sink", "Transport",
+class Endpoint:
+    """A transport's read-only identity (its party id, its peers) and counters; concrete
+    transports set ``_party_id``, ``_peers`` and ``_stats``."""
+
+    _party_id: int
+    _peers: tuple[int, ...]
+    _stats: TransportStats
+
+    @property
+    def party_id(self) -> int:
+        return self._party_id
+
+    @property
+    def peers(self) -> tuple[int, ...]:
+        return self._peers
+
+    @property
+    def stats(self) -> TransportStats:
+        return self._stats
+
+
+__all__ = ["Endpoint", "PEER_DOWN", "DirectDelivery", "ImmediateSend", "MessageSink", "MessageTransport", "Sink", "Transport",
            "TransportStats", "sends_immediately"]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import pynng
 
 from ..errors import ConfigError, TransportError
-from .base import PEER_DOWN, Sink, TransportStats
+from .base import PEER_DOWN, Endpoint, Sink, TransportStats
 from .diagnose import LinkState, connect_failure, probe_early
 from .tls import TlsCreds, party_name
 
@@ -82,7 +82,7 @@ def _remote(pipe: pynng.Pipe) -> str:
         return "an unknown address"
 
 
-class NngTransport:
+class NngTransport(Endpoint):
     def __init__(
         self,
         party_id: int,
@@ -118,18 +118,6 @@ class NngTransport:
                 raise ConfigError(f"party {party_id} has no address among the peers {sorted(self._static)}")
             static_listen_addresses(self._static)  # port collisions are a configuration error, up front
             self._peers = tuple(sorted(p for p in self._static if p != party_id))
-
-    @property
-    def party_id(self) -> int:
-        return self._party_id
-
-    @property
-    def peers(self) -> tuple[int, ...]:
-        return self._peers
-
-    @property
-    def stats(self) -> TransportStats:
-        return self._stats
 
     # -- set-up -------------------------------------------------------------------------
     def _new_socket(self, peer: int, server: bool, address: str) -> pynng.Pair0:

@@ -31,7 +31,7 @@ import ssl
 from collections.abc import Mapping
 
 from ..errors import ConfigError, ProtocolError, TransportError
-from .base import PEER_DOWN, Sink, TransportStats
+from .base import PEER_DOWN, Endpoint, Sink, TransportStats
 from .nng import NngTransport, pair_port
 from .tcp_conn import HANDSHAKE_TIMEOUT_S, PairConnection
 from .tls import TlsCreds, party_name
@@ -52,7 +52,7 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-class TcpTransport:
+class TcpTransport(Endpoint):
     """Same constructor, ``bind``/``connect``, ``start``/``send``/``recv``/``close`` and stats as
     :class:`mpc.transport.nng.NngTransport`; ``set_sink`` delivers straight into the node."""
 
@@ -101,18 +101,6 @@ class TcpTransport:
             if party_id not in self._static:
                 raise ConfigError(f"party {party_id} has no address among the peers")
             self._peers = tuple(sorted(p for p in self._static if p != party_id))
-
-    @property
-    def party_id(self) -> int:
-        return self._party_id
-
-    @property
-    def peers(self) -> tuple[int, ...]:
-        return self._peers
-
-    @property
-    def stats(self) -> TransportStats:
-        return self._stats
 
     # -- set-up -------------------------------------------------------------------------
     def _listen_socket(self, host: str, port: int) -> socket.socket:
