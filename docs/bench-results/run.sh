@@ -1,9 +1,9 @@
 #!/bin/bash
 # usage: run.sh NAME args...   -> docs/bench-results/NAME.json, docs/bench-results/NAME.log (load average before/after, wall time)
-cd /work/wt/bench
+cd "$(dirname "$0")/../.."  # the repository root
 name=$1; shift
 { echo "# $(date -u +%FT%TZ) before: $(uptime)"; echo "# cmd: mpc bench $* --json docs/bench-results/$name.json"; } > docs/bench-results/$name.log
 start=$(date +%s)
-PYTHONPATH=$PWD /work/main/.venv/bin/python -m mpc.app.cli bench "$@" --json docs/bench-results/$name.json >> docs/bench-results/$name.log 2>&1
+python -m mpc.app.cli bench "$@" --json docs/bench-results/$name.json >> docs/bench-results/$name.log 2>&1
 rc=$?
 echo "# rc=$rc wall=$(( $(date +%s) - start ))s after: $(uptime)" >> docs/bench-results/$name.log
