@@ -160,7 +160,8 @@ def end_view(result: Any, error: BaseException | None, cause: Any = None) -> dic
 def decide_end(views: Mapping[int, Any]) -> Decision:
     """Abort if anyone aborted, naming the cause: a local refusal (configuration, a bad message)
     before its consequences (dropped parties, lost quorum), an original report before a relayed
-    one, then the lowest party id. Otherwise every output digest must be the same."""
+    one, then the lowest party id. Otherwise every output digest must be the same. A relayed abort
+    naming a party whose own view says ok is blamed on the relayer."""
     aborts: list[tuple[int, bool, int, dict[str, Any]]] = []
     digests: set[bytes] = set()
     for p, v in views.items():
@@ -176,6 +177,12 @@ def decide_end(views: Mapping[int, Any]) -> Decision:
             kind: str = v["kind"] if isinstance(v.get("kind"), str) else "ComputationAborted"
             relayed = bool(v.get("relayed"))
             by: int = v["by"] if relayed and isinstance(v.get("by"), int) else p
+            origin = views.get(by) if relayed else None
+            if isinstance(origin, dict) and origin.get("ok") is True:
+                # it relays an abort the named party did not make (that party reported ok): a
+                # forged blame; the relayer is the one that misbehaved
+                aborts.append((-CAUSE_RANK, False, p, {"kind": "ProtocolError", "party": p}))
+                continue
             aborts.append((-_CONSEQUENCES.get(kind, CAUSE_RANK), relayed, by, {**v, "kind": kind}))
     if aborts:
         _rank, _relayed, by, v = min(aborts, key=lambda a: (a[0], a[1], a[2]))
