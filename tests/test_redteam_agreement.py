@@ -70,3 +70,32 @@ def test_a_party_cannot_pin_its_abort_on_an_honest_party():
     for r in (r1, r2):
         assert isinstance(r, ProtocolError), r
         assert r.peer == 3, f"the honest parties blame party {r.peer} for party 3's forged abort"
+
+
+def test_a_mid_session_star_hello_does_not_split_the_next_agreement():
+    """Party 3, after the start barrier, tells party 2 alone (one extra hello, its own incarnation)
+    that the session is a star: party 2 then sent its END view to the root and waited for a
+    decision the mesh root never sends (PartyDropped), while party 1 output."""
+    from mpc.message import CONTROL
+    from mpc.node import HELLO
+
+    async def main() -> list[Any]:
+        net = SimNetwork(IDS, {"latency_ms": 2})
+
+        async def one(pid: int) -> Any:
+            cfg = NodeConfig(party_id=pid, parties=IDS, session=b"redteam-star", timeout=1.0)
+            async with Node.from_config(cfg, net.transport(pid)) as node:
+                if pid == 3:
+                    payload = {"count": node._instances, "star": True, "job": node._job_digest,
+                               "incarnation": node._incarnation}
+                    await node._send_all([(2, node._message(CONTROL, HELLO, payload))])
+                await asyncio.sleep(0.1)
+                try:
+                    return await node.run(secure_sum, np.array([pid, 1]), sharing="additive")
+                except Exception as exc:  # noqa: BLE001
+                    return exc
+
+        return list(await asyncio.gather(*(one(p) for p in IDS)))
+
+    r1, r2, _ = netsim.run(main())
+    assert isinstance(r1, np.ndarray) and isinstance(r2, np.ndarray), (r1, r2)
