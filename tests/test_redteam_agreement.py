@@ -99,3 +99,40 @@ def test_a_mid_session_star_hello_does_not_split_the_next_agreement():
 
     r1, r2, _ = netsim.run(main())
     assert isinstance(r1, np.ndarray) and isinstance(r2, np.ndarray), (r1, r2)
+
+
+class CountLiar(Node):
+    """At the start barrier, tells party 2 (only) that 5 unnamed computations already ran."""
+
+    async def _tell(self, kind: str, peers: tuple[int, ...], tolerate_down: bool) -> None:
+        from mpc.message import CONTROL
+        from mpc.node import HELLO
+
+        if kind == HELLO and 2 in peers:
+            payload = {"count": 5, "star": False, "job": self._job_digest, "incarnation": self._incarnation}
+            await self._send_all([(2, self._message(CONTROL, HELLO, payload))])
+        await super()._tell(kind, peers, tolerate_down)
+
+
+def test_one_peer_cannot_desynchronise_an_honest_partys_computation_counter():
+    """The hello's count lets a restarted party adopt the others' counter. Taking the largest count
+    any peer reported let party 3 renumber party 2's unnamed computations (secure_sum#6 where the
+    others run secure_sum#1): every unnamed computation of the session then failed."""
+
+    async def main() -> list[Any]:
+        net = SimNetwork(IDS, {"latency_ms": 2})
+
+        async def one(pid: int) -> Any:
+            cfg = NodeConfig(party_id=pid, parties=IDS, session=b"redteam-count", timeout=1.0)
+            cls = CountLiar if pid == 3 else Node
+            async with cls.from_config(cfg, net.transport(pid)) as node:
+                try:
+                    return await node.run(secure_sum, np.array([pid, 1]), sharing="additive")
+                except Exception as exc:  # noqa: BLE001
+                    return exc
+
+        return list(await asyncio.gather(*(one(p) for p in IDS)))
+
+    r1, r2, r3 = netsim.run(main())
+    for r in (r1, r2, r3):
+        assert isinstance(r, np.ndarray) and r.tolist() == [6, 3], r
