@@ -34,17 +34,21 @@ class Liar(Node):
         await super().send_many(instance, tag, payloads, same=same)
 
 
-def _run(views: dict[int, Any]) -> list[Any]:
+def _sums(attacker: type[Node], session: bytes, setup: Any = None, after_start: Any = None) -> list[Any]:
+    """Parties 1..3 each run one unnamed additive secure_sum; party 3 is ``attacker``."""
+
     async def main() -> list[Any]:
         net = SimNetwork(IDS, {"latency_ms": 2})
 
         async def one(pid: int) -> Any:
-            cfg = NodeConfig(party_id=pid, parties=IDS, session=b"redteam-agree", timeout=1.0)
-            cls = Liar if pid == 3 else Node
-            node = cls.from_config(cfg, net.transport(pid))
-            if pid == 3:
-                node.views = views  # type: ignore[attr-defined]
+            cfg = NodeConfig(party_id=pid, parties=IDS, session=session, timeout=1.0)
+            node = (attacker if pid == 3 else Node).from_config(cfg, net.transport(pid))
+            if pid == 3 and setup is not None:
+                setup(node)
             async with node:
+                if pid == 3 and after_start is not None:
+                    await after_start(node)
+                await asyncio.sleep(0.1)
                 try:
                     return await node.run(secure_sum, np.array([pid, 1]), sharing="additive")
                 except Exception as exc:  # noqa: BLE001
@@ -53,6 +57,10 @@ def _run(views: dict[int, Any]) -> list[Any]:
         return list(await asyncio.gather(*(one(p) for p in IDS)))
 
     return netsim.run(main())
+
+
+def _run(views: dict[int, Any]) -> list[Any]:
+    return _sums(Liar, b"redteam-agree", setup=lambda node: setattr(node, "views", views))
 
 
 @pytest.mark.xfail(strict=True, reason="one-round mesh agreement: an equivocating party splits the honest "
@@ -79,25 +87,12 @@ def test_a_mid_session_star_hello_does_not_split_the_next_agreement():
     from mpc.message import CONTROL
     from mpc.node import HELLO
 
-    async def main() -> list[Any]:
-        net = SimNetwork(IDS, {"latency_ms": 2})
+    async def star_hello_to_2(node: Node) -> None:
+        payload = {"count": node._instances, "star": True, "job": node._job_digest,
+                   "incarnation": node._incarnation}
+        await node._send_all([(2, node._message(CONTROL, HELLO, payload))])
 
-        async def one(pid: int) -> Any:
-            cfg = NodeConfig(party_id=pid, parties=IDS, session=b"redteam-star", timeout=1.0)
-            async with Node.from_config(cfg, net.transport(pid)) as node:
-                if pid == 3:
-                    payload = {"count": node._instances, "star": True, "job": node._job_digest,
-                               "incarnation": node._incarnation}
-                    await node._send_all([(2, node._message(CONTROL, HELLO, payload))])
-                await asyncio.sleep(0.1)
-                try:
-                    return await node.run(secure_sum, np.array([pid, 1]), sharing="additive")
-                except Exception as exc:  # noqa: BLE001
-                    return exc
-
-        return list(await asyncio.gather(*(one(p) for p in IDS)))
-
-    r1, r2, _ = netsim.run(main())
+    r1, r2, _ = _sums(Node, b"redteam-star", after_start=star_hello_to_2)
     assert isinstance(r1, np.ndarray) and isinstance(r2, np.ndarray), (r1, r2)
 
 
@@ -119,20 +114,6 @@ def test_one_peer_cannot_desynchronise_an_honest_partys_computation_counter():
     any peer reported let party 3 renumber party 2's unnamed computations (secure_sum#6 where the
     others run secure_sum#1): every unnamed computation of the session then failed."""
 
-    async def main() -> list[Any]:
-        net = SimNetwork(IDS, {"latency_ms": 2})
-
-        async def one(pid: int) -> Any:
-            cfg = NodeConfig(party_id=pid, parties=IDS, session=b"redteam-count", timeout=1.0)
-            cls = CountLiar if pid == 3 else Node
-            async with cls.from_config(cfg, net.transport(pid)) as node:
-                try:
-                    return await node.run(secure_sum, np.array([pid, 1]), sharing="additive")
-                except Exception as exc:  # noqa: BLE001
-                    return exc
-
-        return list(await asyncio.gather(*(one(p) for p in IDS)))
-
-    r1, r2, r3 = netsim.run(main())
+    r1, r2, r3 = _sums(CountLiar, b"redteam-count")
     for r in (r1, r2, r3):
         assert isinstance(r, np.ndarray) and r.tolist() == [6, 3], r
