@@ -21,8 +21,9 @@ pytestmark = [pytest.mark.real_time, pytest.mark.timeout(60)]
 IDLE = 300
 
 
-async def test_idle_unauthenticated_connections_cost_the_listener_little_memory():
-    ts = await connected()
+async def _idle_connections_held(tls=None) -> float:
+    """Bytes the listener of an established pair holds per idle, never-greeting connection."""
+    ts = await connected(tls=tls)
     port = _port(ts[1]._listen_addr[2])
     tracemalloc.start()
     try:
@@ -38,8 +39,27 @@ async def test_idle_unauthenticated_connections_cost_the_listener_little_memory(
     await ts[2].send(1, b"still here")
     assert await asyncio.wait_for(ts[1].recv(), 5) == (2, b"still here")
     await close_all(ts)
-    per_conn = held / IDLE
-    assert per_conn < 32 * 1024, f"{IDLE} idle connections hold {held / 2**20:.0f} MiB ({per_conn / 1024:.0f} KiB each)"
+    return held / IDLE
+
+
+async def test_idle_unauthenticated_connections_cost_the_listener_little_memory():
+    per_conn = await _idle_connections_held()
+    assert per_conn < 32 * 1024, f"{IDLE} idle connections hold {per_conn * IDLE / 2**20:.0f} MiB"
+
+
+@pytest.fixture(scope="module")
+def tls_ids(tmp_path_factory):
+    from mpc.identity import generate
+
+    return generate(tmp_path_factory.mktemp("redteam-tls"), [1, 2], days=1)
+
+
+@pytest.mark.xfail(strict=True, reason="asyncio's SSLProtocol allocates its own 256 KiB buffer at accept, before "
+                   "the TLS handshake, and the number of handshaking connections is not capped (fix: accept plain "
+                   "TCP, cap and evict pending connections, then loop.start_tls)")
+async def test_idle_connections_under_tls_cost_the_listener_little_memory(tls_ids):
+    per_conn = await _idle_connections_held(tls_ids)
+    assert per_conn < 32 * 1024, f"{IDLE} idle connections hold {per_conn * IDLE / 2**20:.0f} MiB under TLS"
 
 
 async def test_a_stream_of_refused_connections_is_not_a_log_flood(caplog):
