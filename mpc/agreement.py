@@ -136,6 +136,27 @@ def output_digest(result: Any) -> bytes | None:
 _FIELDS = ("kind", "party", "missing", "fields", "parties")
 
 
+_CAUSE_KEYS = frozenset((*_FIELDS, "by", "relayed", "ok", "outputs_differ"))
+_CAUSE_STR, _CAUSE_LIST = 200, 256
+
+
+def compact_cause(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What a node keeps of another party's abort notice: the fields an outcome names, each small
+    (a notice for a computation not started here is kept past the sender's buffer quota, up to
+    ``MAX_EARLY_ABORTS`` of them: the whole decoded payload would let a peer pin gigabytes)."""
+
+    def small(v: Any) -> Any:
+        if v is None or isinstance(v, bool | int):
+            return v
+        if isinstance(v, str):
+            return v[:_CAUSE_STR]
+        if isinstance(v, list):
+            return [x if isinstance(x, int) else x[:_CAUSE_STR] for x in v[:_CAUSE_LIST] if isinstance(x, int | str)]
+        return None
+
+    return {k: small(v) for k, v in payload.items() if k in _CAUSE_KEYS}
+
+
 def end_view(result: Any, error: BaseException | None, cause: Any = None) -> dict[str, Any]:
     """This party's outcome: ok with an output digest, its own error, or — when another party's
     abort stopped it (``cause``: that abort as received) — the relayed cause, so that a party
@@ -227,5 +248,5 @@ def agreed_error(decision: dict[str, Any], me: int, own: BaseException | None) -
     return cls(f"{who} aborted the computation ({cls.__name__})")
 
 
-__all__ = ["AGREEMENT_TAGS", "END_TAG", "JOB_TAG", "Shape", "agreed_error", "decide_end", "decide_job",
+__all__ = ["AGREEMENT_TAGS", "END_TAG", "JOB_TAG", "Shape", "agreed_error", "compact_cause", "decide_end", "decide_job",
            "end_view", "job_view", "output_digest", "settle"]

@@ -38,6 +38,7 @@ from .agreement import (
     Decision,
     Shape,
     agreed_error,
+    compact_cause,
     decide_end,
     decide_job,
     end_view,
@@ -357,6 +358,9 @@ class Node:
             exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
         if exc.peer is None:
             exc.peer = peer
+        # kept for inspection without its traceback: the frames that decoded the message would keep
+        # the decoded payload (up to ~20 MiB per 256 KiB envelope) alive outside the sender's quota
+        exc.__traceback__ = exc.__context__ = exc.__cause__ = None
         self.rejected_count += 1
         self.rejected = [*self.rejected[-31:], exc]
         if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
@@ -437,9 +441,9 @@ class Node:
         """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
         p = msg.payload
         if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded":
-            cause = p if p.get("relayed") else {**p, "by": msg.sender}
+            cause = compact_cause(p) if p.get("relayed") else {**compact_cause(p), "by": msg.sender}
         elif msg.tag.endswith(DECISION) and isinstance(p, dict):
-            cause = p
+            cause = compact_cause(p)
         else:
             return
         task = self._running.pop(msg.instance, None)

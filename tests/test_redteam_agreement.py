@@ -117,3 +117,23 @@ def test_one_peer_cannot_desynchronise_an_honest_partys_computation_counter():
     r1, r2, r3 = _sums(CountLiar, b"redteam-count")
     for r in (r1, r2, r3):
         assert isinstance(r, np.ndarray) and r.tolist() == [6, 3], r
+
+
+class FakeRestart(Node):
+    """Right after its input shares, tells party 2 (only) that it restarted (a new incarnation)."""
+
+    async def send_many(self, instance: str, tag: str, payloads: Any, *, same: bool) -> None:
+        await super().send_many(instance, tag, payloads, same=same)
+        if tag.endswith("share"):
+            from mpc.message import CONTROL
+            from mpc.node import HELLO
+
+            payload = {"count": 0, "star": False, "job": self._job_digest, "incarnation": self._incarnation ^ 2}
+            await self._send_all([(2, self._message(CONTROL, HELLO, payload))])
+
+
+def test_a_fake_restart_hello_mid_computation_leaves_the_honest_parties_agreeing():
+    # held: party 2 fails its waits on party 3, and the survivor agreement makes party 1 abort too
+    r1, r2, _ = _sums(FakeRestart, b"redteam-restart")
+    assert type(r1) is type(r2), (r1, r2)
+    assert not isinstance(r1, np.ndarray) or r1.tolist() == r2.tolist() == [6, 3]
