@@ -136,6 +136,27 @@ def output_digest(result: Any) -> bytes | None:
 _FIELDS = ("kind", "party", "missing", "fields", "parties")
 
 
+_CAUSE_KEYS = frozenset((*_FIELDS, "by", "relayed", "ok", "outputs_differ"))
+_CAUSE_STR, _CAUSE_LIST = 200, 256
+
+
+def compact_cause(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What a node keeps of another party's abort notice: the fields an outcome names, each small
+    (a notice for a computation not started here is kept past the sender's buffer quota, up to
+    ``MAX_EARLY_ABORTS`` of them: the whole decoded payload would let a peer pin gigabytes)."""
+
+    def small(v: Any) -> Any:
+        if v is None or isinstance(v, bool | int):
+            return v
+        if isinstance(v, str):
+            return v[:_CAUSE_STR]
+        if isinstance(v, list):
+            return [x if isinstance(x, int) else x[:_CAUSE_STR] for x in v[:_CAUSE_LIST] if isinstance(x, int | str)]
+        return None
+
+    return {k: small(v) for k, v in payload.items() if k in _CAUSE_KEYS}
+
+
 def end_view(result: Any, error: BaseException | None, cause: Any = None) -> dict[str, Any]:
     """This party's outcome: ok with an output digest, its own error, or — when another party's
     abort stopped it (``cause``: that abort as received) — the relayed cause, so that a party
@@ -160,7 +181,8 @@ def end_view(result: Any, error: BaseException | None, cause: Any = None) -> dic
 def decide_end(views: Mapping[int, Any]) -> Decision:
     """Abort if anyone aborted, naming the cause: a local refusal (configuration, a bad message)
     before its consequences (dropped parties, lost quorum), an original report before a relayed
-    one, then the lowest party id. Otherwise every output digest must be the same."""
+    one, then the lowest party id. Otherwise every output digest must be the same. A relayed abort
+    naming a party whose own view says ok is blamed on the relayer."""
     aborts: list[tuple[int, bool, int, dict[str, Any]]] = []
     digests: set[bytes] = set()
     for p, v in views.items():
@@ -176,6 +198,12 @@ def decide_end(views: Mapping[int, Any]) -> Decision:
             kind: str = v["kind"] if isinstance(v.get("kind"), str) else "ComputationAborted"
             relayed = bool(v.get("relayed"))
             by: int = v["by"] if relayed and isinstance(v.get("by"), int) else p
+            origin = views.get(by) if relayed else None
+            if isinstance(origin, dict) and origin.get("ok") is True:
+                # it relays an abort the named party did not make (that party reported ok): a
+                # forged blame; the relayer is the one that misbehaved
+                aborts.append((-CAUSE_RANK, False, p, {"kind": "ProtocolError", "party": p}))
+                continue
             aborts.append((-_CONSEQUENCES.get(kind, CAUSE_RANK), relayed, by, {**v, "kind": kind}))
     if aborts:
         _rank, _relayed, by, v = min(aborts, key=lambda a: (a[0], a[1], a[2]))
@@ -220,5 +248,5 @@ def agreed_error(decision: dict[str, Any], me: int, own: BaseException | None) -
     return cls(f"{who} aborted the computation ({cls.__name__})")
 
 
-__all__ = ["AGREEMENT_TAGS", "END_TAG", "JOB_TAG", "Shape", "agreed_error", "decide_end", "decide_job",
+__all__ = ["AGREEMENT_TAGS", "END_TAG", "JOB_TAG", "Shape", "agreed_error", "compact_cause", "decide_end", "decide_job",
            "end_view", "job_view", "output_digest", "settle"]

@@ -55,6 +55,8 @@ class Context:
         self.rng: Csprng = node.rng
         self.timeout: float = node.timeout
         self.log: logging.Logger = node.log
+        # the node's session id (public): binds per-run signatures (SecAgg's round id) to this run
+        self.session: bytes = getattr(node, "session", b"")
 
     @functools.cached_property
     def peers(self) -> tuple[int, ...]:

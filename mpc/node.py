@@ -38,6 +38,7 @@ from .agreement import (
     Decision,
     Shape,
     agreed_error,
+    compact_cause,
     decide_end,
     decide_job,
     end_view,
@@ -163,7 +164,10 @@ class Node:
         # the transport's message path (netsim's object mode): no codec between in-process nodes
         self._send_messages: Callable[[list[tuple[int, Message]]], dict[int, TransportError]] | None = None
         # O(1) state per node beyond the hello set (10^6 simulated links must stay cheap)
-        self._peer_count = 0  # the largest computation counter a hello reported
+        # the computation counter the peers' first hellos reported, with how many reported it (one
+        # vote per peer, usually one distinct value): the most reported one is adopted, not the
+        # largest, so that one peer cannot renumber another party's unnamed computations
+        self._count_votes: dict[int, int] = {}
         # this incarnation's id, and the last one seen per party (8 bytes per link, allocated on
         # the first hello): a hello with a new id comes from a restarted process; a replayed one
         # changes nothing
@@ -212,7 +216,7 @@ class Node:
         if self._instances == 0:
             # a restarted party: the others' counter says how many unnamed computations ran, so
             # the next unnamed one has the same instance id everywhere
-            self._instances = self._peer_count
+            self._instances = self._peer_count()
         self._started = True
 
     async def _agree_served_job(self, job: JobDescriptor) -> None:
@@ -354,6 +358,9 @@ class Node:
             exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
         if exc.peer is None:
             exc.peer = peer
+        # kept for inspection without its traceback: the frames that decoded the message would keep
+        # the decoded payload (up to ~20 MiB per 256 KiB envelope) alive outside the sender's quota
+        exc.__traceback__ = exc.__context__ = exc.__cause__ = None
         self.rejected_count += 1
         self.rejected = [*self.rejected[-31:], exc]
         if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
@@ -391,11 +398,12 @@ class Node:
                 and isinstance(payload.get("star"), bool) and isinstance(payload.get("job"), bytes | None)
                 and isinstance(payload.get("incarnation"), int) and 0 < payload["incarnation"] < 1 << 64):
             raise ProtocolError("malformed hello", peer=peer)
-        if payload["star"] and not self._shape.star:
+        if payload["star"] and not self._shape.star and not self._started:
             # one party's neighbours are not everyone: the whole session's agreement steps go
-            # through the root (as the star barrier does), else the root would not answer it
+            # through the root (as the star barrier does), else the root would not answer it.
+            # Only at the start barrier: a later hello (one party's, to one party) flipping the
+            # shape made that party alone wait for a root decision no one sends, splitting outcomes
             self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
-        self._peer_count = max(self._peer_count, payload["count"])
         if payload["job"] != self._job_digest:
             self._job_differs.add(peer)
         else:
@@ -405,8 +413,16 @@ class Node:
         slot = bisect.bisect_left(self.parties, peer)
         known = int(self._seen[slot])
         self._seen[slot] = payload["incarnation"]
+        if not known:  # this peer's first hello: its one vote for the counter
+            self._count_votes[payload["count"]] = self._count_votes.get(payload["count"], 0) + 1
         if known and known != payload["incarnation"]:
             self._peer_restarted(peer)
+
+    def _peer_count(self) -> int:
+        """The computation counter most peers reported (ties: the smaller)."""
+        if not self._count_votes:
+            return 0
+        return min(self._count_votes, key=lambda c: (-self._count_votes[c], c))
 
     def _peer_restarted(self, peer: int) -> None:
         """A new incarnation of ``peer`` said hello: what its old one owed us is lost (waits on it
@@ -425,9 +441,9 @@ class Node:
         """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
         p = msg.payload
         if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded":
-            cause = p if p.get("relayed") else {**p, "by": msg.sender}
+            cause = compact_cause(p) if p.get("relayed") else {**compact_cause(p), "by": msg.sender}
         elif msg.tag.endswith(DECISION) and isinstance(p, dict):
-            cause = p
+            cause = compact_cause(p)
         else:
             return
         task = self._running.pop(msg.instance, None)

@@ -138,19 +138,21 @@ def shamir_consistent(points: Sequence[int], shares: U64, t: int, field: PrimeFi
 
 
 def inconsistent_shares(points: Sequence[int], shares: U64, t: int, field: PrimeField = GF61, *,
-                        trusted: int | None = None) -> tuple[int, ...]:
+                        trusted: int | None = None, corrupt: int = 1) -> tuple[int, ...]:
     """The points whose shares may be wrong; ``()`` when all lie on one polynomial of degree ≤ t.
 
     n shares of a degree-t sharing over-determine it when n ≥ t + 2, so any single wrong share is
-    detected. It is also *identified* when the other n − 1 shares still over-determine the
-    polynomial (n ≥ t + 3) and agree: then exactly one point is returned. Otherwise (n = t + 2,
-    or several wrong shares) every point but ``trusted`` (one's own share) is a suspect.
+    detected. It is also *identified* when the other n − 1 shares agree and, even if ``corrupt``
+    of them were wrong, still hold t + 1 right ones (n − 1 ≥ t + 1 + corrupt): then exactly one
+    point is returned. Otherwise every point but ``trusted`` (one's own share) is a suspect.
+    (With fewer shares, ``corrupt`` colluders can shift theirs onto a polynomial through all
+    shares but one honest party's, and that party would be named.)
     """
     pts = _check_points(points, field)
     if shamir_consistent(pts, shares, t, field):
         return ()
     suspects = [x for x in pts if x != trusted]
-    if len(pts) - 1 >= t + 2:
+    if len(pts) - 1 >= t + 1 + max(corrupt, 1):
         alone = [x for k, x in enumerate(pts) if x != trusted
                  and shamir_consistent(pts[:k] + pts[k + 1:], np.delete(shares, k, axis=0), t, field)]
         if len(alone) == 1:

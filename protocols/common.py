@@ -138,7 +138,8 @@ def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg
     """Interpolate after checking that every received share lies on one degree-``deg`` polynomial."""
     pts = tuple(sorted(got))
     stacked = np.stack([share if p == me else _validated(got[p], p, share.shape, scheme) for p in pts])
-    suspects = inconsistent_shares(pts, stacked, deg, trusted=me)
+    # up to t shares may be wrong: a single culprit is named only when that is sound for t colluders
+    suspects = inconsistent_shares(pts, stacked, deg, trusted=me, corrupt=scheme.t)
     if len(suspects) == 1:
         raise ProtocolError(f"share in opening {tag!r} is off the degree-{deg} polynomial of the others",
                             peer=suspects[0])

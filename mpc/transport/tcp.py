@@ -265,7 +265,9 @@ class TcpTransport(Endpoint):
     def rejected(self, err: ProtocolError) -> None:
         self.rejected_count += 1
         self.rejected_errors = [*self.rejected_errors[-(MAX_REJECTED - 1):], err]
-        log.warning("party %d: %s", self.party_id, err)
+        # anyone can open connections to be refused: a stream of them is not a log flood
+        if self.rejected_count <= MAX_REJECTED or self.rejected_count % 1000 == 0:
+            log.warning("party %d: %s (%d so far)", self.party_id, err, self.rejected_count)
 
     # -- data path ----------------------------------------------------------------------
     def deliver(self, peer: int, data: bytes | None) -> None:

@@ -21,6 +21,7 @@ VERSION = 1
 HELLO = struct.Struct(">4sBII")  # magic, version, sender id, receiver id
 HEADER = struct.Struct(">I")
 RECV_BUFFER = 256 * 1024  # frames up to this size are parsed in place, many per read
+HELLO_BUFFER = 64  # before the hello: anyone may connect, so an idle connection must cost little
 HIGH_WATER = 64 << 20  # buffered bytes per connection before a send waits (a round's worth of 10^6)
 LOW_WATER = 16 << 20
 HANDSHAKE_TIMEOUT_S = 10.0
@@ -71,7 +72,8 @@ class PairConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.established = False
         self.handshake: asyncio.Future[None] = owner.loop().create_future()
-        self._buf = bytearray(RECV_BUFFER)
+        # the frame buffer is allocated once the hello passed: until then the peer is anyone
+        self._buf = bytearray(HELLO_BUFFER)
         self._view = memoryview(self._buf)
         self._start = 0  # unparsed bytes are _buf[_start:_end]
         self._end = 0
@@ -111,7 +113,7 @@ class PairConnection(asyncio.BufferedProtocol):
             return memoryview(self._big)[self._big_pos:]
         if self._skip:
             return self._view[: min(self._skip, RECV_BUFFER)]  # scratch: discarded bytes
-        if self._end == RECV_BUFFER:
+        if self._end == len(self._buf):
             self._compact()
         return self._view[self._end:]
 
@@ -177,6 +179,10 @@ class PairConnection(asyncio.BufferedProtocol):
         else:
             self.owner.adopt(self)
         self.established = True
+        rest = self._end - self._start  # bytes after the hello, in the same read
+        buf = bytearray(RECV_BUFFER)
+        buf[:rest] = self._view[self._start:self._end]
+        self._buf, self._view, self._start, self._end = buf, memoryview(buf), 0, rest
         if self._timer is not None:
             self._timer.cancel()
         if not self.handshake.done():

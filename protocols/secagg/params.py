@@ -144,7 +144,8 @@ class Params:
     survivors at each stage (SecAgg: of all clients; SecAgg+: of each client's holders).
     ``corrupt`` is the number of colluding clients tolerated among any client's holders; the
     constructor enforces 2·threshold > holders + corrupt. ``round_id`` binds signed
-    advertisements to this round; ``graph_seed`` fixes the SecAgg+ graph before U1 is known.
+    advertisements to this round (the job, the instance and, from a node, the session: a re-run of
+    the same job must not accept the last run's advertisements); ``graph_seed`` fixes the SecAgg+ graph before U1 is known.
     """
 
     clients: tuple[int, ...]
@@ -188,7 +189,7 @@ class Params:
     @classmethod
     def make(cls, clients: tuple[int, ...], options: Mapping[str, Any], *,
              degree_threshold: int | None = None, fractional_bits: int | None = None,
-             round_id: bytes | None = None) -> Params:
+             round_id: bytes | None = None, session: bytes = b"") -> Params:
         """From a scenario's ``[options]``: variant, degree, threshold, corrupt_fraction (γ),
         dropout_fraction (δ), sigma (σ), eta (η), graph_seed (hex), result_to_clients.
 
@@ -226,7 +227,8 @@ class Params:
         return cls(clients=clients, threshold=needed, variant=variant, degree=degree if variant == "secagg+" else 0,
                    corrupt=corrupt, fractional_bits=fractional_bits,
                    result_to_clients=bool(options.get("result_to_clients", True)),
-                   round_id=hashlib.sha256(b"secagg/round" + public + (round_id or b"")).digest(),
+                   round_id=hashlib.sha256(b"secagg/round" + public + (round_id or b"") + (
+                       b"/session" + len(session).to_bytes(4, "big") + session if session else b"")).digest(),
                    graph_seed=bytes.fromhex(str(seed)) if seed is not None else hashlib.sha256(
                        b"secagg/graph" + public + (round_id or b"")).digest())
 

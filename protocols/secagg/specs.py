@@ -50,10 +50,14 @@ class Credentials:
     identities: Mapping[int, object] = field(default_factory=dict)
 
 
-def params_of(job: Job, instance: str = "") -> Params:
-    """The round's parameters. Parties in one process (a simulation) share one Params per job and
-    instance, so its O(n) set-up (slots, digest) is paid once, not once per client."""
-    key = (tuple(job.parties), tuple(sorted(job.options.items())), job.threshold, job.fractional_bits, instance)
+def params_of(job: Job, instance: str = "", session: bytes = b"") -> Params:
+    """The round's parameters. Parties in one process (a simulation) share one Params per job,
+    session and instance, so its O(n) set-up (slots, digest) is paid once, not once per client.
+    The round id (what advertisements are signed over) binds the session as well as the instance:
+    otherwise a re-run of the same job in a new session signs over the same round id, and a server
+    can replay a client's signed advertisement from an earlier run."""
+    key = (tuple(job.parties), tuple(sorted(job.options.items())), job.threshold, job.fractional_bits, instance,
+           session)
     try:
         return _params(key)
     except TypeError:  # an unhashable option value: no sharing
@@ -61,10 +65,12 @@ def params_of(job: Job, instance: str = "") -> Params:
 
 
 @functools.lru_cache(maxsize=16)
-def _params(key: tuple[tuple[int, ...], tuple[tuple[str, object], ...], int | None, int | None, str]) -> Params:
-    parties, options, threshold, fractional_bits, instance = key
+def _params(key: tuple[tuple[int, ...], tuple[tuple[str, object], ...], int | None, int | None, str, bytes]
+            ) -> Params:
+    parties, options, threshold, fractional_bits, instance, session = key
+    # the session goes into the round id only: the graph seed stays fixed by the job and instance
     return Params.make(parties, dict(options), degree_threshold=threshold, fractional_bits=fractional_bits,
-                       round_id=instance.encode())
+                       round_id=instance.encode(), session=session)
 
 
 def simulated_credentials(job: Job, party: int) -> Credentials:
@@ -92,7 +98,7 @@ def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, Signi
 
 
 async def run(ctx: Context, job: Job, x: Array | None, *, credentials: Credentials | None = None) -> PartyResult:
-    params = params_of(job, ctx.instance)
+    params = params_of(job, ctx.instance, ctx.session)
     mode = str(job.options.get("identities", "none"))
     if credentials is None and mode == "simulated":
         credentials = simulated_credentials(job, ctx.party_id)
