@@ -77,3 +77,48 @@ async def test_a_stream_of_refused_connections_is_not_a_log_flood(caplog):
     await close_all(ts)
     lines = [r for r in caplog.records if r.name == "mpc.transport.tcp"]
     assert len(lines) <= 64, f"{len(lines)} warning lines for 400 refused connections"
+
+
+async def test_a_declared_huge_frame_reserves_memory_only_as_its_bytes_arrive() -> None:
+    """A certified peer announcing a 1 GiB frame and sending 1 MiB of it pins about 9 MiB, not 1 GiB;
+    a 20 MiB frame sent in full arrives intact."""
+    from mpc.transport import tcp_conn
+
+    class Owner:
+        max_message_bytes = 1 << 30
+
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
+
+        def deliver(self, peer: int, data: bytes) -> None:
+            self.got.append(bytes(data))
+
+        def rejected(self, exc: Exception) -> None:
+            raise AssertionError(exc)
+
+        def loop(self):  # noqa: ANN202
+            return asyncio.get_running_loop()
+
+    owner = Owner()
+    conn = tcp_conn.PairConnection(owner, 2, dialer=True)  # type: ignore[arg-type]
+    conn.established = True  # as after the hello: the full receive buffer
+    conn._buf = bytearray(tcp_conn.RECV_BUFFER)
+    conn._view = memoryview(conn._buf)
+
+    def feed(data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            buf = conn.get_buffer(-1)
+            k = min(len(buf), len(data) - pos)
+            buf[:k] = data[pos:pos + k]
+            conn.buffer_updated(k)
+            pos += k
+
+    feed(tcp_conn.HEADER.pack(1 << 30) + b"x" * (1 << 20))
+    reserved = sum(len(c) for c in conn._big_chunks) + len(conn._big or b"")
+    assert reserved <= tcp_conn.BIG_CHUNK + (1 << 20)
+    conn._big = None  # abandon that frame; a fresh connection state for the next one
+    conn._big_chunks, conn._big_pos, conn._big_need, conn._big_got = [], 0, 0, 0
+    body = bytes(range(256)) * (20 * 4096)
+    feed(tcp_conn.HEADER.pack(len(body)) + body)
+    assert owner.got == [body]

@@ -21,6 +21,7 @@ VERSION = 1
 HELLO = struct.Struct(">4sBII")  # magic, version, sender id, receiver id
 HEADER = struct.Struct(">I")
 RECV_BUFFER = 256 * 1024  # frames up to this size are parsed in place, many per read
+BIG_CHUNK = 8 * 1024 * 1024  # the first buffer of a larger frame; the next ones double, as bytes arrive
 HELLO_BUFFER = 64  # before the hello: anyone may connect, so an idle connection must cost little
 HIGH_WATER = 64 << 20  # buffered bytes per connection before a send waits (a round's worth of 10^6)
 LOW_WATER = 16 << 20
@@ -77,8 +78,13 @@ class PairConnection(asyncio.BufferedProtocol):
         self._view = memoryview(self._buf)
         self._start = 0  # unparsed bytes are _buf[_start:_end]
         self._end = 0
-        self._big: bytearray | None = None  # a frame larger than _buf is read straight into its own buffer
+        # a frame larger than _buf is read straight into buffers of its own, allocated as its bytes
+        # arrive (chunks doubling from BIG_CHUNK): a declared length alone reserves no memory
+        self._big: bytearray | None = None
         self._big_pos = 0
+        self._big_chunks: list[bytearray] = []
+        self._big_need = 0  # the frame's declared length
+        self._big_got = 0
         self._skip = 0  # bytes of a rejected frame still to discard
         self._paused = False
         self._drained: asyncio.Future[None] | None = None
@@ -120,8 +126,16 @@ class PairConnection(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         if self._big is not None:
             self._big_pos += nbytes
+            self._big_got += nbytes
             if self._big_pos == len(self._big):
-                data, self._big = self._big, None
+                if self._big_got < self._big_need:  # the next chunk: at most what was received so far
+                    self._big_chunks.append(self._big)
+                    self._big = bytearray(min(self._big_need - self._big_got, max(BIG_CHUNK, self._big_got)))
+                    self._big_pos = 0
+                    return
+                chunks, self._big = [*self._big_chunks, self._big], None
+                self._big_chunks = []
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 self.owner.deliver(self.peer, data)  # type: ignore[arg-type]  # bytes-like, handed off
             return
         if self._skip:
@@ -223,11 +237,11 @@ class PairConnection(asyncio.BufferedProtocol):
                 start = body + n
                 deliver(peer, view[body:start].tobytes())
                 continue
-            if n > RECV_BUFFER - 4:  # will not fit: a dedicated buffer, filled by the socket directly
-                big = bytearray(n)
+            if n > RECV_BUFFER - 4:  # will not fit: dedicated buffers, filled by the socket directly
                 have = end - body
+                big = bytearray(min(n, max(BIG_CHUNK, have)))
                 big[:have] = view[body:end]
-                self._big, self._big_pos = big, have
+                self._big, self._big_pos, self._big_need, self._big_got = big, have, n, have
                 start = end
             break
         if start == end:
