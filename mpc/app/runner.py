@@ -52,12 +52,13 @@ def descriptor_of(scn: Scenario) -> JobDescriptor:
 def node_ids(scn: Scenario) -> tuple[int, ...]:
     """Every node of a run: parties 1..n and the protocol's extra nodes; checks the scenario fits."""
     extra = lookup(scn.protocol).extra_parties(job_of(scn))
-    ids = tuple(sorted({*scn.party_ids, *extra}))
+    members = {*scn.party_ids, *extra}  # a set: n inputs and faults checked against n nodes in O(n)
+    ids = tuple(sorted(members))
     for pid in scn.inputs:
-        if pid not in ids:
+        if pid not in members:
             raise ConfigError(f"{scn.name}: inputs for party {pid}, which is not a node of {scn.protocol!r}")
     for fault in scn.faults:
-        if fault.party not in ids:
+        if fault.party not in members:
             raise ConfigError(f"{scn.name}: a fault names party {fault.party}, which is not a node")
     return ids
 
@@ -281,8 +282,10 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     sim_faults = tuple(f for f in scn.faults if not isinstance(f, ProcessFault))
     net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=sim_faults, trace=trace)
     net.observers.extend(observers)
-    session = new_session()
     job, descriptor = job_of(scn), descriptor_of(scn)  # one of each for every party (see run_party)
+    if lookup(scn.protocol).topology(job, ids[0]) is not None:  # not a mesh: who sees whose crash
+        net.topology = {pid: neighbors(scn, pid, ids, job) for pid in ids}
+    session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     tasks: dict[int, asyncio.Task[Outcome]] = {}
