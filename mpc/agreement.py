@@ -89,8 +89,10 @@ def checked_decision(decision: Any, peer: int) -> Decision:
 
 
 # -- the job, before anything secret -----------------------------------------------------------
-def job_view(job: JobDescriptor) -> dict[str, Any]:
-    return {"digest": job.digest(), "job": job.as_dict()}
+def job_view(job: JobDescriptor, full: bool = True) -> dict[str, Any]:
+    """The digest, and (if ``full``) the descriptor itself: :func:`decide_job` reads a
+    descriptor only when its digest differs from the lowest party's."""
+    return {"digest": job.digest(), "job": job.as_dict() if full else None}
 
 
 def decide_job(views: Mapping[int, Any]) -> Decision:

@@ -3,6 +3,7 @@ the shape of its barriers and agreement steps."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,7 +30,8 @@ class NodeConfig:
     ``job``: the one job this node serves, if it serves one: its digest travels in the hello, and
     :meth:`Node.start` fails at every party with :class:`JobMismatch` naming the differing fields
     when they differ (a mesh sends the full descriptors only then; a star always compares them
-    at the root: one extra exchange at start).
+    at the root: one extra exchange at start, in which a leaf whose digest matched the root's
+    hello sends only its digest).
 
     ``survivor_agreement``: after each computation the live parties agree to all output or all
     abort (see :mod:`mpc.agreement`; one extra exchange of a few bytes per computation).
@@ -48,9 +50,9 @@ class NodeConfig:
     transport: str = "nng"  # what Node opens when given addresses: nng | tcp (asyncio TCP)
 
     def __post_init__(self) -> None:
-        parties = tuple(sorted(set(self.parties)))
+        parties, members = _canonical(tuple(self.parties))
         object.__setattr__(self, "parties", parties)
-        if self.party_id not in parties:
+        if self.party_id not in members:
             raise ConfigError(f"party {self.party_id} is not among the parties {list(parties)}")
         if not isinstance(self.session, bytes) or not 0 < len(self.session) <= 64:
             raise ConfigError("the session must be 1 to 64 bytes that every party of this run (and no other run) uses")
@@ -62,7 +64,7 @@ class NodeConfig:
             raise ConfigError(f"unknown barrier {self.barrier!r} (mesh | star)")
         if self.neighbors is not None:
             neighbors = tuple(sorted(set(self.neighbors) - {self.party_id}))
-            unknown = set(neighbors) - set(parties)
+            unknown = set(neighbors) - members
             if unknown:
                 raise ConfigError(f"neighbours {sorted(unknown)} are not among the parties")
             object.__setattr__(self, "neighbors", neighbors)
@@ -86,6 +88,14 @@ class NodeConfig:
         if self.neighbors is not None:
             return self.neighbors
         return tuple(p for p in self.parties if p != self.party_id)
+
+
+@functools.lru_cache(maxsize=16)
+def _canonical(parties: tuple[int, ...]) -> tuple[tuple[int, ...], frozenset[int]]:
+    """The sorted party list without repeats, and its set: one shared pair per list, so that the
+    10,000 nodes of a simulation do not each hold (and sort) a copy of it."""
+    members = frozenset(parties)
+    return tuple(sorted(members)), members
 
 
 def session_bytes(session: bytes | str) -> bytes:

@@ -64,6 +64,9 @@ class JobDescriptor:
     dtypes: Mapping[int, str] = field(default_factory=dict)  # per input party: "int" | "float"
     options: Mapping[str, Any] = field(default_factory=dict)
     version: int = 1
+    # digest() computed once (not a field of the job: not hashed, compared, shown or sent); a
+    # simulation's parties share one descriptor, and its canonical JSON is O(parties)
+    _digest: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.protocol, str) or not self.protocol:
@@ -94,6 +97,8 @@ class JobDescriptor:
         """Plain public data: what is hashed, and what travels when parties compare jobs."""
         out: dict[str, Any] = {}
         for f in fields(self):
+            if f.name == "_digest":
+                continue
             v = getattr(self, f.name)
             if isinstance(v, tuple):
                 v = list(v)
@@ -106,7 +111,11 @@ class JobDescriptor:
         return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
     def digest(self) -> bytes:
-        return hashlib.sha256(b"mpc-job\0" + self.canonical()).digest()
+        d = self._digest
+        if d is None:
+            d = hashlib.sha256(b"mpc-job\0" + self.canonical()).digest()
+            object.__setattr__(self, "_digest", d)
+        return d
 
     def differences(self, theirs: Any, peer: int | None = None) -> tuple[str, ...]:
         """Fields in which a peer's descriptor (as received: plain data) differs from this one."""

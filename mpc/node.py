@@ -168,11 +168,12 @@ class Node:
         # vote per peer, usually one distinct value): the most reported one is adopted, not the
         # largest, so that one peer cannot renumber another party's unnamed computations
         self._count_votes: dict[int, int] = {}
-        # this incarnation's id, and the last one seen per party (8 bytes per link, allocated on
-        # the first hello): a hello with a new id comes from a restarted process; a replayed one
-        # changes nothing
+        # this incarnation's id, and the last one seen per neighbour (8 bytes per link, allocated
+        # on the first hello; a hello from a party that is not a neighbour goes to a dict): a hello
+        # with a new id comes from a restarted process; a replayed one changes nothing
         self._incarnation = int.from_bytes(os.urandom(8), "little") | 1
         self._seen: NDArray[np.uint64] | None = None
+        self._seen_other: dict[int, int] = {}
         self._job_digest = None if config.job is None else config.job.digest()
         self._job_differs: set[int] = set()  # peers whose hello named another job (usually none)
         self._names: set[str] = set()
@@ -223,11 +224,18 @@ class Node:
         """The hellos carried every party's job digest. In a mesh each party saw them all: if any
         two differ, every party sees a digest unlike its own, so all of them (and only then) run
         one round with the full descriptors to name the differing fields. In a star the root
-        compares the descriptors and tells everyone."""
+        compares the digests (and the descriptors of those whose digest differs from its own)
+        and tells everyone."""
         if not self._shape.star and not self._job_differs:
             return
+        # a leaf whose digest the root's hello matched sends only the digest: the root reads a
+        # descriptor only where the digests differ, and n full descriptors (each O(n) party ids)
+        # at the root would be O(n^2)
+        root = self._shape.root
+        full = not self._shape.star or self.party_id == root or root in self._job_differs
         try:
-            decision = await settle(self, self._shape, SERVED_JOB, JOB_TAG, job_view(job), decide_job, self.timeout)
+            decision = await settle(self, self._shape, SERVED_JOB, JOB_TAG, job_view(job, full), decide_job,
+                                    self.timeout)
         finally:
             self.mailbox.finish(SERVED_JOB)
         if decision is not None:
@@ -409,10 +417,14 @@ class Node:
         else:
             self._job_differs.discard(peer)
         if self._seen is None:
-            self._seen = np.zeros(len(self.parties), dtype=np.uint64)
-        slot = bisect.bisect_left(self.parties, peer)
-        known = int(self._seen[slot])
-        self._seen[slot] = payload["incarnation"]
+            self._seen = np.zeros(len(self.neighbors), dtype=np.uint64)
+        slot = bisect.bisect_left(self.neighbors, peer)
+        if slot < len(self.neighbors) and self.neighbors[slot] == peer:
+            known = int(self._seen[slot])
+            self._seen[slot] = payload["incarnation"]
+        else:
+            known = self._seen_other.get(peer, 0)
+            self._seen_other[peer] = payload["incarnation"]
         if not known:  # this peer's first hello: its one vote for the counter
             self._count_votes[payload["count"]] = self._count_votes.get(payload["count"], 0) + 1
         if known and known != payload["incarnation"]:
@@ -549,7 +561,7 @@ class Node:
                            body: Callable[[], Awaitable[R]]) -> R:
         """The job agreement (if any), then the protocol: one task, which another party's abort cancels."""
         if job is not None:
-            outside = set(job.parties) - set(self.parties)
+            outside = set(job.parties) - self.mailbox.parties  # the shared frozenset, not a copy per node
             if outside:
                 raise ConfigError(f"the job names parties {sorted(outside)} that are not in this session")
             decision = await self._agree(ctx, JOB_TAG, job_view(job), decide_job)

@@ -103,6 +103,10 @@ class SimNetwork:
         self.monitors: list[Monitor] = []
         self.senders: list[SendHook] = []
         self._transports: dict[int, SimTransport] = {}
+        #: whom each party is connected to, where the runner declared it (a protocol's topology):
+        #: only they see its connection drop when it crashes; a party not listed is connected to
+        #: everyone. (In a star, 1000 crashed clients would otherwise notify 10,000 nodes each.)
+        self.topology: dict[int, tuple[int, ...]] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
         # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: with jitter most
         # instants hold one message, and a million may be in flight)
@@ -148,7 +152,10 @@ class SimNetwork:
         now = asyncio.get_running_loop().time()
         if self.cpu is not None:
             now = self.cpu.departure(party, now)
-        for other, t in self._transports.items():
+        peers = self.topology.get(party)
+        connected = self._transports.items() if peers is None else (
+            (p, self._transports[p]) for p in peers if p in self._transports)
+        for other, t in connected:
             if other != party and other not in self.crashed and not t._closed:
                 # the disconnect notice travels like a message: after the data already in flight
                 link = self.links.link(party, other)

@@ -162,3 +162,30 @@ def test_partition_from_some_parties_only() -> None:
 def test_bad_faults_are_config_errors(fault: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         sim([fault])
+
+
+def test_a_crash_is_seen_only_by_the_declared_neighbours() -> None:
+    """With a declared topology (a star: the runner fills it from the protocol's), a crashed leaf's
+    connection drop reaches the centre only; a party not listed is connected to everyone."""
+    import asyncio
+
+    from mpc.transport.base import PEER_DOWN
+    from netsim import SimNetwork, run as run_net
+
+    async def main() -> dict[int, list[tuple[int, Any]]]:
+        net = SimNetwork(range(5), {"latency_ms": 1}, seed=1)
+        net.topology = {0: (1, 2, 3), 1: (0,), 2: (0,), 3: (0,)}  # party 4 undeclared
+        got: dict[int, list[tuple[int, Any]]] = {p: [] for p in range(5)}
+        for p in range(5):
+            t = net.transport(p)
+            await t.start(1.0)
+            t.set_sink(lambda src, item, p=p: got[p].append((src, item)))
+        net.crash(1)  # a leaf: only the centre hears
+        net.crash(4)  # undeclared: everyone still up hears
+        await asyncio.sleep(0.01)
+        net.close()
+        return got
+
+    got = run_net(main())
+    assert got[0] == [(1, PEER_DOWN), (4, PEER_DOWN)]
+    assert got[2] == got[3] == [(4, PEER_DOWN)]

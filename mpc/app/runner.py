@@ -52,19 +52,21 @@ def descriptor_of(scn: Scenario) -> JobDescriptor:
 def node_ids(scn: Scenario) -> tuple[int, ...]:
     """Every node of a run: parties 1..n and the protocol's extra nodes; checks the scenario fits."""
     extra = lookup(scn.protocol).extra_parties(job_of(scn))
-    ids = tuple(sorted({*scn.party_ids, *extra}))
+    members = {*scn.party_ids, *extra}  # a set: n inputs and faults checked against n nodes in O(n)
+    ids = tuple(sorted(members))
     for pid in scn.inputs:
-        if pid not in ids:
+        if pid not in members:
             raise ConfigError(f"{scn.name}: inputs for party {pid}, which is not a node of {scn.protocol!r}")
     for fault in scn.faults:
-        if fault.party not in ids:
+        if fault.party not in members:
             raise ConfigError(f"{scn.name}: a fault names party {fault.party}, which is not a node")
     return ids
 
 
-def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...]) -> tuple[int, ...]:
-    """The peers ``pid`` connects to: everyone, unless the protocol declares a topology."""
-    peers = lookup(scn.protocol).topology(job_of(scn), pid)
+def neighbors(scn: Scenario, pid: int, ids: tuple[int, ...], job: Job | None = None) -> tuple[int, ...]:
+    """The peers ``pid`` connects to: everyone, unless the protocol declares a topology
+    (``job``: :func:`job_of` ``(scn)``, if the caller has it already)."""
+    peers = lookup(scn.protocol).topology(job_of(scn) if job is None else job, pid)
     return tuple(p for p in (ids if peers is None else peers) if p != pid)
 
 
@@ -115,9 +117,15 @@ async def run_party(
     on_ready: Callable[[], None] | None = None,
     on_freeze: Callable[[], None] | None = None,
     barrier: Barrier = "mesh",
+    job: Job | None = None,
+    descriptor: JobDescriptor | None = None,
 ) -> Outcome:
     """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike); ``barrier``
     is the shape of the start and close barriers (simulated runs may choose ``star``).
+
+    ``job`` and ``descriptor`` (:func:`job_of` and :func:`descriptor_of` of ``scn``): a simulation
+    builds them once and shares them (both are frozen); built per party, each of 10,000 parties
+    would hold its own O(n) copy of the party lists, and hash it once more for the digest.
 
     A crash (or, in real runs, freeze) fault ``after:<tag>`` fires once the party has sent that
     round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`)."""
@@ -129,10 +137,14 @@ async def run_party(
         on_crash = on_freeze
     loop = asyncio.get_running_loop()
     t0 = loop.time()
+    if job is None:
+        job = job_of(scn)
+    if descriptor is None:
+        descriptor = descriptor_of(scn)
     try:
         node = Node(pid, transport=transport, parties=parties, session=session, timeout=scn.timeout_s,
-                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties),
-                    job=descriptor_of(scn), barrier=barrier)
+                    connect_timeout=max(30.0, scn.timeout_s), neighbors=neighbors(scn, pid, parties, job),
+                    job=descriptor, barrier=barrier)
         if after:
             node.add_send_observer(crash_after(after, on_crash))
         async with node:
@@ -140,7 +152,7 @@ async def run_party(
             if on_ready is not None:
                 on_ready()
             node.log.info("connected to %d peers; running %s", len(node.neighbors), scn.protocol)
-            raw = await node.run(spec.run, job_of(scn), scn.inputs.get(pid))
+            raw = await node.run(spec.run, job, scn.inputs.get(pid))
             elapsed = loop.time() - t0
         result = raw if isinstance(raw, PartyResult) else PartyResult(None if raw is None else np.asarray(raw))
         node.log.info("%s finished in %.3f s", scn.protocol, elapsed)
@@ -270,6 +282,9 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     sim_faults = tuple(f for f in scn.faults if not isinstance(f, ProcessFault))
     net = netsim.build_network(ids, scn.network, seed=scn.seed, faults=sim_faults, trace=trace)
     net.observers.extend(observers)
+    job, descriptor = job_of(scn), descriptor_of(scn)  # one of each for every party (see run_party)
+    if lookup(scn.protocol).topology(job, ids[0]) is not None:  # not a mesh: who sees whose crash
+        net.topology = {pid: neighbors(scn, pid, ids, job) for pid in ids}
     session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -282,7 +297,8 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     def start(pid: int) -> None:
         tasks[pid] = asyncio.create_task(
             run_party(scn, pid, net.transport(pid), session=session, on_crash=functools.partial(crash, pid),
-                      parties=ids, barrier="star" if net.barrier == "star" else "mesh")
+                      parties=ids, barrier="star" if net.barrier == "star" else "mesh", job=job,
+                      descriptor=descriptor)
         )
 
     for pid in ids:
