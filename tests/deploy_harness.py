@@ -8,6 +8,7 @@ old ``_free_base_ports`` flake: it promised a retry it did not do).
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -23,14 +24,26 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_base_ports(count: int, span: int) -> list[int]:
     """Base ports p with p+1..p+span free on loopback right now (a later bind may still collide)."""
+    # Below the kernel's ephemeral range: a port the OS hands out for port 0 (or as the source port
+    # of an outgoing connection, e.g. a dialer of this very test) can be taken again before the
+    # listener binds it; ports outside that range are only ever taken by an explicit bind.
+    low, high = _ephemeral_range()
+    pick = random.Random()
     bases: list[int] = []
     while len(bases) < count:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + span >= 65000 or any(abs(base - b) <= max(span, 1) for b in bases):
+        top = (low if low - span > 10240 else 65000) - span - 1
+        base = pick.randrange(10240, top) if low - span > 10240 else pick.randrange(high + 1, top)
+        if any(abs(base - b) <= max(span, 1) for b in bases):
             continue
         ok = True
         for port in range(base + 1, base + span + 1):

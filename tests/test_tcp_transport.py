@@ -4,12 +4,12 @@ peer down, close, and attacks on the handshake written from the attacker's side.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import struct
 
 import numpy as np
 import pytest
+from deploy_harness import free_base_ports
 
 from mpc import Node
 from mpc.errors import ConfigError, ProtocolError, TransportError
@@ -383,18 +383,10 @@ async def test_tls_nodes_from_another_ca_refuse_each_other_saying_why(creds):
 
 
 # -- nodes ----------------------------------------------------------------------------------
-def _free_base(span: int) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + span < 65000:
-            return base
-
-
 async def test_nodes_with_static_addresses_pick_tcp_by_name():
     ids = (1, 2, 3)
-    bases = {p: _free_base(4) + 10 * p for p in ids}
+    base = free_base_ports(1, 40)[0]  # party p's base is base + 10 p; its pair ports base + 10 p + j
+    bases = {p: base + 10 * p for p in ids}
     peers = {p: f"tcp://127.0.0.1:{bases[p]}" for p in ids}
 
     async def party(p):
