@@ -9,9 +9,12 @@ behaviour every implementation must show (``check_transport``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+from mpc.errors import ConfigError
 
 if TYPE_CHECKING:
     from mpc.errors import TransportError
@@ -119,13 +122,74 @@ class MessageTransport(Protocol):
         """Deliver received messages to ``sink``; ``PEER_DOWN`` and bytes still go to ``set_sink``'s."""
 
 
+def pair_port(base_port: int, peer: int) -> int:
+    """Static deployments: party i listens for peer j (j > i) on ``base_port + j``."""
+    return base_port + peer
+
+
+def static_listen_addresses(peers: Mapping[int, str]) -> dict[tuple[int, int], str]:
+    """``{(listener, dialer): address}`` of every pair in a static deployment; raises
+    :class:`ConfigError` naming both pairs when two of them would listen on the same address."""
+    out: dict[tuple[int, int], str] = {}
+    seen: dict[str, tuple[int, int]] = {}
+    for i in sorted(peers):
+        host, _, port = peers[i].rpartition(":")
+        try:
+            base = int(port)
+        except ValueError:
+            raise ConfigError(f"party {i}: address {peers[i]!r} has no port") from None
+        for j in sorted(peers):
+            if j <= i:
+                continue
+            addr = f"{host}:{pair_port(base, j)}"
+            if addr in seen:
+                a, b = seen[addr]
+                raise ConfigError(f"port collision: party {i} would listen for party {j} on {addr}, "
+                                  f"where party {a} listens for party {b} (party i listens for j on "
+                                  f"its base port + j: space the base ports further apart)")
+            seen[addr] = (i, j)
+            out[(i, j)] = addr
+    return out
+
+
 class Endpoint:
-    """A transport's read-only identity (its party id, its peers) and counters; concrete
-    transports set ``_party_id``, ``_peers`` and ``_stats``."""
+    """What every socket transport shares: its read-only identity (party id, peers), counters,
+    static addresses checked up front, and hand-over of received data — to the node's sink once
+    set (direct delivery), queued for ``recv()`` until then."""
 
     _party_id: int
     _peers: tuple[int, ...]
     _stats: TransportStats
+    _static: dict[int, str] | None
+    _queue: asyncio.Queue[tuple[int, bytes | None]]
+    _sink: Sink | None
+
+    def _setup_endpoint(self, party_id: int, peers: Mapping[int, str] | None) -> None:
+        self._party_id = party_id
+        self._stats = TransportStats()
+        self._queue = asyncio.Queue()
+        self._sink = None
+        self._peers = ()
+        self._static = dict(peers) if peers is not None else None
+        if self._static is not None:
+            if party_id not in self._static:
+                raise ConfigError(f"party {party_id} has no address among the peers {sorted(self._static)}")
+            static_listen_addresses(self._static)  # port collisions are a configuration error, up front
+            self._peers = tuple(sorted(p for p in self._static if p != party_id))
+
+    async def recv(self) -> tuple[int, bytes | None]:
+        return await self._queue.get()
+
+    def set_sink(self, sink: Sink | None) -> None:
+        self._sink = sink
+        while sink is not None and not self._queue.empty():
+            sink(*self._queue.get_nowait())
+
+    def _put(self, peer: int, data: bytes | None) -> None:
+        if self._sink is not None:
+            self._sink(peer, data)
+        else:
+            self._queue.put_nowait((peer, data))
 
     @property
     def party_id(self) -> int:
@@ -140,5 +204,5 @@ class Endpoint:
         return self._stats
 
 
-__all__ = ["Endpoint", "PEER_DOWN", "DirectDelivery", "ImmediateSend", "MessageSink", "MessageTransport", "Sink", "Transport",
+__all__ = ["Endpoint", "pair_port", "static_listen_addresses", "PEER_DOWN", "DirectDelivery", "ImmediateSend", "MessageSink", "MessageTransport", "Sink", "Transport",
            "TransportStats", "sends_immediately"]

@@ -20,43 +20,13 @@ from collections.abc import Mapping
 import pynng
 
 from ..errors import ConfigError, TransportError
-from .base import PEER_DOWN, Endpoint, Sink, TransportStats
+from .base import PEER_DOWN, Endpoint, pair_port, static_listen_addresses
 from .diagnose import LinkState, connect_failure, probe_early
 from .tls import TlsCreds, party_name
 
 DOWN_GRACE_S = 0.25
 SETTLE_S = 0.1
 READ_BATCH = 64
-
-
-def pair_port(base_port: int, peer: int) -> int:
-    """Static deployments: party i listens for peer j (j > i) on ``base_port + j``."""
-    return base_port + peer
-
-
-def static_listen_addresses(peers: Mapping[int, str]) -> dict[tuple[int, int], str]:
-    """``{(listener, dialer): address}`` of every pair in a static deployment; raises
-    :class:`ConfigError` naming both pairs when two of them would listen on the same address."""
-    out: dict[tuple[int, int], str] = {}
-    seen: dict[str, tuple[int, int]] = {}
-    for i in sorted(peers):
-        host, _, port = peers[i].rpartition(":")
-        try:
-            base = int(port)
-        except ValueError:
-            raise ConfigError(f"party {i}: address {peers[i]!r} has no port") from None
-        for j in sorted(peers):
-            if j <= i:
-                continue
-            addr = f"{host}:{pair_port(base, j)}"
-            if addr in seen:
-                a, b = seen[addr]
-                raise ConfigError(f"port collision: party {i} would listen for party {j} on {addr}, "
-                                  f"where party {a} listens for party {b} (party i listens for j on "
-                                  f"its base port + j: space the base ports further apart)")
-            seen[addr] = (i, j)
-            out[(i, j)] = addr
-    return out
 
 
 def _port_of(listener: pynng.Listener) -> int:
@@ -93,7 +63,7 @@ class NngTransport(Endpoint):
         max_message_bytes: int = 1 << 30,
         tls: TlsCreds | None = None,
     ) -> None:
-        self._party_id = party_id
+        self._setup_endpoint(party_id, peers)
         self._host = host
         self._send_timeout_ms = int(send_timeout * 1000)
         self._max = max_message_bytes
@@ -101,8 +71,6 @@ class NngTransport(Endpoint):
         self._scheme = "tls+tcp" if tls else "tcp"
         self._sockets: dict[int, pynng.Pair0] = {}
         self._links: dict[int, LinkState] = {}
-        self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
-        self._sink: Sink | None = None
         self._reader_fds: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -110,14 +78,6 @@ class NngTransport(Endpoint):
         self._connected = asyncio.Event()
         self._down_reported: set[int] = set()
         self._down_events: dict[int, asyncio.Event] = {}  # wakes sends stuck on a vanished peer
-        self._stats = TransportStats()
-        self._peers: tuple[int, ...] = ()
-        self._static = dict(peers) if peers is not None else None
-        if self._static is not None:
-            if party_id not in self._static:
-                raise ConfigError(f"party {party_id} has no address among the peers {sorted(self._static)}")
-            static_listen_addresses(self._static)  # port collisions are a configuration error, up front
-            self._peers = tuple(sorted(p for p in self._static if p != party_id))
 
     # -- set-up -------------------------------------------------------------------------
     def _new_socket(self, peer: int, server: bool, address: str) -> pynng.Pair0:
@@ -354,20 +314,6 @@ class NngTransport(Endpoint):
             sending.cancel()
             raise TransportError(f"party {self.party_id}: peer {peer} went down during a send")
         sending.result()
-
-    async def recv(self) -> tuple[int, bytes | None]:
-        return await self._queue.get()
-
-    def set_sink(self, sink: Sink | None) -> None:
-        self._sink = sink
-        while sink is not None and not self._queue.empty():
-            sink(*self._queue.get_nowait())
-
-    def _put(self, peer: int, data: bytes | None) -> None:
-        if self._sink is not None:
-            self._sink(peer, data)
-        else:
-            self._queue.put_nowait((peer, data))
 
     async def close(self) -> None:
         if self._closing:

@@ -24,15 +24,15 @@ raises :class:`TransportError` saying per missing peer what happened, as the pyn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl
 from collections.abc import Mapping
 
 from ..errors import ConfigError, ProtocolError, TransportError
-from .base import PEER_DOWN, Endpoint, Sink, TransportStats
-from .nng import NngTransport, pair_port
+from .base import PEER_DOWN, Endpoint
+from .base import pair_port
+from .nng import NngTransport
 from .tcp_conn import HANDSHAKE_TIMEOUT_S, PairConnection
 from .tls import TlsCreds, party_name
 
@@ -70,7 +70,7 @@ class TcpTransport(Endpoint):
     ) -> None:
         if not 0 < max_message_bytes < 1 << 32:
             raise ConfigError("max_message_bytes must be in 1..2^32-1 (a 4-byte frame length)")
-        self._party_id = party_id
+        self._setup_endpoint(party_id, peers)
         self._host = host
         self._send_timeout = send_timeout
         self.max_message_bytes = max_message_bytes
@@ -85,8 +85,6 @@ class TcpTransport(Endpoint):
         self._conns: dict[int, PairConnection] = {}  # established, one per peer
         self._pending: set[PairConnection] = set()  # accepted, handshaking
         self._arrived: dict[int, asyncio.Event] = {}
-        self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
-        self._sink: Sink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._closing = False
@@ -94,13 +92,6 @@ class TcpTransport(Endpoint):
         self._notes: dict[int, list[str]] = {}  # per peer: what went wrong while connecting
         self.rejected_errors: list[ProtocolError] = []  # the last few rejected frames and connections
         self.rejected_count = 0
-        self._stats = TransportStats()
-        self._peers: tuple[int, ...] = ()
-        self._static = dict(peers) if peers is not None else None
-        if self._static is not None:
-            if party_id not in self._static:
-                raise ConfigError(f"party {party_id} has no address among the peers")
-            self._peers = tuple(sorted(p for p in self._static if p != party_id))
 
     # -- set-up -------------------------------------------------------------------------
     def _listen_socket(self, host: str, port: int) -> socket.socket:
@@ -274,10 +265,7 @@ class TcpTransport(Endpoint):
         if data is not None:
             self._stats.messages_received += 1
             self._stats.bytes_received += len(data)
-        if self._sink is not None:
-            self._sink(peer, data)
-        else:
-            self._queue.put_nowait((peer, data))
+        self._put(peer, data)
 
     async def send(self, peer: int, data: bytes) -> None:
         conn = self._conns.get(peer)
@@ -297,14 +285,6 @@ class TcpTransport(Endpoint):
         self._stats.bytes_sent += n
         if conn.paused:  # above the high-water mark: only now does a send wait
             await conn.drain(self._send_timeout)
-
-    async def recv(self) -> tuple[int, bytes | None]:
-        return await self._queue.get()
-
-    def set_sink(self, sink: Sink | None) -> None:
-        self._sink = sink
-        while sink is not None and not self._queue.empty():
-            sink(*self._queue.get_nowait())
 
     async def close(self) -> None:
         """Close listeners and connections; data already written is flushed by the OS."""
