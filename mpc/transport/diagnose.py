@@ -41,13 +41,14 @@ class LinkState:
     """What the transport knows about one peer's connection (written from nng's threads: plain
     attribute writes, atomic under the GIL)."""
 
-    __slots__ = ("peer", "listening", "address", "pipe", "drops_before_start", "_notes")
+    __slots__ = ("peer", "listening", "address", "pipe", "admitted", "drops_before_start", "_notes")
 
     def __init__(self, peer: int, listening: bool, address: str) -> None:
         self.peer = peer
         self.listening = listening
         self.address = address
         self.pipe: int | None = None  # id of the accepted pipe
+        self.admitted = False  # the listener kept our pipe (a listener's own pipes: on accept)
         self.drops_before_start = 0
         self._notes: dict[str, str] = {}  # the latest note of each kind, oldest kind first
 

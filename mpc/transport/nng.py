@@ -9,6 +9,12 @@ reported :data:`PEER_DOWN` only when its *accepted* pipe goes away (after a shor
 that data it sent first is read first): refused connections — a second dialer, raw TCP, a certified
 party that is not this pair's peer — never disturb an established pair.
 A restarted peer's new accepted pipe makes it up again: sends to it work again.
+
+A dialer cannot see the listener's verdict on its pipe (the pipe is up on the dialing side before
+the listener has read the certificate and maybe closed it), so the listener sends :data:`ADMIT` as
+the first frame of every pipe it keeps, and a dialer counts its peer connected only once that frame
+has arrived. (An earlier version slept a fixed 100 ms instead: on a loaded machine a refusal came
+later than that and a refused dialer called itself connected.)
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from .diagnose import LinkState, connect_failure, probe_early
 from .tls import TlsCreds, party_name
 
 DOWN_GRACE_S = 0.25
-SETTLE_S = 0.1
 READ_BATCH = 64
+# the listener's "I kept your pipe" frame: a zero length prefix with trailing bytes, which the codec
+# would reject, so it can never be mistaken for (or pass as) a message
+ADMIT = b"\x00\x00\x00\x00mpc-admitted"
 
 
 def _port_of(listener: pynng.Listener) -> int:
@@ -160,21 +168,16 @@ class NngTransport(Endpoint):
             fd = sock.recv_fd
             self._reader_fds.append(fd)
             self._loop.add_reader(fd, self._readable, peer, sock)
+        for link in self._links.values():
+            if link.listening and link.pipe is not None:
+                self._admit_frame(link.peer)  # accepted before the loop was known
         t0 = self._loop.time()
         deadline = t0 + timeout
-        settled, probed = False, False
+        probed = False
         while True:
-            missing = [p for p in self._peers if self._links[p].pipe is None]
+            missing = [p for p in self._peers if self._links[p].pipe is None or not self._links[p].admitted]
             if not missing:
-                if settled:
-                    break
-                # a dialer's pipe is up before the listener has judged it (a listener refusing our
-                # identity, or holding another process with our id, closes it right away): let
-                # such a refusal arrive before calling the pair connected
-                settled = True
-                await asyncio.sleep(SETTLE_S)
-                continue
-            settled = False
+                break
             now = self._loop.time()
             left = deadline - now
             if not probed and now - t0 >= timeout / 2:
@@ -213,8 +216,21 @@ class NngTransport(Endpoint):
         if pipe.closed:
             return
         link.pipe = pipe.id
+        if link.listening:
+            link.admitted = True
+            self._call_in_loop(lambda: self._admit_frame(link.peer))
         self._call_in_loop(self._connected.set)
         self._call_in_loop(lambda: self._peer_up(link.peer))
+
+    def _admit_frame(self, peer: int) -> None:
+        """Tell the dialer we kept its pipe (in the loop; before any data frame we send it)."""
+        sock = self._sockets[peer]
+        try:
+            sock.send(ADMIT, block=False)
+        except pynng.TryAgain:
+            self._loop.create_task(sock.asend(ADMIT))  # type: ignore[union-attr]
+        except pynng.NNGException:
+            pass  # closed meanwhile: the remove event says so
 
     def _peer_up(self, peer: int) -> None:
         if peer in self._down_reported:  # a restarted peer came back: sends to it work again
@@ -225,6 +241,7 @@ class NngTransport(Endpoint):
         if link.pipe != pipe.id:
             return  # a connection Pair0 refused (it never carried data): the pair is undisturbed
         link.pipe = None
+        link.admitted = False
         if not self._started:  # not down yet: start() waits for it to come back until its deadline
             link.drops_before_start += 1
             link.note("drops", f"the connection {'from' if link.listening else 'to'} party {link.peer} opened "
@@ -270,6 +287,12 @@ class NngTransport(Endpoint):
                 with contextlib.suppress(Exception):
                     self._loop.remove_reader(sock.recv_fd)  # type: ignore[union-attr]
                 return
+            if len(data) == len(ADMIT) and data == ADMIT:
+                link = self._links[peer]
+                if not link.listening:
+                    link.admitted = True
+                    self._connected.set()
+                    continue
             self._stats.messages_received += 1
             self._stats.bytes_received += len(data)
             self._put(peer, data)
