@@ -153,10 +153,10 @@ def echo_inconsistency(me: int, members: tuple[int, ...], mine: bytes, echoes: M
     party ids (so that parties seeing the same difference name the same party)."""
     found: list[tuple[int, int, int, MpcError]] = []
     for r, theirs in echoes.items():
-        if theirs == mine:
-            continue
-        if not isinstance(theirs, bytes) or len(theirs) != len(mine):
+        if not isinstance(theirs, bytes) or len(theirs) != len(mine):  # (an array would compare elementwise)
             found.append((0, r, r, ProtocolError("malformed agreement echo", peer=r)))
+        elif theirs == mine:
+            continue
         elif len(mine) == _D and len(members) > ECHO_VECTOR_MAX:
             found.append((1, r, r, Equivocation(
                 f"party {r} received other agreement views than this party (a party sent different "

@@ -152,6 +152,15 @@ def test_an_equivocating_party_cannot_make_one_honest_party_output_and_another_a
         assert r2.suspects == (3,) and r2.peer == 3
 
 
+def test_above_the_vector_size_one_digest_per_echo_still_catches_an_equivocation(monkeypatch):
+    # sessions of more than ECHO_VECTOR_MAX parties echo one digest (n^2 echoes of n digests each
+    # would dominate): the equivocation is still caught, but only the echoing party can be named
+    monkeypatch.setattr(agreement, "ECHO_VECTOR_MAX", 2)
+    r1, r2, _ = _run(SPLIT)
+    for r in (r1, r2):
+        assert isinstance(r, Equivocation) and r.suspects == () and r.reporter in (1, 2, 3), r
+
+
 def test_a_party_that_sends_its_view_to_some_only_makes_every_honest_party_abort_alike():
     r1, r2, _ = _run({2: OMIT})
     for r in (r1, r2):
@@ -197,9 +206,10 @@ def test_a_false_echo_to_one_party_makes_only_that_party_abort_never_output_wron
     r1, r2, _ = _run({}, echo_lie={2: lambda real: b"\x01" * 32 + real[32:]})  # party 1's entry
     assert isinstance(r1, np.ndarray) and r1.tolist() == [6, 3], r1
     assert isinstance(r2, Equivocation) and r2.suspects == (1, 3) and r2.party == 1 and r2.reporter == 3, r2
-    r1, r2, _ = _run({}, echo_lie={2: lambda real: real[:40]})  # a malformed echo: provably party 3's
-    assert isinstance(r1, np.ndarray) and r1.tolist() == [6, 3], r1
-    assert isinstance(r2, ProtocolError) and r2.peer == 3, r2
+    for malformed in (lambda real: real[:40], lambda real: np.frombuffer(real, np.uint8), lambda real: None):
+        r1, r2, _ = _run({}, echo_lie={2: malformed})  # a malformed echo: provably party 3's
+        assert isinstance(r1, np.ndarray) and r1.tolist() == [6, 3], r1
+        assert type(r2) is ProtocolError and r2.peer == 3 and "malformed agreement echo" in str(r2), r2
 
 
 def test_a_replayed_echo_is_pinned_on_the_party_that_replays_it():
