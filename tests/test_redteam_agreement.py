@@ -20,7 +20,7 @@ import pytest
 import netsim
 from mpc import Node, NodeConfig, agreement
 from mpc.agreement import ECHO, END_TAG, JOB_TAG, echo_digest, job_view
-from mpc.errors import ComputationAborted, Equivocation, PartyDropped, ProtocolError
+from mpc.errors import ComputationAborted, Equivocation, MpcError, PartyDropped, ProtocolError
 from mpc.job import JobDescriptor
 from mpc.message import peek_route
 from netsim import SimNetwork
@@ -259,6 +259,31 @@ def test_a_mid_session_star_hello_does_not_split_the_next_agreement():
 
     r1, r2, _ = _sums(Node, b"redteam-star", after_start=star_hello_to_2)
     assert isinstance(r1, np.ndarray) and isinstance(r2, np.ndarray), (r1, r2)
+
+
+class StarLiar(Node):
+    """At the start barrier, tells party 2 (only) that the session is a star (its agreement steps
+    then go through the root, party 1, which still runs the mesh)."""
+
+    async def _tell(self, kind: str, peers: tuple[int, ...], tolerate_down: bool) -> None:
+        from mpc.message import CONTROL
+        from mpc.node import HELLO
+
+        if kind == HELLO and 2 in peers:
+            payload = {"count": self._instances, "star": True, "job": self._job_digest, "incarnation": self._incarnation}
+            await self._send_all([(2, self._message(CONTROL, HELLO, payload))])
+            peers = tuple(p for p in peers if p != 2)
+        await super()._tell(kind, peers, tolerate_down)
+
+
+def test_a_star_hello_at_the_start_barrier_makes_no_honest_party_decide_differently():
+    """Party 2 sends its survivor view to the root only and waits for a root decision; party 1
+    runs the mesh. The shape itself is not agreed (a limit: an honest party may abort), but no two
+    honest parties return different outcomes and nobody returns a wrong output."""
+    r1, r2, _ = _sums(StarLiar, b"redteam-star-start")
+    outputs = [r for r in (r1, r2) if isinstance(r, np.ndarray)]
+    assert all(r.tolist() == [6, 3] for r in outputs), (r1, r2)
+    assert all(isinstance(r, np.ndarray) or isinstance(r, MpcError) for r in (r1, r2)), (r1, r2)
 
 
 class CountLiar(Node):
