@@ -119,6 +119,30 @@ async def test_stalled_tls_handshakes_are_capped_and_hold_bounded_memory(tls_ids
     assert ts[1].stats.connections_dropped >= IDLE - MAX_ADMITTED_TLS
 
 
+async def test_certified_connections_that_never_say_hello_are_capped_too(tls_ids):
+    """An insider (a genuine certificate, here party 2's) completes TLS handshakes and then never
+    sends the party-id hello: each would keep its TLS buffers for the 10 s hello timeout. They stay
+    in the admitted stage, at most MAX_ADMITTED_TLS per listener, the oldest dropped."""
+    ts = await connected(tls=tls_ids)
+    port = _port(ts[1]._listen_addr[2])
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_cert_chain(tls_ids[2].cert_key_file)
+    ctx.load_verify_locations(tls_ids[2].ca_file)
+    insiders = []
+    for _ in range(40):
+        with contextlib.suppress(OSError):  # an older one may be dropped while a newer one connects
+            insiders.append(await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="party-1"))
+    await asyncio.sleep(0.3)
+    acceptor = ts[1]._acceptors[0]
+    assert len(acceptor.admitted) <= MAX_ADMITTED_TLS and len(ts[1]._pending) <= MAX_ADMITTED_TLS
+    assert ts[1].stats.connections_dropped >= 40 - MAX_ADMITTED_TLS
+    await ts[2].send(1, b"still here")  # the established pair is undisturbed
+    assert await asyncio.wait_for(ts[1].recv(), 5) == (2, b"still here")
+    for _, writer in insiders:
+        writer.close()
+    await close_all(ts)
+
+
 FLOOD = """
 import socket, sys, time
 port, hello, until = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), time.monotonic() + float(sys.argv[3])
