@@ -91,3 +91,35 @@ def test_keys_swapped_after_other_clients_accepted_the_genuine_ones_are_still_ca
     assert isinstance(err, ProtocolError) and "not signed by their identities" in str(err)
     assert [m["kind"] for m in trace.sent[victim]] == ["join", "advertise"]
     assert all("share_keys" in [m["kind"] for m in trace.sent[u]] for u in clients if u != victim)
+
+
+def test_pairwise_keys_hit_only_for_the_genuine_pair_and_hold_nothing_after_the_round() -> None:
+    rng = Csprng()
+    (a_sk, a_pk), (b_sk, b_pk), (_, m_pk) = (crypto.x25519_keypair(rng) for _ in range(3))
+    a, b = crypto.x25519_private(a_sk), crypto.x25519_private(b_sk)
+    sid = rng.random_bytes(32)
+    memo = crypto.PairwiseKeys()
+    k_ab = memo.agree(a, a_pk, b_pk, sid, crypto.INFO_ENC)
+    assert k_ab == crypto.agree(a, b_pk, sid, crypto.INFO_ENC) and len(memo) == 1
+    # b was shown a server key m_pk for a: no hit, its own derivation
+    assert memo.agree(b, b_pk, m_pk, sid, crypto.INFO_ENC) == crypto.agree(b, m_pk, sid, crypto.INFO_ENC)
+    # another purpose or round: no hit
+    assert memo.agree(b, b_pk, a_pk, sid, crypto.INFO_MASK) == crypto.agree(b, a_pk, sid, crypto.INFO_MASK)
+    assert memo.agree(b, b_pk, a_pk, bytes(32), crypto.INFO_ENC) == crypto.agree(b, a_pk, bytes(32), crypto.INFO_ENC)
+    n = len(memo)
+    assert memo.agree(b, b_pk, a_pk, sid, crypto.INFO_ENC) == k_ab and len(memo) == n - 1  # taken, not kept
+    for own in (a_pk, b_pk):
+        for info in (crypto.INFO_ENC, crypto.INFO_MASK):
+            for s in (sid, bytes(32)):
+                memo.forget(own, s, info)
+    assert len(memo) == 0
+
+
+@pytest.mark.parametrize("variant", ["secagg", "secagg+"])
+def test_a_round_leaves_no_pairwise_key_behind(variant: str) -> None:
+    clients = tuple(range(1, 12))
+    params = Params.make(clients, {"variant": variant, "degree": 4})
+    inputs = {u: np.arange(6) * u - 20 for u in clients}
+    trace = run_round(params, inputs)
+    assert np.array_equal(trace.output, sum(inputs.values()))
+    assert len(params.pairwise) == 0

@@ -171,9 +171,19 @@ class SecAggClient:
             reply: m.Message | None = getattr(self, f"_on_{msg.KIND.value}")(msg)
         except MpcError:
             self.phase = ClientPhase.FAILED
+            self.close()
             raise
         self.phase = nxt
+        if nxt is ClientPhase.DONE:
+            self.close()
         return reply
+
+    def close(self) -> None:
+        """The round is over for this client (also when it is cancelled): drop the pairwise keys it
+        filed for its peers in the process-local memo (:class:`crypto.PairwiseKeys`)."""
+        if self.sid:
+            self.params.pairwise.forget(self.c_pk, self.sid, crypto.INFO_ENC)
+            self.params.pairwise.forget(self.s_pk, self.sid, crypto.INFO_MASK)
 
     def _holders(self) -> frozenset[int]:
         return frozenset(self.keys)
@@ -220,7 +230,8 @@ class SecAggClient:
             if v == self.me:
                 self._held[v] = (sk_shares[k], b_shares[k])
                 continue
-            self._enc[v] = key = crypto.agree(self._c_key, self.keys[v][0], self.sid, crypto.INFO_ENC)
+            self._enc[v] = key = self.params.pairwise.agree(self._c_key, self.c_pk, self.keys[v][0], self.sid,
+                                                            crypto.INFO_ENC)
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
         return m.ShareKeys(ids=tuple(peers), cts=tuple(cts), commit=self_mask_commitment(self.sid, self._b))
@@ -233,7 +244,8 @@ class SecAggClient:
         for u, ct in zip(senders, p.cts, strict=True):
             self._held[u] = crypto.decrypt_shares(self._enc[u], self.sid, u, self.me, ct)
         self.u2 = frozenset((*senders, self.me))
-        seeds = {v: crypto.agree(self._s_key, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
+        agree = self.params.pairwise.agree
+        seeds = {v: agree(self._s_key, self.s_pk, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
         return m.MaskedInput(y=mask_input(self.x, self._b, seeds, self.me))
 
     # -- round 3 → 4: survivor list → signature over it ----------------------------------

@@ -96,6 +96,40 @@ def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes) -> bytes:
     return hmac.digest(prk, info + b"\x01", "sha256")
 
 
+class PairwiseKeys:
+    """X25519 is symmetric — X25519(a, B) = X25519(b, A) — so of the two clients of a pair that
+    live in one process (a simulation), the second can take the key the first derived instead of
+    repeating the scalar multiplication: half the key agreements.
+
+    An entry is filed under the deriving client's *own* public key (computed from its secret,
+    never taken from a message) and the peer key it was given; a client looks up the entry its
+    peer filed under (peer key it was given, its own key). A hit therefore means its peer holds the
+    secret of the key this client was given and derived with this client's genuine key: the bytes
+    are exactly what this client would compute (a server that shows keys of its own never hits).
+    An entry is removed when taken, and a client drops what it filed when it finishes
+    (:meth:`forget`), so nothing outlives the round; a real client, alone in its process, never
+    hits and keeps only what it holds anyway until then.
+    """
+
+    def __init__(self) -> None:
+        self._filed: dict[tuple[bytes, bytes, bytes], dict[bytes, bytes]] = {}  # (own pk, sid, info) → peer pk → key
+
+    def agree(self, sk: X25519PrivateKey, own_pk: bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
+        """:func:`agree` (sk, peer_pk, sid, info), where ``own_pk`` is the public key of ``sk``."""
+        theirs = self._filed.get((peer_pk, sid, info))
+        key = theirs.pop(own_pk, None) if theirs is not None else None
+        if key is None:
+            key = agree(sk, peer_pk, sid, info)
+            self._filed.setdefault((own_pk, sid, info), {})[peer_pk] = key
+        return key
+
+    def forget(self, own_pk: bytes, sid: bytes, info: bytes) -> None:
+        self._filed.pop((own_pk, sid, info), None)
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._filed.values())
+
+
 SigningKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 VerifyingKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
 MAX_KEY_BYTES = 128  # DER SubjectPublicKeyInfo: 44 bytes (Ed25519), 91 (P-256)
@@ -315,6 +349,7 @@ def harary_neighbours(
 
 __all__ = [
     "LIMBS",
+    "PairwiseKeys",
     "SigningKey",
     "VerifyingKey",
     "advertisement_message",
