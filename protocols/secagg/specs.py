@@ -39,6 +39,7 @@ from mpc.context import Context
 from mpc.errors import ConfigError
 from protocols.spec import Array, Job, PartyResult, Spec
 
+from .client import Identities
 from .crypto import SigningKey
 from .params import Params
 from .protocol import run_client, run_server
@@ -112,8 +113,9 @@ def simulated_credentials(job: Job, party: int) -> Credentials:
 
 
 @functools.lru_cache(maxsize=4)
-def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, SigningKey], dict[int, object]]:
-    """Derived once per job in a process (every simulated party shares the same table)."""
+def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, SigningKey], Identities]:
+    """Derived once per job in a process: every simulated party shares the same table, so each
+    verification key is converted (and DER-encoded) once, not once per neighbour that checks it."""
 
     def key(u: int) -> SigningKey:
         seed = hashlib.sha256(b"secagg/simulated-identity" + kind.encode() + u.to_bytes(4, "big")).digest()
@@ -122,7 +124,7 @@ def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, Signi
         return ec.derive_private_key(int.from_bytes(seed, "big") % (2**255) + 1, ec.SECP256R1())
 
     keys = {u: key(u) for u in parties}
-    return keys, {u: k.public_key() for u, k in keys.items()}
+    return keys, Identities({u: k.public_key() for u, k in keys.items()})
 
 
 async def run(ctx: Context, job: Job, x: Array | None, *, credentials: Credentials | None = None) -> PartyResult:
