@@ -94,25 +94,22 @@ def _forked(parties: int, repeat: int) -> list[Row]:
     ]
 
 
-def _mpyc_row(name: str, task: str, n: int, parties: int, repeat: int) -> Row:
-    params = {"parties": parties}
-    why = _mpyc.available()
-    if why is not None:
-        return Row(suite=SUITE, name=name, params=params, skipped=why)
-    runs = [with_cpu(lambda: _mpyc.run(task, parties, n)) for _ in range(repeat)]
-    row = Row(suite=SUITE, name=name, params=params).set_times([r.elapsed_s for r, _ in runs])
-    row.extra["ready_s"] = stats([r.ready_s for r, _ in runs])[0]
-    row.extra["cpu_per_party_s"] = stats([cpu / parties for _, cpu in runs])[0]
-    return row
-
-
-def _ours(parties: int, repeat: int, cached: bool) -> list[Row]:
-    params = {"parties": parties}
-    interp = stats([spawn_all(parties, "pass") for _ in range(repeat)])[0]
-    runs: dict[str, list[Any]] = {t: [] for t in TRANSPORTS}
-    for _ in range(repeat):  # interleaved, so that load changes hit both transports alike
+def _interleaved(parties: int, repeat: int, mpyc: dict[str, tuple[str, int]]) -> dict[str, list[Any]]:
+    """``repeat`` rounds, each running every variant once (ours over each transport, then MPyC's
+    tasks), so that a change of machine load during the suite hits every row alike. Each entry: a
+    (figures, CPU seconds of all parties) pair."""
+    runs: dict[str, list[Any]] = {key: [] for key in (*TRANSPORTS, *mpyc)}
+    for _ in range(repeat):
         for t in TRANSPORTS:
             runs[t].append(with_cpu(lambda: run_scenario({**trivial(parties), "transport": t})))
+        for key, (task, n) in mpyc.items():
+            runs[key].append(with_cpu(lambda: _mpyc.run(task, parties, n)))
+    return runs
+
+
+def _ours(parties: int, repeat: int, runs: dict[str, list[Any]], cached: bool) -> list[Row]:
+    params = {"parties": parties}
+    interp = stats([spawn_all(parties, "pass") for _ in range(repeat)])[0]
     rows = []
     for t in TRANSPORTS:
         imports = stats([spawn_all(parties, PARTY_IMPORTS.format(transport=t)) for _ in range(repeat)])[0]
@@ -130,22 +127,36 @@ def _ours(parties: int, repeat: int, cached: bool) -> list[Row]:
     return rows
 
 
+def _theirs(parties: int, name: str, runs: list[Any]) -> Row:
+    row = Row(suite=SUITE, name=name, params={"parties": parties}).set_times([r.elapsed_s for r, _ in runs])
+    row.extra["ready_s"] = stats([r.ready_s for r, _ in runs])[0]
+    row.extra["cpu_per_party_s"] = stats([cpu / parties for _, cpu in runs])[0]
+    return row
+
+
 def run(cfg: BenchConfig) -> list[Row]:
     rows: list[Row] = []
     repeat = max(3, cfg.repeats()) if not cfg.quick else 1
     cached = compile_runtime()
+    # ratio -> (MPyC row, its task): the same work as ours first; then its empty program
+    reference = {"speedup_vs_mpyc": ("mpyc start+sum+shutdown", "sum", 1),
+                 "speedup_vs_mpyc_empty": ("mpyc start+shutdown", "startup", 0)}
+    if cfg.quick:
+        reference.pop("speedup_vs_mpyc_empty")
+    compare = "mpyc" in cfg.compare
+    missing = _mpyc.available() if compare else None
     for parties in cfg.parties_or((3, 5), (3,)):
-        params = {"parties": parties}
-        theirs: dict[str, Row] = {}
-        if "mpyc" in cfg.compare:  # the same work as ours; then MPyC's empty program
-            theirs["speedup_vs_mpyc"] = _mpyc_row("mpyc start+sum+shutdown", "sum", 1, parties, repeat)
-            if not cfg.quick:
-                theirs["speedup_vs_mpyc_empty"] = _mpyc_row("mpyc start+shutdown", "startup", 0, parties, repeat)
-        ours = _ours(parties, repeat, cached)
+        mpyc = {ratio: (task, n) for ratio, (_, task, n) in reference.items()} if compare and missing is None else {}
+        runs = _interleaved(parties, repeat, mpyc)
+        ours = _ours(parties, repeat, runs, cached)
         ours += _forked(parties, repeat)  # warm: connect + hello + protocol + close + exit, nothing else
-        for r in ours:
-            for ratio, ref in theirs.items():
-                if ref.skipped is None:
-                    r.ratios[ratio] = ref.median_s / r.median_s
-        rows += ours + list(theirs.values())
+        theirs: list[Row] = []
+        for ratio, (name, _, _) in reference.items() if compare else ():
+            if missing is not None:
+                theirs.append(Row(suite=SUITE, name=name, params={"parties": parties}, skipped=missing))
+                continue
+            theirs.append(_theirs(parties, name, runs[ratio]))
+            for r in ours:
+                r.ratios[ratio] = theirs[-1].median_s / r.median_s
+        rows += ours + theirs
     return rows
