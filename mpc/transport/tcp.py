@@ -28,14 +28,17 @@ import logging
 import socket
 import ssl
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ProtocolError, TransportError
 from .base import PEER_DOWN, Endpoint
 from .base import pair_port
-from .nng import NngTransport
 from .tcp_accept import Acceptor
 from .tcp_conn import PairConnection
 from .tls import TlsCreds, party_name
+
+if TYPE_CHECKING:  # pynng is imported only when a run chooses it
+    from .nng import NngTransport
 
 log = logging.getLogger("mpc.transport.tcp")
 
@@ -320,6 +323,8 @@ def new_transport(kind: str, party_id: int, peers: Mapping[int, str] | None = No
     if kind == "tcp":
         return TcpTransport(party_id, peers, tls=tls, max_message_bytes=max_message_bytes)
     if kind == "nng":
+        from .nng import NngTransport
+
         return NngTransport(party_id, peers, tls=tls, max_message_bytes=max_message_bytes)
     raise ConfigError(f"transport must be one of {', '.join(TRANSPORT_KINDS)}, got {kind!r}")
 

@@ -30,19 +30,18 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mpc.context import Context
 from mpc.errors import ConfigError
 from protocols.spec import Array, Job, PartyResult, Spec
 
-from .client import Identities
-from .crypto import SigningKey
-from .params import Params
-from .protocol import run_client, run_server
+if TYPE_CHECKING:  # the protocol and its cryptography are imported when a secagg job runs
+    from .client import Identities
+    from .crypto import SigningKey
+    from .params import Params
 
 SERVER = 0
 
@@ -73,6 +72,8 @@ def params_of(job: Job, instance: str = "", session: bytes = b"") -> Params:
 @functools.lru_cache(maxsize=16)
 def _params(key: tuple[tuple[int, ...], tuple[tuple[str, object], ...], int | None, int | None, str, bytes]
             ) -> Params:
+    from .params import Params
+
     parties, options, threshold, fractional_bits, instance, session = key
     # the session goes into the round id only: the graph seed stays fixed by the job and instance
     return Params.make(parties, dict(options), degree_threshold=threshold, fractional_bits=fractional_bits,
@@ -116,6 +117,10 @@ def simulated_credentials(job: Job, party: int) -> Credentials:
 def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, SigningKey], Identities]:
     """Derived once per job in a process: every simulated party shares the same table, so each
     verification key is converted (and DER-encoded) once, not once per neighbour that checks it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from .client import Identities
 
     def key(u: int) -> SigningKey:
         seed = hashlib.sha256(b"secagg/simulated-identity" + kind.encode() + u.to_bytes(4, "big")).digest()
@@ -128,6 +133,8 @@ def _simulated_pki(parties: tuple[int, ...], kind: str) -> tuple[dict[int, Signi
 
 
 async def run(ctx: Context, job: Job, x: Array | None, *, credentials: Credentials | None = None) -> PartyResult:
+    from .protocol import run_client, run_server
+
     params = params_of(job, ctx.instance, ctx.session)
     mode = identity_mode(job)
     if credentials is None and mode == "simulated":
