@@ -154,3 +154,15 @@ def test_mutated_array_messages_decode_as_the_general_decoder_decodes_them() -> 
                 mutated[rng.randrange(min(len(mutated), 80))] = rng.getrandbits(8)
             assert _outcome(both, bytes(mutated)) == _outcome(general, bytes(mutated))
             assert _outcome(both, bytes(data) + b"\0") == _outcome(general, bytes(data) + b"\0")
+
+
+def test_a_forwarding_wrapper_does_not_lend_its_inner_try_send() -> None:
+    """The node sends through ``try_send`` only when the transport's own class has it: a wrapper
+    that forwards attributes (the app's send-counting fault) must see every send itself."""
+    from mpc.app.party import SendCounter
+    from mpc.transport.base import try_sender
+    from mpc.transport.tcp import TcpTransport
+
+    inner = TcpTransport(1, {1: "tcp://127.0.0.1:2000", 2: "tcp://127.0.0.1:2100"})
+    assert try_sender(inner) is not None
+    assert try_sender(SendCounter(inner, "open", 1, lambda: None)) is None
