@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,12 @@ def _pack_uint(v: int) -> bytes:
     return b"\xce" + _U32.pack(v)
 
 
+@functools.lru_cache(maxsize=256)
+def _head(session: bytes, instance: str) -> bytes:
+    """The envelope up to the tag: the same for every message of one computation."""
+    return b"".join((b"\x96\x01\xc4", bytes((len(session),)), session, _pack_str(instance)))
+
+
 def _encode_array_message(msg: Message) -> bytes | None:
     arr = msg.payload
     if type(arr) is not np.ndarray or not arr.ndim or not arr.size or not arr.flags.c_contiguous:
@@ -124,9 +131,8 @@ def _encode_array_message(msg: Message) -> bytes | None:
             or type(msg.tag) is not str or len(msg.instance) > MAX_NAME or len(msg.tag) > MAX_NAME):
         return None
     header = _DIMS[arr.ndim].pack(code, arr.ndim, *arr.shape)  # ext 8: 2 + 4·ndim bytes (6..34)
-    env = b"".join((b"\x96\x01\xc4", bytes((len(session),)), session, _pack_str(msg.instance),
-                    _pack_str(msg.tag), _pack_uint(sender), bytes((0xC7, len(header), codec.EXT_NDARRAY)),
-                    header))
+    env = b"".join((_head(session, msg.instance), _pack_str(msg.tag), _pack_uint(sender),
+                    bytes((0xC7, len(header), codec.EXT_NDARRAY)), header))
     return b"".join((_ENV_LEN.pack(len(env)), env, arr.data.cast("B")))
 
 
