@@ -157,7 +157,7 @@ async def _prss_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss
             heard[s][j] = k
     keys = {s: prss.derive_key(s, heard[s]) for s in own}
     del own, heard
-    material = prss.generate(prss.Prss(parties, t, me, keys), n_ab, n_bits, n_dbl)
+    material = prss.generate(prss.Prss(parties, t, me, keys), n_ab, n_bits, n_dbl, reshare=len(parties) == 3 and t == 1)
     return material, _bounded_masks(agreed, contrib), len(agreed)
 
 
@@ -201,8 +201,17 @@ async def _extracted_material(ctx: Context, scheme: Scheme, need: Need) -> tuple
     bits = slice(n_ab, n_ab + n_bits)
     GF61.add(local[n_ab:], GF61.sub(r_2t[bits], r_t[bits]), out=local[n_ab:])
     rest = slice(n_ab + n_bits, None)
-    material = prss.Material(a=a, b=b, r_t=r_t[:n_ab], u=u, d_t=r_t[rest], d_2t=r_2t[rest], local=local)
+    material = prss.Material(a=a, b=b, r_t=r_t[:n_ab], u=u, d_t=r_t[rest], d_2t=r_2t[rest], local=local,
+                             f=np.empty(0, np.uint64))
     return material, masks, contributors, batch
+
+
+async def _reshare(ctx: Context, scheme: Scheme, rs: prss.Reshare3, f: U64) -> U64:
+    """:class:`protocols.prss.Reshare3`: send f_k to the previous party, combine with the next's."""
+    await ctx.send(rs.prev, "reshare", f)
+    got = await ctx.gather("reshare", (rs.next,), quorum=1)
+    f_next = check_field(as_share(got[rs.next], rs.next, f.shape), scheme, rs.next)
+    return GF61.lincomb(rs.combine, [f, f_next])
 
 
 async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need, *, use_prss: bool | None = None) -> Pool:
@@ -225,10 +234,16 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need, *, use_prss: bo
         batches = 1
     else:
         material, masks, contributors, batches = await _extracted_material(ctx, scheme, need)
-    # one opening of degree 2t: ab − r for the triples, u² for the random bits
-    opened = await open_values(ctx, scheme, material.local, "reduce", degree=2 * t)
-    c = GF61.add(material.r_t, opened[:n_ab], out=material.r_t)
-    m, m_hi, m_top = (uniform_masks(material.u, opened[n_ab:], need.frac_bits) if n_bits
+    # one opening of degree 2t: ab − r for the triples (unless resharing), u² for the random bits
+    opened = material.local
+    if opened.size:
+        opened = await open_values(ctx, scheme, material.local, "reduce", degree=2 * t)
+    n_open = opened.size - n_bits
+    if material.reshare is not None:
+        c = await _reshare(ctx, scheme, material.reshare, material.f) if n_ab else material.f
+    else:
+        c = GF61.add(material.r_t, opened[:n_open], out=material.r_t)
+    m, m_hi, m_top = (uniform_masks(material.u, opened[n_open:], need.frac_bits) if n_bits
                       else (*masks, np.zeros(need.masks, dtype=np.uint64)))  # bounded masks never wrap
     shares = {"a": material.a, "b": material.b, "c": c, "r_t": material.d_t, "r_2t": material.d_2t,
               "m": m, "m_hi": m_hi, "m_top": m_top}

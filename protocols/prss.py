@@ -42,6 +42,7 @@ import numpy as np
 from mpc.errors import ProtocolError
 from mpc.field import BLOCK, GF61, U64
 from mpc.rng import Csprng
+from mpc.sharing import lagrange_at_zero
 
 KEY_BYTES = 32
 _LABEL = b"mpc prss key v1"
@@ -124,7 +125,7 @@ def draw(rng: Csprng, out: U64) -> U64:
     (2^61 − 1) redrawn from the same stream (probability 2^−61 each), so every holder of the key
     draws the same elements for the same calls."""
     P = GF61._P
-    np.bitwise_and(np.frombuffer(rng.random_bytes(8 * out.size), dtype=np.uint64), P, out=out)
+    np.bitwise_and(rng.fill(out), P, out=out)
     bad = np.flatnonzero(out == P)
     while bad.size:
         out[bad] = np.frombuffer(rng.random_bytes(8 * bad.size), dtype=np.uint64) & P
@@ -147,49 +148,96 @@ class Shares:
 
 
 # keystream kinds (nonces): the Beaver factors, the random bits' sharings, the double sharings'
-# degree-t part, and (KIND_ZERO + l·2^32) the degree-2t zero sharing's coefficient l
-KIND_A, KIND_B, KIND_U, KIND_R, KIND_ZERO = range(5)
+# degree-t part, the 3-party resharing's zero sum, and (KIND_ZERO + l·2^32) the degree-2t zero
+# sharing's coefficient l
+KIND_A, KIND_B, KIND_U, KIND_R, KIND_RESHARE, KIND_ZERO = range(6)
 
 
 @dataclass(slots=True, kw_only=True)
 class Material:
-    """One party's PRSS output for a pool: ``local`` is what the degree-2t opening opens."""
+    """One party's PRSS output for a pool: ``local`` is what the degree-2t opening opens, ``f``
+    what the 3-party resharing sends (one of the two holds the triples' products)."""
 
-    a: U64  # [a]_t, [b]_t and [r]_t of the triples (c = r + (ab − r) once opened)
+    a: U64  # [a]_t, [b]_t of the triples
     b: U64
-    r_t: U64
+    r_t: U64  # [r]_t of the triples (c = r + (ab − r) once opened); empty when resharing
     u: U64  # [u]_t of the random bits
     d_t: U64  # double sharings ([r]_t, [r]_2t) for online degree reductions
     d_2t: U64
-    local: U64  # a·b − [r]_2t per triple, then u² + [0]_2t per random bit: degree 2t
+    local: U64  # a·b − [r]_2t per triple (unless resharing), then u² + [0]_2t per random bit
+    f: U64  # resharing: this party's masked, scaled product share per triple (else empty)
+    reshare: Reshare3 | None = None
 
 
-def generate(prss: Prss, triples: int, bits: int, doubles: int, block: int = BLOCK) -> Material:
+class Reshare3:
+    """Three parties, t = 1: a degree-2 product sharing back to degree 1 with ONE message per party
+    (replicated resharing, as in Araki et al. 2016), instead of opening ``ab − r`` to everyone.
+
+    Parties at positions k = 0, 1, 2 (ids x_k ascending, indices mod 3). ``λ_k·a_k·b_k`` is an
+    additive sharing of ab; the zero sum ``z_k = x_{k+2}·F_{k,k+1} − x_k·F_{k−1,k}`` (``F_A``: the
+    keystream of the PRSS key of pair A, which party k holds for both pairs) gives
+    ``f_k = (λ_k/x_{k+1})·a_k·b_k + z_k`` with ``Σ_k x_{k+1}·f_k = ab``. Party k sends f_k to party
+    k − 1, so f_j is held by j and j − 1, and ``c(x) = Σ_j f_j·(x_{j+1} − x)`` is a degree-1 sharing
+    of ab whose share at x_k needs only f_k and f_{k+1}. Privacy for one party k: the one message it
+    receives, f_{k+1}, is masked by ``x_k·F_{k+1,k+2}``, the keystream of the only key it lacks
+    (its own nonce, independent of the streams of a and b).
+    """
+
+    def __init__(self, prss: Prss) -> None:
+        ids = prss.parties
+        if len(ids) != 3 or prss.t != 1:
+            raise ValueError("the replicated resharing is for 3 parties with t = 1")
+        p = GF61.modulus
+        k = ids.index(prss.me)
+        x = [ids[(k + d) % 3] for d in range(3)]  # x_k, x_{k+1}, x_{k+2}
+        self.prev, self.next = x[2], x[1]
+        lam = lagrange_at_zero(ids)[k]
+        pair = {d: tuple(sorted((x[0], x[d]))) for d in (1, 2)}  # {k, k+1}, {k−1, k}
+        streams = prss.streams(KIND_RESHARE)
+        self._streams = [streams[prss.sets.index(pair[1])], streams[prss.sets.index(pair[2])]]
+        self._coeffs = [lam * pow(x[1], p - 2, p) % p, x[2], p - x[0]]
+        self.combine = (x[1] - x[0], x[2] - x[0])  # of (f_k, f_{k+1}) in c_k
+
+    def masked(self, product: U64, out: U64, bufs: list[U64]) -> U64:
+        """``f_k`` for a block of local products ``a_k·b_k``."""
+        f1, f2 = (draw(s, buf[: product.size]) for s, buf in zip(self._streams, bufs, strict=True))
+        return GF61.lincomb(self._coeffs, [product, f1, f2], out=out)
+
+
+def generate(prss: Prss, triples: int, bits: int, doubles: int, block: int = BLOCK, *,
+             reshare: bool = False) -> Material:
     """All PRSS sharings of a pool, block by block (keystreams, temporaries and the local product
-    of one block stay in cache; nothing is sent). ``[r]_2t = [r]_t + [0]_2t``."""
+    of one block stay in cache; nothing is sent). ``[r]_2t = [r]_t + [0]_2t``. With ``reshare``
+    (3 parties) the triples' products become :class:`Reshare3` messages, not openings."""
     share = {kind: Shares(prss.streams(kind), prss.coeffs, block) for kind in (KIND_A, KIND_B, KIND_U, KIND_R)}
     zero = Shares(prss.zero_streams(KIND_ZERO), prss.zero_coeffs, block)
-    a, b, r_t, local = (np.empty(n, dtype=np.uint64) for n in (triples, triples, triples, triples + bits))
-    u, d_t, d_2t = (np.empty(n, dtype=np.uint64) for n in (bits, doubles, doubles))
-    z_buf = np.empty(block, dtype=np.uint64)
+    rs = Reshare3(prss) if reshare else None
+    opened = 0 if rs else triples
+    a, b, r_t, f = (np.empty(n, dtype=np.uint64) for n in (triples, triples, opened, triples - opened))
+    u, d_t, d_2t, local = (np.empty(n, dtype=np.uint64) for n in (bits, doubles, doubles, opened + bits))
+    z_buf, p_buf = np.empty(block, dtype=np.uint64), np.empty(block, dtype=np.uint64)
+    bufs = [np.empty(block, dtype=np.uint64) for _ in range(2)]
     for s in range(0, triples, block):
         sl = slice(s, min(s + block, triples))
-        z, out = z_buf[: sl.stop - s], local[sl]
+        z = z_buf[: sl.stop - s]
         share[KIND_A].next(a[sl])
         share[KIND_B].next(b[sl])
+        if rs is not None:
+            rs.masked(GF61.mul(a[sl], b[sl], out=p_buf[: sl.stop - s]), f[sl], bufs)
+            continue
         GF61.add(share[KIND_R].next(r_t[sl]), zero.next(z), out=z)  # [r]_2t
-        GF61.sub(GF61.mul(a[sl], b[sl], out=out), z, out=out)
+        GF61.sub(GF61.mul(a[sl], b[sl], out=local[sl]), z, out=local[sl])
     for s in range(0, bits, block):
         sl = slice(s, min(s + block, bits))
-        z, out = z_buf[: sl.stop - s], local[triples + s : triples + sl.stop]
+        z, out = z_buf[: sl.stop - s], local[opened + s : opened + sl.stop]
         share[KIND_U].next(u[sl])
         GF61.add(GF61.mul(u[sl], u[sl], out=out), zero.next(z), out=out)
     for s in range(0, doubles, block):
         sl = slice(s, min(s + block, doubles))
         GF61.add(share[KIND_R].next(d_t[sl]), zero.next(z_buf[: sl.stop - s]), out=d_2t[sl])
-    return Material(a=a, b=b, r_t=r_t, u=u, d_t=d_t, d_2t=d_2t, local=local)
+    return Material(a=a, b=b, r_t=r_t, u=u, d_t=d_t, d_2t=d_2t, local=local, f=f, reshare=rs)
 
 
-__all__ = ["KEY_BYTES", "KIND_A", "KIND_B", "KIND_R", "KIND_U", "KIND_ZERO", "Material", "Prss", "Shares",
-           "check_contribution", "contribution_payload", "derive_key", "draw", "generate", "key_sets",
-           "keys_per_party", "shared_sets"]
+__all__ = ["KEY_BYTES", "KIND_A", "KIND_B", "KIND_R", "KIND_RESHARE", "KIND_U", "KIND_ZERO", "Material", "Prss",
+           "Reshare3", "Shares", "check_contribution", "contribution_payload", "derive_key", "draw", "generate",
+           "key_sets", "keys_per_party", "shared_sets"]

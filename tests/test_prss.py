@@ -97,7 +97,47 @@ def test_t_parties_keys_leave_the_secret_and_the_opened_product_uniform(ids: tup
     # the test has teeth: with the complement's key fixed as well, the same values repeat and fail it
     again = _parties(ids, t, {**known, hidden: bytes(32)})
     repeated = np.concatenate([prss.generate(again[hidden[0]], n, 0, 0).local for _ in range(rows)])
-    assert chi_square_top4(repeated, 61) > 10 * CHI2_15_P1E4
+    assert chi_square_top4(repeated, 61) > CHI2_15_P1E4
+
+
+def _reshared(mats: dict[int, prss.Material]) -> dict[int, np.ndarray]:
+    """Each party's c from its own f and the next party's (what dn07's resharing round does)."""
+    out = {}
+    for i, m in mats.items():
+        assert m.reshare is not None
+        out[i] = GF61.lincomb(m.reshare.combine, [m.f, mats[m.reshare.next].f])
+    return out
+
+
+@pytest.mark.parametrize("ids", [(1, 2, 3), (2, 5, 9)])
+def test_three_party_resharing_gives_a_degree_1_sharing_of_the_products(ids: tuple[int, int, int]) -> None:
+    mats = {i: prss.generate(p, 1000, 0, 10, block=128, reshare=True) for i, p in _parties(ids, 1, _keys(ids, 1)).items()}
+    assert all(m.local.size == 0 and m.r_t.size == 0 for m in mats.values())
+    pts, c = _stack(_reshared(mats))
+    assert shamir_consistent(pts, c, 1)
+    pts, a = _stack({i: m.a for i, m in mats.items()})
+    pts, b = _stack({i: m.b for i, m in mats.items()})
+    np.testing.assert_array_equal(shamir_reconstruct(pts[:2], c[:2]),
+                                  GF61.mul(shamir_reconstruct(pts[:2], a[:2]), shamir_reconstruct(pts[:2], b[:2])))
+    assert prss.keys_per_party(3, 1) == 2
+    with pytest.raises(ValueError):
+        prss.Reshare3(_parties((1, 2, 3, 4), 1, _keys((1, 2, 3, 4), 1))[1])
+
+
+def test_the_resharing_message_a_party_receives_is_uniform_to_it() -> None:
+    """Party 1's view (its keys, shares and the f it receives from party 2) with the key of {2, 3}
+    fresh each time: its own shares never change, the received f spreads uniformly."""
+    ids = (1, 2, 3)
+    known = {s: k for s, k in _keys(ids, 1).items() if s != (2, 3)}
+    own, received = [], []
+    for _ in range(40):
+        mats = {i: prss.generate(p, 64, 0, 0, reshare=True)
+                for i, p in _parties(ids, 1, {**known, (2, 3): os.urandom(32)}).items()}
+        assert mats[1].reshare is not None and mats[1].reshare.next == 2
+        own.append(np.concatenate([mats[1].a, mats[1].b, mats[1].f]))
+        received.append(mats[2].f)
+    assert all(np.array_equal(v, own[0]) for v in own)
+    assert chi_square_top4(np.concatenate(received), 61) < CHI2_15_P1E4
 
 
 def test_generated_material_opens_to_triples_doubles_and_squares() -> None:
@@ -216,3 +256,17 @@ def test_derived_keys_depend_on_every_agreed_contribution_and_the_set() -> None:
     assert k == prss.derive_key((1, 2), dict(reversed(c.items())))
     assert k != prss.derive_key((1, 3), c) and k != prss.derive_key((1, 2), {1: c[1]})
     assert k != prss.derive_key((1, 2), {1: c[1], 2: os.urandom(32)}) and len(k) == 32
+
+
+@pytest.mark.parametrize("count", [0, 1, 1000, (1 << 17) + 3])
+def test_csprng_fill_is_the_same_keystream_as_random_bytes(count: int) -> None:
+    from mpc.rng import Csprng
+
+    key = os.urandom(32)
+    a, b = Csprng(key), Csprng(key)
+    want = np.frombuffer(a.random_bytes(8 * count), dtype=np.uint64)
+    np.testing.assert_array_equal(b.uint64(count), want)
+    np.testing.assert_array_equal(b.fill(np.empty((2, 3), np.uint64)).reshape(-1),
+                                  np.frombuffer(a.random_bytes(48), dtype=np.uint64))
+    with pytest.raises(ValueError):
+        b.fill(np.empty((4, 4), np.uint64)[:, 1])
