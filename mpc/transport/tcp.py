@@ -28,14 +28,17 @@ import logging
 import socket
 import ssl
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ProtocolError, TransportError
 from .base import PEER_DOWN, Endpoint
 from .base import pair_port
-from .nng import NngTransport
 from .tcp_accept import Acceptor
 from .tcp_conn import PairConnection
 from .tls import TlsCreds, party_name
+
+if TYPE_CHECKING:  # pynng is imported only when a run chooses it
+    from .nng import NngTransport
 
 log = logging.getLogger("mpc.transport.tcp")
 
@@ -277,7 +280,18 @@ class TcpTransport(Endpoint):
             self._stats.bytes_received += len(data)
         self._put(peer, data)
 
-    async def send(self, peer: int, data: bytes) -> None:
+    def try_send(self, peer: int, data: bytes) -> bool:
+        """Write ``data`` into the connection's buffer (see :class:`~mpc.transport.base.TrySend`):
+        False, writing nothing, once the buffer is above its high-water mark."""
+        conn = self._writable(peer, data)
+        if conn.paused:
+            return False
+        conn.write(data)
+        self._stats.messages_sent += 1
+        self._stats.bytes_sent += len(data)
+        return True
+
+    def _writable(self, peer: int, data: bytes) -> PairConnection:
         conn = self._conns.get(peer)
         if conn is None or conn.transport is None:
             if peer not in self._peers:
@@ -287,12 +301,16 @@ class TcpTransport(Endpoint):
             raise TransportError(f"party {self.party_id}: transport closed")
         if peer in self._down_reported or conn.transport.is_closing():
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
-        n = len(data)
-        if n > self.max_message_bytes:
-            raise TransportError(f"party {self.party_id}: message of {n} bytes, more than {self.max_message_bytes}")
+        if len(data) > self.max_message_bytes:
+            raise TransportError(f"party {self.party_id}: message of {len(data)} bytes, more than "
+                                 f"{self.max_message_bytes}")
+        return conn
+
+    async def send(self, peer: int, data: bytes) -> None:
+        conn = self._writable(peer, data)
         conn.write(data)
         self._stats.messages_sent += 1
-        self._stats.bytes_sent += n
+        self._stats.bytes_sent += len(data)
         if conn.paused:  # above the high-water mark: only now does a send wait
             await conn.drain(self._send_timeout)
 
@@ -320,6 +338,8 @@ def new_transport(kind: str, party_id: int, peers: Mapping[int, str] | None = No
     if kind == "tcp":
         return TcpTransport(party_id, peers, tls=tls, max_message_bytes=max_message_bytes)
     if kind == "nng":
+        from .nng import NngTransport
+
         return NngTransport(party_id, peers, tls=tls, max_message_bytes=max_message_bytes)
     raise ConfigError(f"transport must be one of {', '.join(TRANSPORT_KINDS)}, got {kind!r}")
 
