@@ -170,10 +170,10 @@ def echo_inconsistency(me: int, members: tuple[int, ...], mine: bytes, echoes: M
 def _blame(me: int, r: int, s: int, ours: bytes, theirs: bytes) -> tuple[int, int, int, MpcError]:
     """Party ``r`` echoes ``theirs`` for the view of party ``s``, where we have ``ours``."""
     if s == r and ours != _MISSING:  # r told us one view and reports another as its own
-        return 0, s, r, Equivocation(f"party {r} sent this party one agreement view and reports another",
+        return 0, s, r, Equivocation("sent this party one agreement view and reports another as its own",
                                      party=r, reporter=r, suspects=(r,))
     if s == me and theirs != _MISSING:  # we sent everyone the same view
-        return 0, s, r, Equivocation(f"party {r} misreports the agreement view this party sent",
+        return 0, s, r, Equivocation("misreports the agreement view this party sent to everyone",
                                      party=me, reporter=r, suspects=(r,))
     if ours == _MISSING or theirs == _MISSING:  # a view that reached some only: a crash while
         # sending it, a party past the deadline, or one that sent it to some only
