@@ -133,9 +133,8 @@ class SecAggClient:
             if mine is None or mine[1] != crypto.key_bytes(signing_key):
                 raise ConfigError(f"the identity of party {me} does not match its signing key")
         self._sign_key = crypto.check_signing_key(signing_key) if signing_key is not None else crypto.signing_key(rng)
-        self._c_sk, self.c_pk = crypto.x25519_keypair(rng)
-        self._s_sk, self.s_pk = crypto.x25519_keypair(rng)
-        self._c_key, self._s_key = crypto.x25519_private(self._c_sk), crypto.x25519_private(self._s_sk)
+        self._c_key, _, self.c_pk = crypto.x25519_generate(rng)
+        self._s_key, self._s_sk, self.s_pk = crypto.x25519_generate(rng)
         self.vk = crypto.verifying_bytes(self._sign_key)
         self.dim = int(x.size)
         sig = crypto.sign(self._sign_key, crypto.advertisement_message(params.round_id, me, self.dim, self.c_pk,

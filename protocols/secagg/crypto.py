@@ -54,8 +54,16 @@ INFO_GRAPH = b"secagg+/graph"
 # -- keys -------------------------------------------------------------------------------
 def x25519_keypair(rng: Csprng) -> tuple[bytes, bytes]:
     """(private, public) raw 32-byte X25519 keys from the protocol's CSPRNG."""
-    sk = X25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
-    return private_bytes(sk), sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    _, sk, pk = x25519_generate(rng)
+    return sk, pk
+
+
+def x25519_generate(rng: Csprng) -> tuple[X25519PrivateKey, bytes, bytes]:
+    """A fresh key as an object (to agree with), its raw private bytes and its raw public key;
+    the object is built once (building one derives the public key: a scalar multiplication)."""
+    raw = rng.random_bytes(KEY_BYTES)
+    sk = X25519PrivateKey.from_private_bytes(raw)
+    return sk, private_bytes(sk), sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def private_bytes(sk: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
@@ -67,8 +75,9 @@ def x25519_private(sk: bytes) -> X25519PrivateKey:
     return X25519PrivateKey.from_private_bytes(sk)
 
 
-def x25519_public(sk: bytes) -> bytes:
-    return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+def x25519_public(sk: X25519PrivateKey | bytes) -> bytes:
+    key = X25519PrivateKey.from_private_bytes(sk) if isinstance(sk, bytes) else sk
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
@@ -251,12 +260,16 @@ def consistency_message(sid: bytes, survivors: bytes) -> bytes:
 
 
 # -- share encryption ---------------------------------------------------------------------
+_LIMBS2 = struct.Struct(f"<{2 * LIMBS}Q")
+
+
 def _nonce(sender: int, receiver: int) -> bytes:
     return struct.pack(">II", sender, receiver) + bytes(4)
 
 
 def encrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, sk_share: U64, b_share: U64) -> bytes:
-    body = struct.pack(">II", sender, receiver) + sk_share.astype("<u8").tobytes() + b_share.astype("<u8").tobytes()
+    body = (struct.pack(">II", sender, receiver) + sk_share.astype("<u8", copy=False).tobytes()
+            + b_share.astype("<u8", copy=False).tobytes())
     return AESGCM(key).encrypt(_nonce(sender, receiver), body, sid)
 
 
@@ -270,10 +283,11 @@ def decrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, ct: bytes
                             peer=sender) from None
     if len(body) != SHARE_PLAINTEXT or struct.unpack_from(">II", body) != (sender, receiver):
         raise ProtocolError("share ciphertext names the wrong parties", peer=sender)
-    limbs = np.frombuffer(body, dtype="<u8", offset=8).astype(np.uint64)
-    if int(limbs.max()) >= GF61.modulus:
+    limbs = _LIMBS2.unpack_from(body, 8)  # ten Python ints: cheaper than numpy for ten values
+    if max(limbs) >= GF61.modulus:
         raise ProtocolError("share outside the field", peer=sender)
-    return limbs[:LIMBS].copy(), limbs[LIMBS:].copy()
+    both = np.array(limbs, dtype=np.uint64)
+    return both[:LIMBS], both[LIMBS:]
 
 
 # -- secret sharing of 32-byte secrets ----------------------------------------------------
@@ -310,6 +324,38 @@ def reconstruct_secret(points: Sequence[int], shares: U64) -> bytes:
 def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
     """Limbs of many secrets shared at the same points: ``shares`` is (points, secrets, LIMBS)."""
     return shamir_reconstruct(points, shares)
+
+
+def reconstruct_each(points: NDArray[np.int64], shares: U64) -> U64:
+    """Limbs of many secrets, each shared at its own points (SecAgg+: every owner has its own
+    holders): ``points`` (owners, t), ``shares`` (owners, t, LIMBS) → (owners, LIMBS).
+
+    Lagrange at 0 for all owners at once: λ_i = Π_j x_j / (x_i · Π_{j≠i} (x_j − x_i)), the
+    products as t vector steps, the t·owners inverses in Python ints (extended Euclid), then one
+    vector multiply-and-sum. Points must be distinct party ids in 1..2^32 − 1 per owner."""
+    m, t = points.shape
+    if shares.shape != (m, t, LIMBS):
+        raise SharingError(f"shares of shape {shares.shape} for points of shape {points.shape}")
+    x = points.astype(np.int64)
+    if m == 0 or t == 0:
+        return np.zeros((m, LIMBS), dtype=np.uint64)
+    ordered = np.sort(x, axis=1)
+    if ordered[:, 0].min() <= 0 or ordered[:, -1].max() >= 1 << 32 or (ordered[:, 1:] == ordered[:, :-1]).any():
+        raise SharingError("evaluation points are distinct party ids in 1..2^32 − 1")
+    p = GF61.modulus
+    xu = x.astype(np.uint64)
+    den = xu.copy()  # x_i · Π_{j≠i} (x_j − x_i), all exact below 2^32 before reduction
+    num = xu[:, 0].copy()  # Π_j x_j
+    for j in range(t):
+        step = ((x[:, j:j + 1] - x) % p).astype(np.uint64)
+        step[:, j] = 1
+        GF61.mul(den, step, out=den)
+        if j:
+            GF61.mul(num, xu[:, j].copy(), out=num)
+    inverses = np.array([pow(d, -1, p) for d in den.ravel().tolist()], dtype=np.uint64).reshape(m, t)
+    lam = GF61.mul(inverses, np.repeat(num[:, None], t, axis=1))
+    terms = GF61.mul(np.ascontiguousarray(shares, dtype=np.uint64), np.repeat(lam[:, :, None], LIMBS, axis=2))
+    return GF61.sum(terms, axis=1)
 
 
 # -- SecAgg+ graph ------------------------------------------------------------------------
@@ -364,6 +410,7 @@ __all__ = [
     "harary_neighbours",
     "hkdf_sha256",
     "limbs_to_secret",
+    "reconstruct_each",
     "reconstruct_many",
     "reconstruct_secret",
     "secret_to_limbs",
@@ -372,6 +419,7 @@ __all__ = [
     "signing_key",
     "verify",
     "verifying_bytes",
+    "x25519_generate",
     "x25519_keypair",
     "x25519_private",
     "x25519_public",
