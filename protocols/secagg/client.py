@@ -126,16 +126,16 @@ class SecAggClient:
         self.rng = rng
         self.phase = ClientPhase.INIT
         self._known = load_identities(identities)
-        if self._known is not None:
-            if signing_key is None:
-                raise ConfigError("identities are configured but this client has no signing key")
-            mine = self._known.verifying(me)
-            if mine is None or mine[1] != crypto.key_bytes(signing_key):
-                raise ConfigError(f"the identity of party {me} does not match its signing key")
+        if self._known is not None and signing_key is None:
+            raise ConfigError("identities are configured but this client has no signing key")
         self._sign_key = crypto.check_signing_key(signing_key) if signing_key is not None else crypto.signing_key(rng)
+        self.vk = crypto.verifying_bytes(self._sign_key)
+        if self._known is not None:
+            mine = self._known.verifying(me)
+            if mine is None or mine[1] != self.vk:
+                raise ConfigError(f"the identity of party {me} does not match its signing key")
         self._c_key, _, self.c_pk = crypto.x25519_generate(rng)
         self._s_key, self._s_sk, self.s_pk = crypto.x25519_generate(rng)
-        self.vk = crypto.verifying_bytes(self._sign_key)
         self.dim = int(x.size)
         sig = crypto.sign(self._sign_key, crypto.advertisement_message(params.round_id, me, self.dim, self.c_pk,
                                                                        self.s_pk))
@@ -144,7 +144,7 @@ class SecAggClient:
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}  # holder → (c_pk, s_pk, vk), verified
         self.root = b""
         self.sid = b""
-        self._enc: dict[int, bytes] = {}  # holder → share-encryption key
+        self._enc: dict[int, crypto.AESGCM] = {}  # holder → share encryption under our pairwise key
         self._b = b""
         self._held: dict[int, tuple[U64, U64]] = {}  # peer → (share of its s_sk, share of its b)
         self.u2: frozenset[int] = frozenset()  # share holders that sent me shares (and me)
@@ -229,8 +229,8 @@ class SecAggClient:
             if v == self.me:
                 self._held[v] = (sk_shares[k], b_shares[k])
                 continue
-            self._enc[v] = key = self.params.pairwise.agree(self._c_key, self.c_pk, self.keys[v][0], self.sid,
-                                                            crypto.INFO_ENC)
+            self._enc[v] = key = crypto.share_cipher(self.params.pairwise.agree(
+                self._c_key, self.c_pk, self.keys[v][0], self.sid, crypto.INFO_ENC))
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
         return m.ShareKeys(ids=tuple(peers), cts=tuple(cts), commit=self_mask_commitment(self.sid, self._b))
