@@ -144,7 +144,7 @@ class SecAggClient:
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}  # holder → (c_pk, s_pk, vk), verified
         self.root = b""
         self.sid = b""
-        self._enc: dict[int, crypto.AESGCM] = {}  # holder → share encryption under our pairwise key
+        self._enc: dict[int, bytes] = {}  # holder → share-encryption key (32 bytes: an AEAD object is ~2.4 kB)
         self._b = b""
         self._held: dict[int, tuple[U64, U64]] = {}  # peer → (share of its s_sk, share of its b)
         self.u2: frozenset[int] = frozenset()  # share holders that sent me shares (and me)
@@ -229,8 +229,8 @@ class SecAggClient:
             if v == self.me:
                 self._held[v] = (sk_shares[k], b_shares[k])
                 continue
-            self._enc[v] = key = crypto.share_cipher(self.params.pairwise.agree(
-                self._c_key, self.c_pk, self.keys[v][0], self.sid, crypto.INFO_ENC))
+            self._enc[v] = key = self.params.pairwise.agree(self._c_key, self.c_pk, self.keys[v][0], self.sid,
+                                                            crypto.INFO_ENC)
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
         return m.ShareKeys(ids=tuple(peers), cts=tuple(cts), commit=self_mask_commitment(self.sid, self._b))

@@ -267,23 +267,17 @@ def _nonce(sender: int, receiver: int) -> bytes:
     return struct.pack(">II", sender, receiver) + bytes(4)
 
 
-def share_cipher(key: bytes) -> AESGCM:
-    """The AEAD for one pairwise key: built once, it encrypts this client's shares for the peer and
-    decrypts the peer's shares for this client."""
-    return AESGCM(key)
-
-
-def encrypt_shares(key: bytes | AESGCM, sid: bytes, sender: int, receiver: int, sk_share: U64, b_share: U64) -> bytes:
+def encrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, sk_share: U64, b_share: U64) -> bytes:
     body = (struct.pack(">II", sender, receiver) + sk_share.astype("<u8", copy=False).tobytes()
             + b_share.astype("<u8", copy=False).tobytes())
-    return (AESGCM(key) if isinstance(key, bytes) else key).encrypt(_nonce(sender, receiver), body, sid)
+    return AESGCM(key).encrypt(_nonce(sender, receiver), body, sid)
 
 
-def decrypt_shares(key: bytes | AESGCM, sid: bytes, sender: int, receiver: int, ct: bytes) -> tuple[U64, U64]:
+def decrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, ct: bytes) -> tuple[U64, U64]:
     """The (s_sk share, b share) that ``sender`` encrypted for ``receiver``; ProtocolError if forged,
     replayed from another round (sid), or addressed to someone else."""
     try:
-        body = (AESGCM(key) if isinstance(key, bytes) else key).decrypt(_nonce(sender, receiver), ct, sid)
+        body = AESGCM(key).decrypt(_nonce(sender, receiver), ct, sid)
     except InvalidTag:
         raise ProtocolError("share ciphertext fails authentication (forged or from another round)",
                             peer=sender) from None
@@ -420,7 +414,6 @@ __all__ = [
     "reconstruct_many",
     "reconstruct_secret",
     "secret_to_limbs",
-    "share_cipher",
     "session_id",
     "share_secrets",
     "signing_key",
