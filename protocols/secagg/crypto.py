@@ -359,17 +359,20 @@ def reconstruct_each(points: NDArray[np.int64], shares: U64) -> U64:
 
 
 # -- SecAgg+ graph ------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _ring(ids: tuple[int, ...], seed: bytes) -> tuple[NDArray[np.int64], dict[int, int]]:
-    """The seeded circular order (and each client's place in it), computed once per round: a
-    uniform random permutation, sorting by 64-bit keystream values (ties: probability ~n²/2^65)."""
+Ring = tuple[NDArray[np.int64], dict[int, int]]
+"""The seeded circular order of the clients and each client's place in it."""
+
+
+def harary_ring(ids: Sequence[int], seed: bytes) -> Ring:
+    """A uniform random permutation of the clients, sorting by 64-bit keystream values (ties:
+    probability ~n²/2^65); computed once per round (:func:`protocols.secagg.params.neighbourhoods`)."""
     order = np.sort(np.asarray(ids, dtype=np.int64))[
         np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(len(ids)), kind="stable")]
     return order, {int(u): i for i, u in enumerate(order.tolist())}
 
 
 def harary_neighbours(
-    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None
+    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None, ring: Ring | None = None
 ) -> dict[int, frozenset[int]]:
     """Bell et al.'s graph: the Harary graph H(k, n) on a seeded random permutation of the clients.
 
@@ -377,15 +380,15 @@ def harary_neighbours(
     is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
     The seed is public (fixed by the job before any client advertises), so every party computes
     the same graph and dropping clients does not change it.
-    With ``only`` the result holds just that client's neighbourhood (what a client needs).
+    With ``only`` the result holds just that client's neighbourhood (what a client needs);
+    ``ring`` is :func:`harary_ring` of the same clients and seed, if the caller kept it.
     """
-    ids = tuple(clients) if isinstance(clients, tuple) else tuple(int(v) for v in clients)
-    n = len(ids)
+    n = len(clients)
     if degree >= n - 1:
-        everyone = frozenset(ids)
-        return {u: everyone - {u} for u in (ids if only is None else (only,))}
+        everyone = frozenset(clients)
+        return {u: everyone - {u} for u in (clients if only is None else (only,))}
     half = (degree + 1) // 2
-    order, position = _ring(ids, seed)  # per client: a cache hit, no O(n) work
+    order, position = ring if ring is not None else harary_ring(clients, seed)
     offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
     if only is not None:
         return {only: frozenset(order[(position[only] + offsets) % n].tolist())}
@@ -407,7 +410,9 @@ __all__ = [
     "consistency_message",
     "decrypt_shares",
     "encrypt_shares",
+    "Ring",
     "harary_neighbours",
+    "harary_ring",
     "hkdf_sha256",
     "limbs_to_secret",
     "reconstruct_each",

@@ -68,6 +68,7 @@ class SecAggServer:
         self.sid = b""
         self.dim = 0
         self.graph: dict[int, frozenset[int]] = neighbourhoods(params)  # fixed by the public job
+        self._holders: dict[int, frozenset[int]] = {}
         self._cts: dict[int, dict[int, bytes]] = {}  # sender → receiver → ciphertext
         self._commit: dict[int, bytes] = {}
         self._masked: dict[int, U64] = {}
@@ -105,8 +106,14 @@ class SecAggServer:
         return self.rounds.get(Kind.MASKED_INPUT, ())
 
     def holders(self, u: int) -> frozenset[int]:
-        """u's share holders: its neighbours that advertised keys, and itself."""
-        return (self.graph[u] & self.keys.keys()) | {u}
+        """u's share holders: its neighbours that advertised keys, and itself (fixed once the key
+        list is out, so then remembered: every later stage asks for it per client)."""
+        got = self._holders.get(u)
+        if got is None:
+            got = (self.graph[u] & self.keys.keys()) | {u}
+            if self.sid:
+                self._holders[u] = got
+        return got
 
     def receive(self, kind: Kind | str, batch: Mapping[int, Any]) -> dict[int, m.Message]:
         nxt = transition(SERVER_TRANSITIONS, self.phase, kind)  # UnexpectedMessage if not allowed
