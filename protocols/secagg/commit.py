@@ -68,9 +68,9 @@ def proofs(levels: Levels, slots: Sequence[int]) -> NDArray[np.uint8]:
     return out
 
 
-def verify(leaf_hash: bytes, slot: int, path: NDArray[np.uint8], expected_root: bytes) -> bool:
+def verify(leaf_hash: bytes, slot: int, path: NDArray[np.uint8], expected_root: bytes, *, memo: bool = True) -> bool:
     """Whether ``path`` (sibling hashes, bottom up) leads from the leaf at ``slot`` to the root."""
-    return _verify(leaf_hash, slot, path.tobytes(), expected_root)
+    return (_verify if memo else _verify.__wrapped__)(leaf_hash, slot, path.tobytes(), expected_root)
 
 
 @functools.lru_cache(maxsize=1 << 14)

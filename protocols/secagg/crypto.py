@@ -120,11 +120,14 @@ class PairwiseKeys:
     hits and keeps only what it holds anyway until then.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, share: bool = True) -> None:
+        self.share = share  # False: every client derives every key itself (benchmarks of one client)
         self._filed: dict[tuple[bytes, bytes, bytes], dict[bytes, bytes]] = {}  # (own pk, sid, info) → peer pk → key
 
     def agree(self, sk: X25519PrivateKey, own_pk: bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
         """:func:`agree` (sk, peer_pk, sid, info), where ``own_pk`` is the public key of ``sk``."""
+        if not self.share:
+            return agree(sk, peer_pk, sid, info)
         theirs = self._filed.get((peer_pk, sid, info))
         key = theirs.pop(own_pk, None) if theirs is not None else None
         if key is None:
@@ -202,12 +205,12 @@ def sign(key: SigningKey, message: bytes) -> bytes:
     return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
-def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes) -> bool:
+def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes, *, memo: bool = True) -> bool:
     """Whether ``signature`` is ``pk``'s over ``message``. Give ``pk`` as its DER bytes where
     possible: the verdict is then memoised on the exact (key, signature, message) bytes."""
     if not isinstance(pk, bytes):
         return _verify(pk, signature, message)
-    return _verify_bytes(pk, signature, message)
+    return (_verify_bytes if memo else _verify_bytes.__wrapped__)(pk, signature, message)
 
 
 @functools.lru_cache(maxsize=1 << 15)

@@ -158,6 +158,9 @@ class Params:
     server: int = 0
     round_id: bytes = b"secagg/default-round"
     graph_seed: bytes = b"secagg/default-graph"
+    # not a parameter either: True makes every client of this process do all of its own work (no
+    # shared key agreements or memoised checks) — for benchmarks that report per-client cost
+    isolated: bool = field(default=False, compare=False)
     slot_of: dict[int, int] = field(init=False, repr=False, compare=False)  # client → registration index
     # not a parameter: the round's clients in this process share key agreements (crypto.PairwiseKeys)
     pairwise: PairwiseKeys = field(init=False, repr=False, compare=False)
@@ -165,7 +168,7 @@ class Params:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slot_of", {u: i for i, u in enumerate(self.clients)})
-        object.__setattr__(self, "pairwise", PairwiseKeys())
+        object.__setattr__(self, "pairwise", PairwiseKeys(share=not self.isolated))
         object.__setattr__(self, "ring", None)
         if len(self.clients) < 2 or len(self.slot_of) != len(self.clients):
             raise ConfigError("secure aggregation needs at least two distinct clients")
@@ -194,7 +197,7 @@ class Params:
     @classmethod
     def make(cls, clients: tuple[int, ...], options: Mapping[str, Any], *,
              degree_threshold: int | None = None, fractional_bits: int | None = None,
-             round_id: bytes | None = None, session: bytes = b"") -> Params:
+             round_id: bytes | None = None, session: bytes = b"", isolated: bool = False) -> Params:
         """From a scenario's ``[options]``: variant, degree, threshold, corrupt_fraction (γ),
         dropout_fraction (δ), sigma (σ), eta (η), graph_seed (hex), result_to_clients.
 
@@ -235,7 +238,7 @@ class Params:
                    round_id=hashlib.sha256(b"secagg/round" + public + (round_id or b"") + (
                        b"/session" + len(session).to_bytes(4, "big") + session if session else b"")).digest(),
                    graph_seed=bytes.fromhex(str(seed)) if seed is not None else hashlib.sha256(
-                       b"secagg/graph" + public + (round_id or b"")).digest())
+                       b"secagg/graph" + public + (round_id or b"")).digest(), isolated=isolated)
 
 
 def _fraction(options: Mapping[str, Any], name: str, default: float) -> float:
