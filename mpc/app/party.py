@@ -26,7 +26,7 @@ from typing import Any, NoReturn, TypeVar
 
 from mpc import codec
 from mpc.app.runner import LOG_FORMAT, Outcome, log_level, neighbors, run_party
-from mpc.app.scenario import ProcessFault, Scenario, load
+from mpc.app.scenario import ProcessFault, Scenario, load, parse
 from mpc.message import peek_route
 from mpc.transport.base import Transport
 from mpc.transport.tcp import new_transport
@@ -92,7 +92,8 @@ def party_main() -> None:
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
     logging.basicConfig(level=log_level(int(cfg.get("verbose", 0))), stream=sys.stderr,
                         format=LOG_FORMAT.format(pid=pid))
-    scn = load(cfg["scenario"])
+    # the launcher has read the file already: its table comes along (no second read, no TOML parser)
+    scn = parse(cfg["doc"], cfg["scenario"]) if cfg.get("doc") is not None else load(cfg["scenario"])
     tls = cfg.get("tls")
     creds = TlsCreds(cert_key_file=tls["cert_key_file"], ca_file=tls["ca_file"]) if tls else None
     inner = new_transport(cfg.get("transport") or "nng", pid, tls=creds)
