@@ -7,6 +7,13 @@ keeps no temporary directory. Logs go to stderr, timestamped and tagged with the
 
 The process dies with its launcher (``PR_SET_PDEATHSIG``), also when the launcher is killed with
 SIGKILL, and it runs in the launcher's party process group, so one ``killpg`` ends a run.
+
+Start-up: N parties import at once on a few cores, so a party imports only what its job runs (the
+protocol registry, transports and TLS diagnostics import the rest on first use; the configuration
+line carries the scenario's table as the launcher read it, so the party neither reads the file nor
+loads a TOML parser), and it leaves without the interpreter's teardown once its outcome is written
+(:func:`exit_now`).
+tests/test_startup_imports.py holds the list of what a plain sum must not import.
 """
 
 from __future__ import annotations
