@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
-from mpc.field import GF61, U64, Z64, PrimeField, Ring64
+from mpc.field import GF61, TINY, U64, Z64, PrimeField, Ring64
 from mpc.rng import Csprng
 from mpc.sharing import additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_share
 
@@ -84,23 +85,58 @@ def check_field(share: U64, scheme: Scheme, peer: int) -> U64:
     return share
 
 
+def frozen(a: U64) -> U64:
+    """``a``, made read-only down to the array owning its memory: a promise that nothing writes
+    to it again, so a simulated network passes its rows to receivers without copying them (see
+    :mod:`netsim.objects`). Only for arrays this code has just made."""
+    b: Any = a
+    while isinstance(b, np.ndarray):
+        b.setflags(write=False)
+        b = b.base
+    return a
+
+
+def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
+                 shape: tuple[int, ...] | None = None) -> U64:
+    """The received shares ``got[s]`` of ``senders``, validated as :func:`as_share` and
+    :func:`check_field` do (one shape: ``shape``, or the first sender's), stacked on axis 0.
+    Checked for all senders at once; one by one only to name the first culprit."""
+    vals = [got[s] for s in senders]
+    if not vals:
+        return np.empty((0, *(shape or ())), dtype=np.uint64)
+    dtypes = {v.dtype for v in vals} if {type(v) for v in vals} == {np.ndarray} else ()
+    if len(dtypes) == 1 and next(iter(dtypes)) == np.uint64:
+        shapes = {v.shape for v in vals}
+        one = next(iter(shapes))
+        if len(shapes) == 1 and one and (shape is None or one == shape):
+            stacked = np.concatenate(vals).reshape(len(vals), *one)
+            if scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus:
+                return stacked
+    checked: list[U64] = []
+    for s, v in zip(senders, vals, strict=True):
+        checked.append(check_field(as_share(v, s, shape), scheme, s))
+        shape = checked[-1].shape
+    return np.stack(checked)
+
+
 async def share_inputs(
     ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
 ) -> dict[int, U64]:
     """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer."""
+    stacked = await share_inputs_stacked(ctx, x, scheme, dealers, tag)
+    return {d: stacked[k] for k, d in enumerate(dealers)}
+
+
+async def share_inputs_stacked(
+    ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
+) -> U64:
+    """:func:`share_inputs` with my shares stacked on axis 0 in the order of ``dealers``."""
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
-        shares = scheme.share(x, ctx.rng)
+        shares = frozen(scheme.share(x, ctx.rng))  # never written again: sent without copies
         await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
-    got = await ctx.gather(tag, dealers)
-    shape = None
-    out: dict[int, U64] = {}
-    for d in dealers:
-        s = check_field(as_share(got[d], d, shape), scheme, d)
-        shape = s.shape
-        out[d] = s
-    return out
+    return stack_shares(await ctx.gather(tag, dealers), dealers, scheme)
 
 
 def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
@@ -116,12 +152,11 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     dom = scheme.domain
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
-        out = share
-        for p, v in got.items():
-            if p != ctx.party_id:
-                peer = _validated(v, p, share.shape, scheme)
-                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
-        return out if out is not share else share.copy()
+        others = [p for p in got if p != ctx.party_id]
+        if not others:
+            return share.copy()
+        # a new array: never written into ``share``
+        return dom.add(share, dom.sum(stack_shares(got, others, scheme, share.shape), axis=0))
     deg = scheme.t if degree is None else degree
     # verified: a consistency check needs one share more than the degree fixes (else unverifiable:
     # a degree-2t reduction among n = 2t + 1 parties is opened as usual)
@@ -129,9 +164,32 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
     if check:
         return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
-    use = reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    use, coeffs = _interpolation(ctx.party_id, tuple(p for p in got if p != ctx.party_id), deg + 1, dom.modulus)
+    if share.size <= TINY:
+        return _interpolate_tiny(ctx.party_id, share, got, use, coeffs, dom.modulus)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
-    return dom.lincomb(lagrange_at_zero(use, dom.modulus), arrays)
+    return dom.lincomb(coeffs, arrays)
+
+
+@functools.lru_cache(maxsize=256)
+def _interpolation(me: int, others: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The reconstruction set and its Lagrange coefficients at 0 (the same few sets every round)."""
+    use = reconstruction_set(me, others, size)
+    return use, tuple(c % modulus for c in lagrange_at_zero(use, modulus))
+
+
+def _interpolate_tiny(me: int, share: U64, got: dict[int, Any], use: tuple[int, ...], coeffs: tuple[int, ...],
+                      P: int) -> U64:
+    """:meth:`PrimeField.lincomb` of the shares of ``use`` in Python ints (a round's opening of a
+    few elements), with the checks of :func:`_validated`."""
+    acc = [0] * share.size
+    for p, c in zip(use, coeffs, strict=True):
+        arr = share if p == me else as_share(got[p], p, share.shape)
+        vals = arr.reshape(-1).tolist()
+        if p != me and vals and max(vals) >= P:
+            raise ProtocolError("share outside the field", peer=p)
+        acc = [s + c * v for s, v in zip(acc, vals)]
+    return np.array([s % P for s in acc], dtype=np.uint64).reshape(share.shape)
 
 
 def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:
@@ -157,4 +215,5 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "open_shares", "open_values", "share_inputs"]
+__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_shares", "open_values", "share_inputs",
+           "share_inputs_stacked", "stack_shares"]

@@ -303,7 +303,7 @@ def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None,
     ``spawn`` replaces ``python -m mpc.app.party`` (e.g. :meth:`mpc.app.forkserver.ForkServer.spawn`);
     ``log_dir`` keeps each party's log as ``party-<id>.log``; ``transport`` (nng | tcp) overrides the
     scenario's."""
-    validate(scn, real=True)
+    validate(scn, real=True, identities=tls)
     wall = time.perf_counter()
     group = PartyGroup(scn, log_dir)
     try:

@@ -29,10 +29,11 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from mpc import codec
-from mpc.app.runner import LOG_FORMAT, Outcome, log_level, neighbors, run_party
+from mpc.app.runner import LOG_FORMAT, Outcome, bound_spec, log_level, neighbors, run_party
 from mpc.app.scenario import ProcessFault, Scenario, load, parse
 from mpc.message import peek_route
 from mpc.transport.base import Transport
@@ -109,6 +110,8 @@ def party_main() -> None:
     _say({"listening": {str(k): v for k, v in bound.items()}})
     dial = {int(k): v for k, v in json.loads(sys.stdin.readline())["dial"].items()}
     inner.connect(dial, list(peers))
+    # long-term keys, if the job uses them, are read before "ready" too
+    spec = bound_spec(scn, pid, Path(tls["ca_file"]).parent if tls else None)
     _say({"ready": True})  # every TLS configuration is loaded: the launcher may delete the keys
     counted = _counted_fault(scn, pid)
     transport: Any = inner
@@ -123,7 +126,7 @@ def party_main() -> None:
 
     async def main() -> Outcome:
         return await run_party(scn, pid, transport, session=bytes.fromhex(cfg["session"]),
-                               on_crash=_crash_now, on_freeze=_freeze_now, parties=ids, on_ready=arm_timed_faults)
+                               on_crash=_crash_now, on_freeze=_freeze_now, parties=ids, on_ready=arm_timed_faults, spec=spec)
 
     outcome = run_event_loop(main())
     output = outcome.result.output if outcome.result is not None else None
