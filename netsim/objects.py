@@ -10,6 +10,11 @@ decodes, and nothing in between looks at the bytes. In object mode the network c
   buffers after sending, and a broadcast's snapshot is shared by every receiver, so nobody may
   write into it), tuples are lists, numpy scalars are Python numbers. Lists and dicts are rebuilt
   per receiver (:meth:`Parcel.open`): one receiver's edits never reach another.
+- no copy of an array that is **frozen** already: read-only, C-contiguous, little-endian, and
+  read-only along its whole chain of bases down to an owner (or immutable ``bytes``), as a decoded
+  array or a row of a sender's frozen share matrix is. Numpy lets only the owner's holder make it
+  writeable again; a sender that freezes an array promises not to (protocols freeze what they
+  scatter: 10^6 copies of 8-element rows were 15 % of a 1000-party sum).
 
 A payload that is one numpy array (shares, the common case) is snapshotted directly and its
 envelope size is computed once per ``(header, dtype, shape)``; any other payload is encoded and
@@ -68,6 +73,22 @@ def _has_containers(x: Any) -> bool:
     return type(x) in _CONTAINERS
 
 
+def frozen_array(a: np.ndarray) -> bool:
+    """Whether ``a`` is C-contiguous and read-only down to its owner, whose memory is its own or
+    immutable ``bytes`` (a view of a writeable array, or of a ``bytearray``, could still change)."""
+    flags = a.flags
+    if flags.writeable or not flags.c_contiguous:
+        return False
+    base = a.base
+    while base is not None:
+        if type(base) is not np.ndarray:
+            return type(base) is bytes
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return True
+
+
 class Packer:
     """Turns outgoing messages into parcels (or, for undecodable payloads, into bytes).
 
@@ -100,12 +121,14 @@ class Packer:
             if len(self._envelope) >= _ENVELOPE_CACHE_MAX:
                 self._envelope.clear()
             self._envelope[key] = env
+        size = env + p.nbytes
+        if p.dtype == dt and frozen_array(p):
+            return Parcel(msg, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
         # a copy (C order, little-endian, as decoded): the sender may reuse its buffer
         snap = p.copy() if p.dtype == dt else p.astype(dt, order="C")
         snap.setflags(write=False)  # (2x cheaper than snap.flags.writeable = False)
         frozen = _build(Message, msg.session, msg.instance, msg.tag, msg.sender, snap)
-        size = env + snap.nbytes
         return Parcel(frozen, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
 
 
-__all__ = ["Packer", "Parcel"]
+__all__ = ["Packer", "Parcel", "frozen_array"]

@@ -1,14 +1,16 @@
 """In-memory transport: every party of a simulation shares one :class:`SimNetwork`.
 
 A sent message gets its arrival time from the link model (:mod:`netsim.links`) and the active
-faults, and waits in a bucket of everything arriving at that instant; a heap holds the distinct
-instants, not one entry per message. With fixed latency a round's messages all land in one
-bucket, appended in send order; with jitter each draw (from one seeded ``random.Random``, in send
-order) usually makes its own instant. Buckets are FIFO, so each link is FIFO (as TCP is) unless
-``reorder`` says otherwise, and the order of events depends only on the seed. Everything due at
-one instant is delivered by one call of :meth:`SimNetwork.fire` from netsim's loop (one loop
-event), straight into each node's sink. Simulation randomness is public and never protects a
-secret.
+faults. With fixed latency and no faults, a round's messages all arrive at one instant: they wait
+in one bucket per instant, appended in send order, and a heap holds the distinct instants, not one
+entry per message. Otherwise (jitter, loss, bandwidth, faults: each draw usually makes its own
+instant) they go to a :class:`~netsim.wheel.Wheel`, binned by arrival time and sorted a bin at a
+time. Random draws come from seeded streams, in send order. Equal times keep send order (so each
+link is FIFO, as TCP is, unless ``reorder`` says otherwise), bucketed arrivals come first at an
+instant, and the order of events depends only on the seed. Messages are delivered by
+:meth:`SimNetwork.fire` from netsim's loop (one loop event for everything due, and for the events
+after it while nothing became runnable), straight into each node's sink, each receiver's batch of
+an instant together. Simulation randomness is public and never protects a secret.
 
 Two wire modes (``[network] wire``): ``"objects"`` (the default) carries messages as objects
 with their exact encoded size (:mod:`netsim.objects`); ``"bytes"`` encodes and decodes every
@@ -37,6 +39,7 @@ from .cpu import PARTY, CpuModel
 from .links import LinkTable
 from .objects import Packer, Parcel
 from .trace import Tracer
+from .wheel import Wheel, bin_width
 
 Observer = Callable[[float, "float | None", int, int, bytes], None]
 """A wire tap: ``(sent_at, arrives_at or None if dropped, src, dst, data)``, once per message
@@ -108,11 +111,12 @@ class SimNetwork:
         #: everyone. (In a star, 1000 crashed clients would otherwise notify 10,000 nodes each.)
         self.topology: dict[int, tuple[int, ...]] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
-        # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: with jitter most
-        # instants hold one message, and a million may be in flight)
+        # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: a million may be in flight)
         self._buckets: dict[float, list[Any]] = {}
+        self._wheel = Wheel(bin_width(self.links.min_latency))  # every other message
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf  # when the timer fires (-inf: netsim's loop polls next_time())
+        self._loop: Any = None  # netsim's loop, once this network is its event source
         # per link that needs it: [when its egress queue is idle again, latest arrival scheduled (FIFO)]
         self._link_state: dict[int, list[float]] = {}
         self._uplink_free: dict[int, float] = {}
@@ -212,8 +216,10 @@ class SimNetwork:
         if src in crashed:
             return
         fixed = self._fixed_latency
+        batched = False
         if fixed is not None and dst not in crashed and not self.silent:
             arrive: float | None = now + fixed
+            batched = True
         else:
             arrive = self._arrival(src, dst, size, now)
             if arrive is None:
@@ -227,7 +233,10 @@ class SimNetwork:
             for obs in self.observers:
                 obs(now, arrive, src, dst, data)
         if arrive is not None:
-            self._push(arrive, dst, src, item)
+            if batched:
+                self._bucket(arrive).extend((dst, src, item))
+            else:
+                self._push(arrive, dst, src, item)
 
     def _send_batch(self, src: int, sends: Iterable[tuple[int, Message]], stats: TransportStats) -> dict[int, TransportError]:
         """Object mode: route ``(peer, message)`` pairs from ``src``; a message object repeated
@@ -320,64 +329,104 @@ class SimNetwork:
         self._prune_at = max(1 << 16, 2 * len(table))
 
     def _push(self, when: float, dst: int, src: int, item: Item) -> None:
-        self._bucket(when).extend((dst, src, item))
+        """A message (or ``PEER_DOWN``) arriving at ``when``, with its own instant."""
+        self._wheel.push(when, dst, src, item)
+        if when < self._timer_at:
+            self._schedule(when)
 
     def _bucket(self, when: float) -> list[Any]:
-        """The messages arriving at ``when``, ``[dst, src, item, ...]`` in send order (a new
-        instant is scheduled)."""
+        """The messages arriving at ``when`` in batches, ``[dst, src, item, ...]`` in send order
+        (a new instant is scheduled)."""
         bucket = self._buckets.get(when)
         if bucket is not None:
             return bucket
         bucket = self._buckets[when] = []
         heapq.heappush(self._times, when)
         if when < self._timer_at:
-            loop = asyncio.get_running_loop()
-            if getattr(loop, "source", False) is None:
-                loop.source = self  # type: ignore[attr-defined]  # netsim's loop polls next_time()
-            if getattr(loop, "source", None) is self:  # on a plain asyncio loop: use timers
-                self._timer_at = -math.inf  # polled: no timer is ever needed
-                return bucket
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer_at = when
-            self._timer = loop.call_at(when, self._deliver_due)
+            self._schedule(when)
         return bucket
 
+    def _schedule(self, when: float) -> None:
+        """Something now arrives at ``when``, before anything else scheduled."""
+        loop = asyncio.get_running_loop()
+        if getattr(loop, "source", False) is None:
+            loop.source = self  # type: ignore[attr-defined]  # netsim's loop polls next_time()
+        if getattr(loop, "source", None) is self:  # on a plain asyncio loop: use timers
+            self._timer_at = -math.inf  # polled: no timer is ever needed
+            self._loop = loop
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = loop.call_at(when, self._deliver_due)
+
     def next_time(self) -> float:
-        return self._times[0] if self._times else math.inf
+        t = self._wheel.head()
+        times = self._times
+        return times[0] if times and times[0] <= t else t
 
     def fire(self, now: float) -> None:
-        """Deliver every message due at or before ``now``: instant by instant, each receiver's
-        messages together (in send order, so every link stays FIFO), receivers in the order of
-        their first message. Handing one node its batch at once keeps its state in the CPU's cache;
-        across 1000 nodes a message-by-message order touches a cold node every time."""
-        times, buckets, transports, crashed = self._times, self._buckets, self._transports, self.crashed
-        while times and times[0] <= now:
-            bucket = buckets.pop(heapq.heappop(times))
-            if len(bucket) == 3:  # one message (the rule with jitter)
-                dst = bucket[0]
-                t = transports.get(dst)
-                if t is not None and dst not in crashed:
-                    self.delivered += t._arrive_many(bucket, 1)
+        """Deliver every message due at or before ``now``, in time order; at one instant the
+        batched arrivals first (each receiver's together, in send order, receivers in the order of
+        their first message: one node's batch at once keeps its state in the CPU's cache), then
+        the others in send order. On netsim's loop, go on with the later events for as long as
+        delivering made nothing runnable and no timer is due first: the loop's fast-forward
+        (:meth:`netsim.clock._VirtualSelector._fast_forward`, same rules) without a loop pass per
+        event, which with jitter is one per message."""
+        times, wheel, transports, crashed = self._times, self._wheel, self._transports, self.crashed
+        loop = self._loop
+        inf = math.inf
+        while True:
+            cur, pos = wheel.cur, wheel.pos
+            tw = cur[pos][0] if pos < len(cur) else wheel.head()
+            tb = times[0] if times else inf
+            t = tb if tb <= tw else tw
+            if t > now:
+                if t == inf or loop is None or loop._ready or loop._stopping or loop.source is not self:
+                    return
+                scheduled = loop._scheduled
+                if scheduled and (scheduled[0]._when < loop._now + loop._clock_resolution
+                                  or not t < scheduled[0]._when):
+                    return
+                loop._advance_to(t)
+                now = t
+            if tb <= tw:
+                self._fire_bucket(heapq.heappop(times))
                 continue
-            inboxes: dict[int, list[Any]] = {}
-            for k in range(0, len(bucket), 3):
-                inbox = inboxes.get(bucket[k])
-                if inbox is None:
-                    inboxes[bucket[k]] = [bucket[k + 1], bucket[k + 2]]
-                else:
-                    inbox += (bucket[k + 1], bucket[k + 2])
-            for dst, inbox in inboxes.items():
-                t = transports.get(dst)
-                if t is not None and dst not in crashed:
-                    self.delivered += t._arrive_many(inbox, 0)
+            _, dst, src, item = wheel.cur[wheel.pos]
+            wheel.pos += 1
+            tr = transports.get(dst)
+            if tr is not None and dst not in crashed:
+                self.delivered += tr._arrive_one(src, item)
+
+    def _fire_bucket(self, when: float) -> None:
+        bucket = self._buckets.pop(when)
+        transports, crashed = self._transports, self.crashed
+        if len(bucket) == 3:  # one message
+            dst = bucket[0]
+            t = transports.get(dst)
+            if t is not None and dst not in crashed:
+                self.delivered += t._arrive_one(bucket[1], bucket[2])
+            return
+        inboxes: dict[int, list[Any]] = {}
+        for k in range(0, len(bucket), 3):
+            inbox = inboxes.get(bucket[k])
+            if inbox is None:
+                inboxes[bucket[k]] = [bucket[k + 1], bucket[k + 2]]
+            else:
+                inbox += (bucket[k + 1], bucket[k + 2])
+        for dst, inbox in inboxes.items():
+            t = transports.get(dst)
+            if t is not None and dst not in crashed:
+                self.delivered += t._arrive_many(inbox, 0)
 
     def _deliver_due(self) -> None:
         loop = asyncio.get_running_loop()
         self.fire(loop.time())
-        if self._times:
-            self._timer_at = self._times[0]
-            self._timer = loop.call_at(self._timer_at, self._deliver_due)
+        due = self.next_time()
+        if due < math.inf:
+            self._timer_at = due
+            self._timer = loop.call_at(due, self._deliver_due)
         else:
             self._timer_at, self._timer = math.inf, None
 
@@ -399,6 +448,7 @@ class SimNetwork:
             loop = None
         if getattr(loop, "source", None) is self:
             loop.source = None
+        self._loop = None
         if self.cpu is not None:
             if getattr(loop, "cpu_hook", None) is self.cpu:
                 loop.cpu_hook = None
@@ -411,6 +461,7 @@ class SimNetwork:
         self._timer, self._timer_at = None, math.inf
         self._times.clear()
         self._buckets.clear()
+        self._wheel.clear()
 
 
 class SimTransport:
@@ -505,9 +556,29 @@ class SimTransport:
         stats.bytes_received += size
         return count
 
+    def _arrive_one(self, src: int, item: Item) -> int:
+        """Receive one message (or ``PEER_DOWN``); returns 1 if it was a message."""
+        if self._closed:
+            return 0
+        if item is None:
+            self._deliver(src, PEER_DOWN)
+            return 0
+        stats = self.stats
+        stats.messages_received += 1
+        if isinstance(item, Parcel):
+            stats.bytes_received += item.size
+            msg_sink = self._msg_sink
+            if msg_sink is not None and self._context is None:
+                msg_sink(src, item.open() if item.thaw else item.msg, item.size, item.charge)
+                return 1
+        else:
+            stats.bytes_received += len(item)
+        self._deliver(src, item)
+        return 1
+
     def _arrive(self, src: int, item: bytes | Parcel) -> None:
         """Receive one message now (tests inject replays this way)."""
-        self._arrive_many([src, item], 0)
+        self._arrive_one(src, item)
 
     def _deliver(self, src: int, item: Item) -> None:
         if self._closed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,23 +85,58 @@ def check_field(share: U64, scheme: Scheme, peer: int) -> U64:
     return share
 
 
+def frozen(a: U64) -> U64:
+    """``a``, made read-only down to the array owning its memory: a promise that nothing writes
+    to it again, so a simulated network passes its rows to receivers without copying them (see
+    :mod:`netsim.objects`). Only for arrays this code has just made."""
+    b: Any = a
+    while isinstance(b, np.ndarray):
+        b.setflags(write=False)
+        b = b.base
+    return a
+
+
+def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
+                 shape: tuple[int, ...] | None = None) -> U64:
+    """The received shares ``got[s]`` of ``senders``, validated as :func:`as_share` and
+    :func:`check_field` do (one shape: ``shape``, or the first sender's), stacked on axis 0.
+    Checked for all senders at once; one by one only to name the first culprit."""
+    vals = [got[s] for s in senders]
+    if not vals:
+        return np.empty((0, *(shape or ())), dtype=np.uint64)
+    dtypes = {v.dtype for v in vals} if {type(v) for v in vals} == {np.ndarray} else ()
+    if len(dtypes) == 1 and next(iter(dtypes)) == np.uint64:
+        shapes = {v.shape for v in vals}
+        one = next(iter(shapes))
+        if len(shapes) == 1 and one and (shape is None or one == shape):
+            stacked = np.concatenate(vals).reshape(len(vals), *one)
+            if scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus:
+                return stacked
+    checked: list[U64] = []
+    for s, v in zip(senders, vals, strict=True):
+        checked.append(check_field(as_share(v, s, shape), scheme, s))
+        shape = checked[-1].shape
+    return np.stack(checked)
+
+
 async def share_inputs(
     ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
 ) -> dict[int, U64]:
     """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer."""
+    stacked = await share_inputs_stacked(ctx, x, scheme, dealers, tag)
+    return {d: stacked[k] for k, d in enumerate(dealers)}
+
+
+async def share_inputs_stacked(
+    ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
+) -> U64:
+    """:func:`share_inputs` with my shares stacked on axis 0 in the order of ``dealers``."""
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
-        shares = scheme.share(x, ctx.rng)
+        shares = frozen(scheme.share(x, ctx.rng))  # never written again: sent without copies
         await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
-    got = await ctx.gather(tag, dealers)
-    shape = None
-    out: dict[int, U64] = {}
-    for d in dealers:
-        s = check_field(as_share(got[d], d, shape), scheme, d)
-        shape = s.shape
-        out[d] = s
-    return out
+    return stack_shares(await ctx.gather(tag, dealers), dealers, scheme)
 
 
 def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
@@ -117,12 +152,11 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     dom = scheme.domain
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
-        out = share
-        for p, v in got.items():
-            if p != ctx.party_id:
-                peer = _validated(v, p, share.shape, scheme)
-                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
-        return out if out is not share else share.copy()
+        others = [p for p in got if p != ctx.party_id]
+        if not others:
+            return share.copy()
+        # a new array: never written into ``share``
+        return dom.add(share, dom.sum(stack_shares(got, others, scheme, share.shape), axis=0))
     deg = scheme.t if degree is None else degree
     # verified: a consistency check needs one share more than the degree fixes (else unverifiable:
     # a degree-2t reduction among n = 2t + 1 parties is opened as usual)
@@ -182,4 +216,5 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "open_shares", "open_values", "share_inputs"]
+__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_shares", "open_values", "share_inputs",
+           "share_inputs_stacked", "stack_shares"]

@@ -33,6 +33,7 @@ class TransportStats:
     messages_received: int = 0
     bytes_received: int = 0
     connections_refused: int = 0  # from the wrong party, or a second one while the peer is connected
+    connections_dropped: int = 0  # accepted, closed before their handshake ended (over a cap, timed out)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -41,6 +42,7 @@ class TransportStats:
             "messages_received": self.messages_received,
             "bytes_received": self.bytes_received,
             "connections_refused": self.connections_refused,
+            "connections_dropped": self.connections_dropped,
         }
 
 
