@@ -95,34 +95,35 @@ class Mailbox:
     def deliver(self, msg: Message, size: int = 0) -> None:
         """Store a message from the network (``size``: the memory it holds, its decoded charge);
         raises :class:`ProtocolError` to reject it."""
+        sender, instance, tag = msg.sender, msg.instance, msg.tag
         if msg.session != self.session:
-            raise ProtocolError("message for another session", peer=msg.sender)
-        if msg.sender not in self.parties:
-            raise ProtocolError(f"unknown sender {msg.sender}", peer=msg.sender)
-        if msg.sender in self.cut_off:
-            raise ProtocolError("sender is cut off", peer=msg.sender)
-        if msg.instance in self._finished:
-            raise ProtocolError(f"message for finished instance {msg.instance!r}", peer=msg.sender)
-        key = (msg.instance, msg.tag, msg.sender)
-        if (msg.tag, msg.sender) in self._consumed.get(msg.instance, ()):
-            raise ProtocolError(f"replayed message {msg.instance}/{msg.tag}", peer=msg.sender)
+            raise ProtocolError("message for another session", peer=sender)
+        if sender not in self.parties:
+            raise ProtocolError(f"unknown sender {sender}", peer=sender)
+        if sender in self.cut_off:
+            raise ProtocolError("sender is cut off", peer=sender)
+        if instance in self._finished:
+            raise ProtocolError(f"message for finished instance {instance!r}", peer=sender)
+        if (tag, sender) in self._consumed.get(instance, ()):
+            raise ProtocolError(f"replayed message {instance}/{tag}", peer=sender)
         if self._collect:
-            collector = self._collect.get((msg.instance, msg.tag))
+            collector = self._collect.get((instance, tag))
             if collector is not None:
-                if msg.sender in collector.pending:
-                    collector.settle(msg.sender, msg.payload)
+                if sender in collector.pending:
+                    collector.settle(sender, msg.payload)
                     return
-                if msg.sender in collector.got:
-                    raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
+                if sender in collector.got:
+                    raise ProtocolError(f"duplicate message {instance}/{tag}", peer=sender)
+        key = (instance, tag, sender)
         fut = self._slots.get(key)
         if fut is not None and fut.done():
-            raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
+            raise ProtocolError(f"duplicate message {instance}/{tag}", peer=sender)
         if fut is None:
-            self._make_room(msg.sender, size)
+            self._make_room(sender, size)
             fut = (self._loop or self._bind_loop()).create_future()
             self._slots[key] = fut
-            self._early.setdefault(msg.sender, {})[key] = size
-            self._early_bytes[msg.sender] = self._early_bytes.get(msg.sender, 0) + size
+            self._early.setdefault(sender, {})[key] = size
+            self._early_bytes[sender] = self._early_bytes.get(sender, 0) + size
         fut.set_result(msg.payload)
         if key in self._watch:
             self._settled(key)

@@ -185,11 +185,12 @@ def _interpolate_tiny(me: int, share: U64, got: dict[int, Any], use: tuple[int, 
     acc = [0] * share.size
     for p, c in zip(use, coeffs, strict=True):
         arr = share if p == me else as_share(got[p], p, share.shape)
-        vals = arr.reshape(-1).tolist()
+        vals = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
         if p != me and vals and max(vals) >= P:
             raise ProtocolError("share outside the field", peer=p)
         acc = [s + c * v for s, v in zip(acc, vals)]
-    return np.array([s % P for s in acc], dtype=np.uint64).reshape(share.shape)
+    out = np.array([s % P for s in acc], dtype=np.uint64)
+    return out if share.ndim == 1 else out.reshape(share.shape)
 
 
 def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:
