@@ -12,7 +12,8 @@ from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, U64, Z64, PrimeField, Ring64
 from mpc.rng import Csprng
-from mpc.sharing import additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_share
+from mpc.sharing import (additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_extend,
+                         shamir_share)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,20 +85,64 @@ def check_field(share: U64, scheme: Scheme, peer: int) -> U64:
     return share
 
 
+SEED_BYTES = 32
+MAX_SEEDED_ELEMENTS = 1 << 25  # a 40-byte seed may make its holder allocate 256 MiB (a sender's buffer quota), no more
+
+
+def seeded_holders(scheme: Scheme, dealer: int) -> tuple[int, ...]:
+    """Shamir: the t parties after ``dealer`` in id order (cyclically) get a 32-byte seed that
+    expands to their share of its input instead of the share itself; additive: none (public)."""
+    ps = scheme.parties
+    if scheme.kind != "shamir" or scheme.t == 0:
+        return ()
+    start = ps.index(dealer) + 1 if dealer in ps else 0
+    return tuple(p for p in (ps[(start + i) % len(ps)] for i in range(len(ps))) if p != dealer)[: scheme.t]
+
+
+def _expand_seed(payload: Any, peer: int, scheme: Scheme) -> U64:
+    """A seeded share: ``{"seed": 32 bytes, "shape": [dims]}`` expanded with the CSPRNG."""
+    if not isinstance(payload, dict) or set(payload) != {"seed", "shape"}:
+        raise ProtocolError("expected a share seed", peer=peer)
+    seed, shape = payload["seed"], payload["shape"]
+    if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
+        raise ProtocolError("malformed share seed", peer=peer)
+    if (not isinstance(shape, list) or len(shape) > 8 or not all(type(d) is int and d >= 0 for d in shape)
+            or int(np.prod(shape, dtype=object)) > MAX_SEEDED_ELEMENTS):
+        raise ProtocolError(f"share seed for an unacceptable shape {shape!r}", peer=peer)
+    return scheme.domain.random(Csprng(seed), tuple(shape))
+
+
 async def share_inputs(
     ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
 ) -> dict[int, U64]:
-    """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer."""
+    """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer.
+
+    Shamir: the t :func:`seeded_holders` of a dealer receive a seed instead of a vector (their
+    shares of a random polynomial may be any values; the others' follow from them and the input),
+    so a dealer sends n − 1 − t vectors instead of n − 1.
+    """
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
-        shares = scheme.share(x, ctx.rng)
-        await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
+        seeded = seeded_holders(scheme, ctx.party_id)
+        if seeded:
+            seeds = {p: ctx.rng.random_bytes(SEED_BYTES) for p in seeded}
+            fixed = {p: scheme.domain.random(Csprng(s), x.shape) for p, s in seeds.items()}
+            rest = shamir_extend(x, fixed, [p for p in scheme.parties if p not in seeds])
+            del fixed
+            await ctx.scatter(tag, {p: {"seed": s, "shape": list(x.shape)} for p, s in seeds.items()} | rest)
+            del rest
+        else:
+            shares = scheme.share(x, ctx.rng)
+            await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
     got = await ctx.gather(tag, dealers)
     shape = None
     out: dict[int, U64] = {}
     for d in dealers:
-        s = check_field(as_share(got[d], d, shape), scheme, d)
+        payload = got[d]
+        if ctx.party_id in seeded_holders(scheme, d):
+            payload = _expand_seed(payload, d, scheme)
+        s = check_field(as_share(payload, d, shape), scheme, d)
         shape = s.shape
         out[d] = s
     return out
@@ -157,4 +202,4 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "open_shares", "open_values", "share_inputs"]
+__all__ = ["Scheme", "as_share", "check_field", "open_shares", "open_values", "seeded_holders", "share_inputs"]
