@@ -21,8 +21,11 @@ Triples: ``a, b`` random; ``c`` by one degree reduction of the local products ``
 degree-2t sharing of ab) with a double sharing ``([r]_t, [r]_2t)``: open ``ab − r`` from 2t + 1
 shares (``reduce``), ``[c] = [r]_t + (ab − r)``. The degree-2t sharing's higher coefficients are
 uniform given any t parties' shares (extraction: dealt at random; PRSS: the zero sharing's part
-that t parties cannot compute spans them), so the opening shows nothing but ab − r. Extra double
-sharings go to the pool for online degree reductions (dot products).
+that t parties cannot compute spans them), so the opening shows nothing but ab − r. With PRSS and
+3 parties (t = 1), ``c`` comes instead from the replicated resharing of
+:class:`protocols.prss.Reshare3`: each party sends one masked product share to one neighbour
+(``reshare``, in chunks sent while the next is computed), half the bytes of the opening. Extra
+double sharings go to the pool for online degree reductions (dot products).
 
 Threat model: semi-honest, honest majority (at most t < n/2 colluding parties); PRSS adds AES as a
 PRF (computational security). The hyper-invertibility checks against malicious dealers of the
