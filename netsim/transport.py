@@ -264,6 +264,7 @@ class SimNetwork:
                 bucket += (peer, src, item)
             else:
                 self._route(src, peer, item, size, msg, now)
+        self.packer.forget()
         stats.messages_sent += count
         stats.bytes_sent += total
         return failed
