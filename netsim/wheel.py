@@ -56,6 +56,20 @@ class Wheel:
             heapq.heappush(self._heap, b)
         lst.append((when, dst, src, item))
 
+    def push_many(self, whens: list[float], dsts: list[int], src: int, items: list[Any]) -> None:
+        """:meth:`push` for each ``(when, dst, item)`` in order, from ``src``."""
+        width, bins, heap = self.width, self._bins, self._heap
+        for when, dst, item in zip(whens, dsts, items, strict=True):
+            b = int(when / width)
+            if b <= self._bin:
+                self.push(when, dst, src, item)
+                continue
+            lst = bins.get(b)
+            if lst is None:
+                lst = bins[b] = []
+                heapq.heappush(heap, b)
+            lst.append((when, dst, src, item))
+
     def _unload(self) -> None:
         rest = self.cur[self.pos:]
         if rest:
