@@ -115,8 +115,9 @@ class SimNetwork:
         #: everyone. (In a star, 1000 crashed clients would otherwise notify 10,000 nodes each.)
         self.topology: dict[int, tuple[int, ...]] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
-        # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: a million may be in flight)
-        self._buckets: dict[float, list[Any]] = {}
+        # instant -> {dst: [src, item, src, item, ...]}, receivers in the order of their first message,
+        # each one's messages in send order (grouped as they are sent: a million may be in flight)
+        self._buckets: dict[float, dict[int, list[Any]]] = {}
         self._wheel = Wheel(bin_width(self.links.min_latency))  # every other message
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf  # when the timer fires (-inf: netsim's loop polls next_time())
@@ -241,7 +242,12 @@ class SimNetwork:
                 obs(now, arrive, src, dst, data)
         if arrive is not None:
             if batched:
-                self._bucket(arrive).extend((dst, src, item))
+                inboxes = self._bucket(arrive)
+                inbox = inboxes.get(dst)
+                if inbox is None:
+                    inboxes[dst] = [src, item]
+                else:
+                    inbox += (src, item)
             else:
                 self._push(arrive, dst, src, item)
 
@@ -274,7 +280,11 @@ class SimNetwork:
             count += 1
             total += size
             if bucket is not None and peer not in crashed:
-                bucket += (peer, src, item)
+                inbox = bucket.get(peer)
+                if inbox is None:
+                    bucket[peer] = [src, item]
+                else:
+                    inbox += (src, item)
             elif many is not None:
                 if peer in crashed:
                     self.dropped += 1
@@ -441,13 +451,13 @@ class SimNetwork:
         if when < self._timer_at:
             self._schedule(when)
 
-    def _bucket(self, when: float) -> list[Any]:
-        """The messages arriving at ``when`` in batches, ``[dst, src, item, ...]`` in send order
-        (a new instant is scheduled)."""
+    def _bucket(self, when: float) -> dict[int, list[Any]]:
+        """The messages arriving at ``when`` in batches, ``{dst: [src, item, ...]}`` (a new
+        instant is scheduled)."""
         bucket = self._buckets.get(when)
         if bucket is not None:
             return bucket
-        bucket = self._buckets[when] = []
+        bucket = self._buckets[when] = {}
         heapq.heappush(self._times, when)
         if when < self._timer_at:
             self._schedule(when)
@@ -507,22 +517,8 @@ class SimNetwork:
                 self.delivered += tr._arrive_one(src, item)
 
     def _fire_bucket(self, when: float) -> None:
-        bucket = self._buckets.pop(when)
         transports, crashed = self._transports, self.crashed
-        if len(bucket) == 3:  # one message
-            dst = bucket[0]
-            t = transports.get(dst)
-            if t is not None and dst not in crashed:
-                self.delivered += t._arrive_one(bucket[1], bucket[2])
-            return
-        inboxes: dict[int, list[Any]] = {}
-        for k in range(0, len(bucket), 3):
-            inbox = inboxes.get(bucket[k])
-            if inbox is None:
-                inboxes[bucket[k]] = [bucket[k + 1], bucket[k + 2]]
-            else:
-                inbox += (bucket[k + 1], bucket[k + 2])
-        for dst, inbox in inboxes.items():
+        for dst, inbox in self._buckets.pop(when).items():
             t = transports.get(dst)
             if t is not None and dst not in crashed:
                 self.delivered += t._arrive_many(inbox, 0)
