@@ -21,6 +21,7 @@ Operands must have equal shapes; a scalar is only accepted through :meth:`scale`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -76,6 +77,22 @@ def _blocks(n: int) -> Iterator[slice]:
         yield slice(s, min(s + BLOCK, n))
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(count: int, size: int) -> list[U64]:
+    """``count`` temporaries of ``size`` ≤ :data:`BLOCK` elements, reused from call to call.
+
+    Kernels called block by block (PRSS, sharing) would otherwise allocate and free several
+    256 KiB arrays per call: above glibc's mmap threshold, each one is a fresh mapping with a page
+    fault per 4 KiB. One buffer per thread; no kernel calls another while it holds scratch, and
+    scratch never leaves a kernel (results go to fresh arrays or ``out=``)."""
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.shape[0] < count:
+        buf = _SCRATCH.buf = np.empty((max(count, 6), BLOCK), dtype=_DT)
+    return [buf[i, :size] for i in range(count)]
+
+
 def _tiny(shape: tuple[int, ...], out: U64 | None, values: list[int]) -> U64:
     """The result of a pure-Python tiny-vector path as an array (fresh, or written into ``out``)."""
     if out is None:
@@ -119,6 +136,7 @@ class PrimeField:
     _S29 = np.uint64(29)
     _S3 = np.uint64(3)
     SMALL = 7  # a value < p times c ≤ 7, plus one more value < p, stays below 8p < 2^64
+    MEDIUM = 1 << 16  # lincomb coefficients multiplied into 32-bit halves (see _lincomb_halves)
 
     # -- reductions ------------------------------------------------------------------------
     def _fold(self, r: U64, tmp: U64 | None = None) -> U64:
@@ -137,7 +155,7 @@ class PrimeField:
         flat = r.reshape(-1) if r.flags.c_contiguous else None
         if flat is None or flat.size <= BLOCK:
             return self._fold(r)
-        tmp = np.empty(BLOCK, dtype=np.uint64)
+        (tmp,) = _scratch(1, BLOCK)
         for sl in _blocks(flat.size):
             self._fold(flat[sl], tmp[: sl.stop - sl.start])
         return r
@@ -151,10 +169,10 @@ class PrimeField:
         res = _target(a.shape, out)
         n = res.size
         if n <= BLOCK:
-            block(a, b, res, np.empty(a.shape, dtype=_DT))
+            block(a, b, res, _scratch(1, n)[0].reshape(a.shape))
             return res
         fa, fb, fo = _flat(a), _flat(b), res.reshape(-1)
-        tmp = np.empty(BLOCK, dtype=_DT)
+        (tmp,) = _scratch(1, BLOCK)
         for sl in _blocks(n):
             block(fa[sl], fb[sl], fo[sl], tmp[: sl.stop - sl.start])
         return res
@@ -218,7 +236,7 @@ class PrimeField:
         fa, fo = _flat(a), res.reshape(-1)
         fb = _flat(b) if isinstance(b, np.ndarray) else None
         bs = min(BLOCK, n)
-        t1, t2, t3, t4, t5 = (np.empty(bs, dtype=np.uint64) for _ in range(5))
+        t1, t2, t3, t4, t5 = _scratch(5, bs)
         bl: U64 | np.uint64 = t4
         bh: U64 | np.uint64 = t5
         if fb is None:
@@ -288,10 +306,13 @@ class PrimeField:
 
     # -- fused kernels -----------------------------------------------------------------------
     def lincomb(self, coeffs: Sequence[int], arrays: Sequence[U64], out: U64 | None = None) -> U64:
-        """``Σ coeffs[k] · arrays[k]`` for public scalars (Lagrange interpolation, matrix rows).
+        """``Σ coeffs[k] · arrays[k]`` for public scalars (Lagrange interpolation, matrix rows,
+        PRSS shares).
 
         Small signed coefficients (Σ|c| ≤ 8: Lagrange coefficients of nearby ids) are summed
-        unreduced and folded once; others go through lazy products folded after each term.
+        unreduced and folded once; medium ones (|c| < :data:`MEDIUM` when read as signed, up to
+        2^14 terms: PRSS polynomials of a few party ids) multiply the 32-bit halves of each value
+        and fold once; others go through lazy products folded after each term.
         """
         if len(coeffs) != len(arrays) or not arrays:
             raise ArithmeticMismatch(f"{len(coeffs)} coefficients for {len(arrays)} arrays")
@@ -306,13 +327,17 @@ class PrimeField:
         res = _target(arrays[0].shape, out)
         fo = res.reshape(-1)
         flats = [_flat(a) for a in arrays]
-        signed = [c if c <= self.SMALL else c - P for c in cs]
+        signed = [c if c <= P // 2 else c - P for c in cs]
         small = all(abs(c) <= self.SMALL for c in signed) and sum(abs(c) for c in signed) <= self.SMALL + 1
+        medium = not small and all(abs(c) < self.MEDIUM for c in signed) and len(cs) <= 1 << 14
         bs = min(BLOCK, n)
-        t1, t2, t3, term = (np.empty(bs, dtype=np.uint64) for _ in range(4))
+        t1, t2, t3, term = _scratch(4, bs)
         for sl in _blocks(n):
             k = sl.stop - sl.start
             acc, tk = fo[sl], term[:k]
+            if medium:
+                self._lincomb_halves(signed, [f[sl] for f in flats], acc, tk, t1[:k], t2[:k])
+                continue
             for i, (c, s, arr) in enumerate(zip(cs, signed, flats, strict=True)):
                 blk, dst = arr[sl], (acc if i == 0 else tk)
                 if small:  # Σ|c|·(value < p) < 8p < 2^64: sum unreduced, fold once
@@ -334,6 +359,25 @@ class PrimeField:
             self._fold(acc, t1[:k])
         return res
 
+    def _lincomb_halves(self, signed: list[int], blocks: list[U64], lo: U64, hi: U64, tmp: U64, neg: U64) -> None:
+        """``lo ← Σ c·v`` reduced, for |c| < 2^16 and at most 2^14 terms: with v = vh·2^32 + vl
+        (vh < 2^29) the sums Σ|c|·vl < 2^62 and Σ|c|·vh < 2^59 never wrap; a negative c
+        multiplies p − v instead. Then vh's weight 2^32 folds as in :meth:`_mul_block`."""
+        for i, (c, v) in enumerate(zip(signed, blocks, strict=True)):
+            if c < 0:
+                v = np.subtract(self._P, v, out=neg)  # (0, p]: still below 2^61
+            cc = np.uint64(abs(c))
+            if i == 0:
+                np.multiply(np.bitwise_and(v, self._M32, out=lo), cc, out=lo)
+                np.multiply(np.right_shift(v, self._S32, out=hi), cc, out=hi)
+                continue
+            lo += np.multiply(np.bitwise_and(v, self._M32, out=tmp), cc, out=tmp)
+            hi += np.multiply(np.right_shift(v, self._S32, out=tmp), cc, out=tmp)
+        lo += np.right_shift(hi, self._S29, out=tmp)  # < 2^30
+        np.bitwise_and(hi, self._M29, out=hi)
+        lo += np.left_shift(hi, self._S32, out=hi)  # < 2^61: total < 2^62 + 2^61 + 2^30
+        self._fold(lo, tmp)
+
     def beaver_combine(self, c: U64, d: U64, y: U64, e: U64, a: U64, out: U64 | None = None) -> U64:
         """A share of x·y from a triple: ``c + d·[y] + e·[a]`` with d = x − a, e = y − b opened.
 
@@ -353,7 +397,7 @@ class PrimeField:
         fo = res.reshape(-1)
         fc, fd, fy, fe, fa = (_flat(v) for v in (c, d, y, e, a))
         bs = min(BLOCK, n)
-        t1, t2, t3, lo, hi, q = (np.empty(bs, dtype=np.uint64) for _ in range(6))
+        t1, t2, t3, lo, hi, q = _scratch(6, bs)
         for sl in _blocks(n):
             k = sl.stop - sl.start
             r = fo[sl]

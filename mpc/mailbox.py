@@ -79,6 +79,13 @@ class Mailbox:
         self._down: set[int] = set()
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
         self._collect: dict[tuple[str, str], _Collector] = {}  # (instance, tag) a recv_many waits on
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        # the node's loop, looked up once: asyncio.get_running_loop() costs a getpid() system call
+        # on CPython 3.11, several times per round
+        self._loop = asyncio.get_running_loop()
+        return self._loop
 
     @property
     def down(self) -> set[int]:
@@ -112,7 +119,7 @@ class Mailbox:
             raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
         if fut is None:
             self._make_room(msg.sender, size)
-            fut = asyncio.get_running_loop().create_future()
+            fut = (self._loop or self._bind_loop()).create_future()
             self._slots[key] = fut
             self._early.setdefault(msg.sender, {})[key] = size
             self._early_bytes[msg.sender] = self._early_bytes.get(msg.sender, 0) + size
@@ -185,7 +192,7 @@ class Mailbox:
         if fut is None:
             if sender in self._down:
                 raise PartyDropped(sender, "connection lost")
-            loop = asyncio.get_running_loop()
+            loop = self._loop or self._bind_loop()
             fut = loop.create_future()
             self._slots[key] = fut
             # one timer on the waiter itself (cheaper than asyncio.timeout + shield per message)
@@ -211,7 +218,7 @@ class Mailbox:
         if (instance, tag) not in self._collect:
             return await self._collect_many(instance, tag, senders, timeout)
         consumed = self._consumed.get(instance, ())
-        loop = asyncio.get_running_loop()
+        loop = self._loop or self._bind_loop()
         slots: dict[int, asyncio.Future[Any]] = {}
         out: dict[int, Any] = {}
         for s in senders:
@@ -278,7 +285,7 @@ class Mailbox:
             else:
                 pending.add(s)
         if pending:
-            loop = asyncio.get_running_loop()
+            loop = self._loop or self._bind_loop()
             collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future())
             timer = loop.call_later(timeout, _expire_group, collector.done)
             try:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import weakref
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from numpy.typing import NDArray
 
 _ZEROS = bytes(1 << 20)
+_ZERO_VIEW = memoryview(_ZEROS)
 _OS_KEYED: weakref.WeakSet[Csprng] = weakref.WeakSet()
 _fork_hook_installed = False
 
@@ -62,9 +64,19 @@ class Csprng:
             return self._enc.update(_ZEROS[:n])
         return self._enc.update(bytes(n))
 
+    def fill(self, out: NDArray[Any]) -> NDArray[Any]:
+        """Overwrite the bytes of ``out`` (C-contiguous) with the next keystream bytes, in place:
+        no allocation, the same bytes :meth:`random_bytes` would have returned."""
+        if not out.flags.c_contiguous:
+            raise ValueError("Csprng.fill needs a C-contiguous array")
+        view = out.reshape(-1).view(np.uint8).data
+        for pos in range(0, view.nbytes, len(_ZEROS)):
+            k = min(len(_ZEROS), view.nbytes - pos)
+            self._enc.update_into(_ZERO_VIEW[:k], view[pos : pos + k])
+        return out
+
     def uint64(self, shape: int | tuple[int, ...]) -> NDArray[np.uint64]:
-        count = int(np.prod(shape))
-        return np.frombuffer(self.random_bytes(8 * count), dtype=np.uint64).reshape(shape).copy()
+        return self.fill(np.empty(shape, dtype=np.uint64))
 
     def field_elements(self, shape: int | tuple[int, ...], bits: int, modulus: int) -> NDArray[np.uint64]:
         """Uniform integers in [0, modulus) by masking to ``bits`` and rejecting the overflow."""

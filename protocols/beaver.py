@@ -25,7 +25,7 @@ import numpy as np
 
 from mpc.context import Context
 from mpc.errors import ConfigError
-from mpc.field import GF61, U64
+from mpc.field import GF61, TINY, U64
 
 from .common import Scheme, open_values
 from .triples import Pool
@@ -74,6 +74,8 @@ class Beaver:
         sizes = [x.size for x, _ in pairs]
         total = sum(sizes)
         a, b, c = self.pool.triples(total)
+        if total <= TINY:  # a dependent chain's round: Python ints beat a dozen numpy calls
+            return await self._mul_tiny(pairs, a, b, c)
         masked = np.empty((2, total), dtype=np.uint64)  # row 0: x − a, row 1: y − b
         off = 0
         for (x, y), n in zip(pairs, sizes, strict=True):
@@ -88,6 +90,28 @@ class Beaver:
             blk = slice(off, off + n)
             z = self.dom.beaver_combine(c[blk], opened[0, blk], y.reshape(-1), opened[1, blk], a[blk])
             out.append(z.reshape(x.shape))
+            off += n
+        return out
+
+    async def _mul_tiny(self, pairs: Sequence[tuple[U64, U64]], a: U64, b: U64, c: U64) -> list[U64]:
+        """:meth:`mul_layer` on at most :data:`TINY` elements, in Python ints: the same values and
+        the same message (a (2, total) uint64 array) as the numpy path; the domain's modulus does
+        the reduction (2^61 − 1, or 2^64 for Z_2^64's wrap-around)."""
+        P = self.dom.modulus
+        xs = [v for x, _ in pairs for v in x.reshape(-1).tolist()]
+        ys = [v for _, y in pairs for v in y.reshape(-1).tolist()]
+        al, bl = a.tolist(), b.tolist()
+        masked = np.array([[(x - av) % P for x, av in zip(xs, al)], [(y - bv) % P for y, bv in zip(ys, bl)]],
+                          dtype=np.uint64)
+        opened = await self.open(masked, kind="open")
+        self.multiplications += len(xs)
+        ds, es = opened.tolist()
+        # [xy] = c + d·[y] + e·[a] (see mpc.field.PrimeField.beaver_combine)
+        zs = [(cv + d * y + e * av) % P for cv, d, y, e, av in zip(c.tolist(), ds, ys, es, al)]
+        out, off = [], 0
+        for x, _ in pairs:
+            n = x.size
+            out.append(np.array(zs[off : off + n], dtype=np.uint64).reshape(x.shape))
             off += n
         return out
 

@@ -12,7 +12,7 @@ from mpc.errors import ConfigError
 
 from .arith import SOURCES, chain_length, fixed_params, scheme_of
 from .common import Scheme
-from .secagg.specs import SERVER, params_of
+from .secagg.specs import SERVER, identity_mode, params_of
 from .spec import Job
 
 Rounds = tuple[str, ...]
@@ -101,6 +101,7 @@ SECAGG_OPTIONS = ("variant", "degree", "threshold", "result_to_clients", "corrup
 
 def check_secagg(job: Job) -> None:
     params_of(job)
+    identity_mode(job)
     missing = [p for p in job.parties if p not in job.input_parties]
     if missing:
         raise ConfigError(f"secagg: every client needs an input vector; none for {missing}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
-from mpc.field import GF61, U64, Z64, PrimeField, Ring64
+from mpc.field import GF61, TINY, U64, Z64, PrimeField, Ring64
 from mpc.rng import Csprng
 from mpc.sharing import additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_share
 
@@ -165,9 +166,32 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
     if check:
         return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
-    use = reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    use, coeffs = _interpolation(ctx.party_id, tuple(p for p in got if p != ctx.party_id), deg + 1, dom.modulus)
+    if share.size <= TINY:
+        return _interpolate_tiny(ctx.party_id, share, got, use, coeffs, dom.modulus)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
-    return dom.lincomb(lagrange_at_zero(use, dom.modulus), arrays)
+    return dom.lincomb(coeffs, arrays)
+
+
+@functools.lru_cache(maxsize=256)
+def _interpolation(me: int, others: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The reconstruction set and its Lagrange coefficients at 0 (the same few sets every round)."""
+    use = reconstruction_set(me, others, size)
+    return use, tuple(c % modulus for c in lagrange_at_zero(use, modulus))
+
+
+def _interpolate_tiny(me: int, share: U64, got: dict[int, Any], use: tuple[int, ...], coeffs: tuple[int, ...],
+                      P: int) -> U64:
+    """:meth:`PrimeField.lincomb` of the shares of ``use`` in Python ints (a round's opening of a
+    few elements), with the checks of :func:`_validated`."""
+    acc = [0] * share.size
+    for p, c in zip(use, coeffs, strict=True):
+        arr = share if p == me else as_share(got[p], p, share.shape)
+        vals = arr.reshape(-1).tolist()
+        if p != me and vals and max(vals) >= P:
+            raise ProtocolError("share outside the field", peer=p)
+        acc = [s + c * v for s, v in zip(acc, vals)]
+    return np.array([s % P for s in acc], dtype=np.uint64).reshape(share.shape)
 
 
 def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:

@@ -1,28 +1,35 @@
 """Dealer-free preprocessing for Shamir sharing (n ≥ 2t + 1), after Damgård–Nielsen 2007.
 
-One batch:
+Random sharings come from one of two sources, both ending in the same degree reduction:
 
-1. ``contrib`` — every computing party deals random sharings: ``[u]_t, [v]_t`` (for a, b),
-   ``[w]_t, [w]_2t`` (the same secret at two degrees) and bounded masks for truncation (their
-   sum over contributors masks statistically; see :mod:`protocols.fixed` for κ).
-2. ``agree`` — every party announces whose contributions it received; all use the intersection
-   ``D`` (a crash mid-batch must not make parties combine different sets).
-3. Extraction, locally: with the Vandermonde matrix ``M[k][j] = j^k`` (k < |D| − t, j ∈ D) the
-   outputs ``M·s`` are uniformly random and unknown to any t parties — any |D| − t columns of
-   ``M`` form an invertible matrix, so the |D| − t honest contributions alone determine them
-   bijectively. |D| contributions of each kind yield |D| − t random sharings.
+* **PRSS** (:mod:`protocols.prss`, Cramer–Damgård–Ishai 2005), while every party holds at most
+  :data:`PRSS_MAX_KEYS` keys (``C(n − 1, t)``: 3 parties 2, 5 parties with t = 2 six). One
+  ``contrib`` round carries each party's 32-byte key contributions (to the other members of every
+  set of n − t parties it belongs to) and its bounded truncation masks; ``agree`` fixes the
+  contributor set ``D`` as below, and every sharing ``[a]_t, [b]_t, [r]_t, [u]_t`` and the
+  degree-2t zero sharings are then computed locally from AES keystreams: no other messages.
+* **Extraction** otherwise: ``contrib`` — every computing party deals random sharings
+  ``[u]_t, [v]_t`` (for a, b), ``[w]_t, [w]_2t`` (the same secret at two degrees) and bounded
+  masks; ``agree`` — every party announces whose contributions it received and all use the
+  intersection ``D`` (a crash mid-batch must not make parties combine different sets); then,
+  locally, with the Vandermonde matrix ``M[k][j] = j^k`` (k < |D| − t, j ∈ D) the outputs ``M·s``
+  are uniformly random and unknown to any t parties — any |D| − t columns of ``M`` form an
+  invertible matrix, so the |D| − t honest contributions alone determine them bijectively.
+  Batches repeat while contributors that dropped out left the pool short.
 
-Triples: ``a, b`` from the ``u, v`` outputs; ``c`` by one degree reduction of the local products
-``a_i·b_i`` (a degree-2t sharing of ab) with a double sharing ``([r]_t, [r]_2t)``: open
-``ab − r`` from 2t + 1 shares (``reduce``), ``[c] = [r]_t + (ab − r)``. Extra double sharings go
-to the pool for online degree reductions (dot products).
+Triples: ``a, b`` random; ``c`` by one degree reduction of the local products ``a_i·b_i`` (a
+degree-2t sharing of ab) with a double sharing ``([r]_t, [r]_2t)``: open ``ab − r`` from 2t + 1
+shares (``reduce``), ``[c] = [r]_t + (ab − r)``. The degree-2t sharing's higher coefficients are
+uniform given any t parties' shares (extraction: dealt at random; PRSS: the zero sharing's part
+that t parties cannot compute spans them), so the opening shows nothing but ab − r. Extra double
+sharings go to the pool for online degree reductions (dot products).
 
-Threat model: semi-honest, honest majority (at most t < n/2 colluding parties). The
-hyper-invertibility checks against malicious dealers of the original paper are not done.
-Dropouts: needs 2t + 1 live parties for ``agree`` and ``reduce``; fewer raise QuorumLost.
-Batches repeat while contributors dropped out left the pool short. The agreement assumes
-crash-stop parties whose last round reached all peers or none (as the fault model delivers);
-a party that reached only some peers with its ``agree`` list would need a real broadcast.
+Threat model: semi-honest, honest majority (at most t < n/2 colluding parties); PRSS adds AES as a
+PRF (computational security). The hyper-invertibility checks against malicious dealers of the
+original paper are not done. Dropouts: needs t + 1 agreed contributors and 2t + 1 live parties for
+``agree`` and ``reduce``; fewer raise QuorumLost. The agreement assumes crash-stop parties whose
+last round reached all peers or none (as the fault model delivers); a party that reached only some
+peers with its ``agree`` list would need a real broadcast.
 """
 
 from __future__ import annotations
@@ -34,12 +41,17 @@ import numpy as np
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError, QuorumLost
 from mpc.field import GF61, U64
+from mpc.rng import Csprng
 
-from .common import open_values
-from .common import Scheme, as_share, check_field
+from . import prss
+from .common import Scheme, as_share, check_field, open_values
 from .triples import FULL_MASK, Need, Pool, truncation_mask
 
 MAX_BATCHES = 4
+# PRSS while each party holds at most this many keys (C(n − 1, t)): 3 parties 2, 5 parties (t = 2)
+# 6, 7 parties (t = 3) 20; beyond, the keystreams and combinations cost more than dealing and
+# extracting random sharings
+PRSS_MAX_KEYS = 6
 
 
 def extraction_matrix(contributors: tuple[int, ...], t: int) -> list[list[int]]:
@@ -55,10 +67,16 @@ def extract(contributors: tuple[int, ...], t: int, shares: dict[int, U64]) -> U6
     return np.concatenate(rows) if rows else np.empty(0, dtype=np.uint64)
 
 
-def _check_contribution(payload: Any, peer: int, sizes: dict[str, int], scheme: Scheme) -> dict[str, U64]:
-    if not isinstance(payload, dict) or set(payload) != set(sizes):
+def _check_contribution(payload: Any, peer: int, sizes: dict[str, int], scheme: Scheme,
+                        keys: int | None = None) -> dict[str, Any]:
+    """A peer's contribution: shares of the ``sizes`` kinds, and with PRSS ``keys`` key contributions."""
+    want = set(sizes) | ({"keys"} if keys is not None else set())
+    if not isinstance(payload, dict) or set(payload) != want:
         raise ProtocolError("malformed dn07 contribution", peer=peer)
-    return {k: check_field(as_share(payload[k], peer, (n,)), scheme, peer) for k, n in sizes.items()}
+    out: dict[str, Any] = {k: check_field(as_share(payload[k], peer, (n,)), scheme, peer) for k, n in sizes.items()}
+    if keys is not None:
+        out["keys"] = prss.check_contribution(payload["keys"], peer, keys)
+    return out
 
 
 def _check_list(payload: Any, peer: int, parties: tuple[int, ...]) -> frozenset[int]:
@@ -67,42 +85,88 @@ def _check_list(payload: Any, peer: int, parties: tuple[int, ...]) -> frozenset[
     return frozenset(payload)
 
 
-async def _batch(ctx: Context, scheme: Scheme, sizes: dict[str, int], need: Need) -> tuple[tuple[int, ...], dict]:
-    """One contribution + agreement round; returns the agreed contributors and their shares."""
-    t, rng = scheme.t, ctx.rng
-    mine: dict[str, U64] = {}
+def _deal(scheme: Scheme, rng: Csprng, sizes: dict[str, int], need: Need) -> dict[str, U64]:
+    """This party's contribution: random sharings (``u``, ``v``; ``w`` at degrees t and 2t) and
+    bounded truncation masks, as many of each as ``sizes`` says (shares stacked in party order)."""
+    t, mine = scheme.t, dict[str, U64]()
     for kind in ("u", "v"):
-        mine[kind] = scheme.share(GF61.random(rng, sizes[kind]), rng)
-    w = GF61.random(rng, sizes["w"])
-    mine["w"], mine["w2"] = scheme.share(w, rng), scheme.share(w, rng, degree=2 * t)
+        if kind in sizes:
+            mine[kind] = scheme.share(GF61.random(rng, sizes[kind]), rng)
+    if "w" in sizes:
+        w = GF61.random(rng, sizes["w"])
+        mine["w"], mine["w2"] = scheme.share(w, rng), scheme.share(w, rng, degree=2 * t)
     m, m_hi, _ = truncation_mask(GF61, rng, sizes["m"], need.frac_bits, need.mask_bits)
     mine["m"], mine["m_hi"] = scheme.share(m, rng), scheme.share(m_hi, rng)
-    del w, m, m_hi
-    rows = {p: k for k, p in enumerate(scheme.parties)}
-    await ctx.scatter("contrib", {p: {k: v[rows[p]] for k, v in mine.items()} for p in scheme.parties})
-    got = await ctx.gather("contrib", scheme.parties, quorum=t + 1)
-    contributions = {p: _check_contribution(v, p, sizes, scheme) for p, v in got.items()}
-    lists = await ctx.exchange("agree", sorted(contributions), among=scheme.parties, quorum=2 * t + 1)
-    agreed = frozenset(scheme.parties)
+    return mine
+
+
+async def _batch(ctx: Context, scheme: Scheme, sizes: dict[str, int], need: Need,
+                 keys: dict[tuple[int, ...], bytes] | None = None) -> tuple[tuple[int, ...], dict]:
+    """One contribution + agreement round; returns the agreed contributors and their shares.
+
+    With ``keys`` (this party's PRSS key contributions), each message also carries the
+    contributions for the key sets that hold both sender and receiver."""
+    t, me, parties = scheme.t, ctx.party_id, scheme.parties
+    mine = _deal(scheme, ctx.rng, sizes, need)
+    rows = {p: k for k, p in enumerate(parties)}
+    payloads = {p: {k: v[rows[p]] for k, v in mine.items()} for p in parties}
+    if keys is not None:
+        for p in parties:
+            payloads[p]["keys"] = prss.contribution_payload(keys, prss.shared_sets(parties, t, me, p))
+    del mine
+    await ctx.scatter("contrib", payloads)
+    del payloads
+    got = await ctx.gather("contrib", parties, quorum=t + 1)
+    contributions = {p: _check_contribution(v, p, sizes, scheme, None if keys is None
+                                            else len(prss.shared_sets(parties, t, p, me)))
+                     for p, v in got.items()}
+    lists = await ctx.exchange("agree", sorted(contributions), among=parties, quorum=2 * t + 1)
+    agreed = frozenset(parties)
     for p, v in lists.items():
-        agreed &= _check_list(v, p, scheme.parties)
+        agreed &= _check_list(v, p, parties)
     if not agreed <= set(contributions):
         raise ProtocolError("agreed contributors include one this party never heard from")
     if len(agreed) <= t:
-        raise QuorumLost(set(scheme.parties) - agreed, needed=t + 1, have=len(agreed))
+        raise QuorumLost(set(parties) - agreed, needed=t + 1, have=len(agreed))
     return tuple(sorted(agreed)), contributions
 
 
-async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
-    """Fill a pool without a dealer: ``need.triples`` triples, ``need.doubles`` double sharings."""
-    if scheme.kind != "shamir":
-        raise ConfigError("dn07 triples need Shamir sharing (additive has no degree reduction)")
+def _bounded_masks(agreed: tuple[int, ...], contrib: dict) -> tuple[U64, U64]:
+    """Σ over the agreed contributors of their bounded masks (statistically hiding, see fixed.py)."""
+    return (GF61.sum(np.stack([contrib[p]["m"] for p in agreed]), axis=0),
+            GF61.sum(np.stack([contrib[p]["m_hi"] for p in agreed]), axis=0))
+
+
+def _layout(need: Need) -> tuple[int, int, int]:
+    """(triples, random bits, double sharings) the pool needs: 61 bits per uniform mask."""
+    n_bits = need.masks * GF61.BITS if need.mask_bits == FULL_MASK else 0
+    return need.triples, n_bits, need.doubles
+
+
+async def _prss_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss.Material, tuple[U64, U64], int]:
+    """Keys for every set of n − t parties in one contribution round (which also carries the
+    bounded masks), then every sharing locally (:func:`protocols.prss.generate`)."""
+    t, me, parties = scheme.t, ctx.party_id, scheme.parties
+    n_ab, n_bits, n_dbl = _layout(need)
+    own = {s: ctx.rng.random_bytes(prss.KEY_BYTES) for s in prss.key_sets(parties, t) if me in s}
+    sizes = {"m": need.masks if not n_bits else 0, "m_hi": need.masks if not n_bits else 0}
+    agreed, contrib = await _batch(ctx.child("b0"), scheme, sizes, need, keys=own)
+    heard: dict[tuple[int, ...], dict[int, bytes]] = {s: {} for s in own}
+    for j in agreed:
+        for s, k in zip(prss.shared_sets(parties, t, j, me), contrib[j]["keys"], strict=True):
+            heard[s][j] = k
+    keys = {s: prss.derive_key(s, heard[s]) for s in own}
+    del own, heard
+    material = prss.generate(prss.Prss(parties, t, me, keys), n_ab, n_bits, n_dbl, reshare=len(parties) == 3 and t == 1)
+    return material, _bounded_masks(agreed, contrib), len(agreed)
+
+
+async def _extracted_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss.Material, tuple[U64, U64],
+                                                                                 int, int]:
+    """Random sharings dealt by every party and extracted (Vandermonde), in batches until enough."""
     n, t = len(scheme.parties), scheme.t
-    if 2 * t + 1 > n:
-        raise ConfigError(f"dn07 needs n >= 2t + 1 parties (n = {n}, t = {t})")
-    t0, bytes0 = ctx.now(), ctx.stats()["bytes_sent"]
-    n_bits = need.masks * GF61.BITS if need.mask_bits == FULL_MASK else 0  # uniform masks from random bits
-    n_ab, n_w = need.triples, need.triples + n_bits + need.doubles
+    n_ab, n_bits, n_dbl = _layout(need)
+    n_w = n_ab + n_bits + n_dbl
     out: dict[str, list[U64]] = {"u": [], "v": [], "w": [], "w2": []}
     have = {"u": 0, "v": 0, "w": 0, "w2": 0}
     target = {"u": n_ab + n_bits, "v": n_ab, "w": n_w, "w2": n_w}
@@ -121,9 +185,7 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
             out[kind].append(vec)
             have[kind] += vec.size
         if batch == 0:
-            masks = (GF61.sum(np.stack([contrib[p]["m"] for p in agreed]), axis=0),
-                     GF61.sum(np.stack([contrib[p]["m_hi"] for p in agreed]), axis=0))
-            contributors = len(agreed)
+            masks, contributors = _bounded_masks(agreed, contrib), len(agreed)
         batch, expected = batch + 1, len(agreed)
         if all(have[k] >= target[k] for k in target):
             break
@@ -132,20 +194,63 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need) -> Pool:
     u, b = np.concatenate(out["u"]), np.concatenate(out["v"])
     r_t, r_2t = np.concatenate(out["w"]), np.concatenate(out["w2"])
     a, u = u[:n_ab], u[n_ab:]
-    # one opening of degree 2t: ab − r (then [c] = [r]_t + (ab − r)) and, for the random bits,
-    # u² re-randomized by the zero sharing [r]_2t − [r]_t (reveals u² and nothing else)
+    # ab − r (then [c] = [r]_t + (ab − r)) and, for the random bits, u² re-randomized by the zero
+    # sharing [r]_2t − [r]_t (reveals u² and nothing else)
     local = GF61.mul(np.concatenate([a, u]), np.concatenate([b, u]))
     GF61.sub(local[:n_ab], r_2t[:n_ab], out=local[:n_ab])
-    GF61.add(local[n_ab:], GF61.sub(r_2t[n_ab : n_ab + n_bits], r_t[n_ab : n_ab + n_bits]), out=local[n_ab:])
-    opened = await open_values(ctx, scheme, local, "reduce", degree=2 * t)
-    c = GF61.add(r_t[:n_ab], opened[:n_ab])
-    m, m_hi, m_top = (uniform_masks(u, opened[n_ab:], need.frac_bits) if n_bits
-                      else (*masks, np.zeros(need.masks, dtype=np.uint64)))  # bounded masks never wrap
+    bits = slice(n_ab, n_ab + n_bits)
+    GF61.add(local[n_ab:], GF61.sub(r_2t[bits], r_t[bits]), out=local[n_ab:])
     rest = slice(n_ab + n_bits, None)
-    shares = {"a": a, "b": b, "c": c, "r_t": r_t[rest], "r_2t": r_2t[rest], "m": m, "m_hi": m_hi, "m_top": m_top}
+    material = prss.Material(a=a, b=b, r_t=r_t[:n_ab], u=u, d_t=r_t[rest], d_2t=r_2t[rest], local=local,
+                             f=np.empty(0, np.uint64))
+    return material, masks, contributors, batch
+
+
+async def _reshare(ctx: Context, scheme: Scheme, rs: prss.Reshare3, f: U64) -> U64:
+    """:class:`protocols.prss.Reshare3`: send f_k to the previous party, combine with the next's."""
+    await ctx.send(rs.prev, "reshare", f)
+    got = await ctx.gather("reshare", (rs.next,), quorum=1)
+    f_next = check_field(as_share(got[rs.next], rs.next, f.shape), scheme, rs.next)
+    return GF61.lincomb(rs.combine, [f, f_next])
+
+
+async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need, *, use_prss: bool | None = None) -> Pool:
+    """Fill a pool without a dealer: ``need.triples`` triples, ``need.doubles`` double sharings.
+
+    Random sharings come from PRSS (:mod:`protocols.prss`) while each party holds at most
+    :data:`PRSS_MAX_KEYS` keys, else from the DN07 extraction; ``use_prss`` forces either.
+    """
+    if scheme.kind != "shamir":
+        raise ConfigError("dn07 triples need Shamir sharing (additive has no degree reduction)")
+    n, t = len(scheme.parties), scheme.t
+    if 2 * t + 1 > n:
+        raise ConfigError(f"dn07 needs n >= 2t + 1 parties (n = {n}, t = {t})")
+    t0, bytes0 = ctx.now(), ctx.stats()["bytes_sent"]
+    n_ab, n_bits, _ = _layout(need)
+    if use_prss is None:
+        use_prss = prss.keys_per_party(n, t) <= PRSS_MAX_KEYS
+    if use_prss:
+        material, masks, contributors = await _prss_material(ctx, scheme, need)
+        batches = 1
+    else:
+        material, masks, contributors, batches = await _extracted_material(ctx, scheme, need)
+    # one opening of degree 2t: ab − r for the triples (unless resharing), u² for the random bits
+    opened = material.local
+    if opened.size:
+        opened = await open_values(ctx, scheme, material.local, "reduce", degree=2 * t)
+    n_open = opened.size - n_bits
+    if material.reshare is not None:
+        c = await _reshare(ctx, scheme, material.reshare, material.f) if n_ab else material.f
+    else:
+        c = GF61.add(material.r_t, opened[:n_open], out=material.r_t)
+    m, m_hi, m_top = (uniform_masks(material.u, opened[n_open:], need.frac_bits) if n_bits
+                      else (*masks, np.zeros(need.masks, dtype=np.uint64)))  # bounded masks never wrap
+    shares = {"a": material.a, "b": material.b, "c": c, "r_t": material.d_t, "r_2t": material.d_2t,
+              "m": m, "m_hi": m_hi, "m_top": m_top}
     contributors = 1 if n_bits else contributors
-    meta = {"source": "dn07", "offline_s": ctx.now() - t0, "offline_bytes_sent": ctx.stats()["bytes_sent"] - bytes0,
-            "batches": batch, "mask_contributors": contributors}
+    meta = {"source": "dn07", "prss": use_prss, "offline_s": ctx.now() - t0,
+            "offline_bytes_sent": ctx.stats()["bytes_sent"] - bytes0, "batches": batches,
+            "mask_contributors": contributors}
     return Pool(need, shares, mask_contributors=contributors, meta=meta)
 
 
@@ -168,4 +273,4 @@ def uniform_masks(u: U64, squares: U64, frac_bits: int) -> tuple[U64, U64, U64]:
     return r, r_hi, bits[GF61.BITS - 1].copy()
 
 
-__all__ = ["dn07_prepare", "extract", "extraction_matrix", "uniform_masks"]
+__all__ = ["PRSS_MAX_KEYS", "dn07_prepare", "extract", "extraction_matrix", "uniform_masks"]

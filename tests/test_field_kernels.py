@@ -141,3 +141,24 @@ def test_sum_over_rows_matches_big_ints(rows: int) -> None:
     want = [sum(col) % P for col in zip(*map(_ints, a))]
     assert _ints(GF61.sum(a, axis=0)) == want
     assert int(GF61.sum(a[:, 0], axis=0)) == want[0]
+
+
+@pytest.mark.parametrize("coeffs", [[3, -5, 12, 300], [-(2**16 - 1)] * 5, [2**16 - 1, 9, -(2**16 - 1), 8, 7, 0],
+                                    [7, 2**16], [P - 3, 1 << 40]])
+@pytest.mark.parametrize("n", [TINY + 1, BLOCK + 17])
+def test_lincomb_medium_and_large_coefficients_match_big_ints(coeffs: list[int], n: int) -> None:
+    """Medium coefficients (|c| < 2^16, signed) take the 32-bit-halves path; 2^16 and 2^40 do not."""
+    arrays = _vectors(len(coeffs), n)
+    got = _ints(GF61.lincomb(coeffs, arrays))
+    cols = zip(*(_ints(a) for a in arrays))
+    assert got == [sum(c * v for c, v in zip(coeffs, col)) % P for col in cols]
+
+
+def test_lincomb_medium_path_at_its_bound_does_not_wrap() -> None:
+    """2^14 terms, every coefficient −(2^16 − 1), every value 0 (so p − v = p, both halves full):
+    the unreduced sums are at their largest and the result is still 0; values p − 1 give Σ c."""
+    k, n = 1 << 14, TINY + 1
+    zeros, ones = np.zeros(n, np.uint64), np.full(n, P - 1, np.uint64)
+    c = -(2**16 - 1)
+    assert not GF61.lincomb([c] * k, [zeros] * k).any()
+    assert _ints(GF61.lincomb([c] * k, [ones] * k)) == [(c * k * (P - 1)) % P] * n

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import struct
 from collections.abc import Sequence
 
@@ -28,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -76,10 +76,58 @@ def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes)
     if isinstance(sk, bytes):
         sk = X25519PrivateKey.from_private_bytes(sk)
     try:
-        shared = sk.exchange(X25519PublicKey.from_public_bytes(peer_pk))
+        shared = sk.exchange(_x25519_peer(peer_pk))
     except ValueError as exc:  # low-order point: the all-zero shared secret is refused
         raise ProtocolError(f"bad public key: {exc}") from None
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=sid, info=info).derive(shared)
+    return hkdf_sha256(shared, sid, info)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _x25519_peer(peer_pk: bytes) -> X25519PublicKey:
+    """A peer's key object, parsed once per process: SecAgg+ neighbours of one client (and, in a
+    simulation, every client that lists it) agree with the same key. A function of the bytes only."""
+    return X25519PublicKey.from_public_bytes(peer_pk)
+
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes) -> bytes:
+    """RFC 5869 HKDF-SHA256 with one 32-byte output block, on the C HMAC (the ``cryptography``
+    HKDF object costs more to build than to run; the outputs are identical, tested)."""
+    prk = hmac.digest(salt, ikm, "sha256")  # an empty salt is HMAC's all-zero key, as RFC 5869 says
+    return hmac.digest(prk, info + b"\x01", "sha256")
+
+
+class PairwiseKeys:
+    """X25519 is symmetric — X25519(a, B) = X25519(b, A) — so of the two clients of a pair that
+    live in one process (a simulation), the second can take the key the first derived instead of
+    repeating the scalar multiplication: half the key agreements.
+
+    An entry is filed under the deriving client's *own* public key (computed from its secret,
+    never taken from a message) and the peer key it was given; a client looks up the entry its
+    peer filed under (peer key it was given, its own key). A hit therefore means its peer holds the
+    secret of the key this client was given and derived with this client's genuine key: the bytes
+    are exactly what this client would compute (a server that shows keys of its own never hits).
+    An entry is removed when taken, and a client drops what it filed when it finishes
+    (:meth:`forget`), so nothing outlives the round; a real client, alone in its process, never
+    hits and keeps only what it holds anyway until then.
+    """
+
+    def __init__(self) -> None:
+        self._filed: dict[tuple[bytes, bytes, bytes], dict[bytes, bytes]] = {}  # (own pk, sid, info) → peer pk → key
+
+    def agree(self, sk: X25519PrivateKey, own_pk: bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
+        """:func:`agree` (sk, peer_pk, sid, info), where ``own_pk`` is the public key of ``sk``."""
+        theirs = self._filed.get((peer_pk, sid, info))
+        key = theirs.pop(own_pk, None) if theirs is not None else None
+        if key is None:
+            key = agree(sk, peer_pk, sid, info)
+            self._filed.setdefault((own_pk, sid, info), {})[peer_pk] = key
+        return key
+
+    def forget(self, own_pk: bytes, sid: bytes, info: bytes) -> None:
+        self._filed.pop((own_pk, sid, info), None)
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._filed.values())
 
 
 SigningKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
@@ -103,13 +151,25 @@ def check_signing_key(key: object) -> SigningKey:
 
 def verifying_key(key: object) -> VerifyingKey:
     """A verification key from a key object, DER SubjectPublicKeyInfo bytes or raw Ed25519 bytes."""
-    if isinstance(key, bytes) and len(key) == 32:
-        return Ed25519PublicKey.from_public_bytes(key)
     if isinstance(key, bytes):
-        try:
-            key = load_der_public_key(key)
-        except ValueError:
-            raise ConfigError("not a DER-encoded public key") from None
+        return _parsed_key(key)
+    return _checked_key(key)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _parsed_key(key: bytes) -> VerifyingKey:
+    """Parsed once per process per encoding (a function of the bytes: every simulated client that
+    checks the same neighbour shares the result). Errors are not cached."""
+    if len(key) == 32:
+        return Ed25519PublicKey.from_public_bytes(key)
+    try:
+        loaded: object = load_der_public_key(key)
+    except ValueError:
+        raise ConfigError("not a DER-encoded public key") from None
+    return _checked_key(loaded)
+
+
+def _checked_key(key: object) -> VerifyingKey:
     if isinstance(key, Ed25519PublicKey) or (
         isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
     ):
@@ -134,15 +194,40 @@ def sign(key: SigningKey, message: bytes) -> bytes:
 
 
 def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is ``pk``'s over ``message``. Give ``pk`` as its DER bytes where
+    possible: the verdict is then memoised on the exact (key, signature, message) bytes."""
+    if not isinstance(pk, bytes):
+        return _verify(pk, signature, message)
+    return _verify_bytes(pk, signature, message)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _verify_bytes(pk: bytes, signature: bytes, message: bytes) -> bool:
+    """A verdict is a function of these three byte strings alone (Ed25519 and ECDSA verification
+    are deterministic), so a memo keyed on them answers exactly as a fresh check would: every
+    client still rejects what it would reject alone. It pays when one process checks the same
+    signature many times — in a simulation, a SecAgg+ advertisement is checked by each of the
+    signer's k neighbours and a consistency signature by up to t holders and the server; a real
+    client (one per process) checks each signature once and gains nothing."""
     try:
-        key = pk if not isinstance(pk, bytes) else verifying_key(pk)
+        key = verifying_key(pk)
+    except ConfigError:
+        return False
+    return _verify(key, signature, message)
+
+
+def _verify(key: VerifyingKey, signature: bytes, message: bytes) -> bool:
+    try:
         if isinstance(key, Ed25519PublicKey):
             key.verify(signature, message)
         else:
-            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-    except (InvalidSignature, ValueError, ConfigError):
+            key.verify(signature, message, _ECDSA_SHA256)
+    except (InvalidSignature, ValueError):
         return False
     return True
+
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 def advertisement_message(round_id: bytes, party: int, dim: int, c_pk: bytes, s_pk: bytes) -> bytes:
@@ -264,6 +349,7 @@ def harary_neighbours(
 
 __all__ = [
     "LIMBS",
+    "PairwiseKeys",
     "SigningKey",
     "VerifyingKey",
     "advertisement_message",
@@ -276,6 +362,7 @@ __all__ = [
     "decrypt_shares",
     "encrypt_shares",
     "harary_neighbours",
+    "hkdf_sha256",
     "limbs_to_secret",
     "reconstruct_many",
     "reconstruct_secret",

@@ -61,7 +61,7 @@ from typing import Any
 
 from mpc.errors import ConfigError
 
-from .crypto import harary_neighbours
+from .crypto import PairwiseKeys, harary_neighbours
 
 DEFAULT_GAMMA = 0.05  # fraction of clients that may collude with the server
 DEFAULT_DELTA = 0.1  # fraction of clients that may drop out
@@ -159,9 +159,12 @@ class Params:
     round_id: bytes = b"secagg/default-round"
     graph_seed: bytes = b"secagg/default-graph"
     slot_of: dict[int, int] = field(init=False, repr=False, compare=False)  # client → registration index
+    # not a parameter: the round's clients in this process share key agreements (crypto.PairwiseKeys)
+    pairwise: PairwiseKeys = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slot_of", {u: i for i, u in enumerate(self.clients)})
+        object.__setattr__(self, "pairwise", PairwiseKeys())
         if len(self.clients) < 2 or len(self.slot_of) != len(self.clients):
             raise ConfigError("secure aggregation needs at least two distinct clients")
         if self.variant not in ("secagg", "secagg+"):

@@ -172,7 +172,8 @@ class SecAggServer:
             p = batch[u]
             if p.dim != self.dim or {p.c_pk, p.s_pk} & seen or p.c_pk == p.s_pk:
                 self.rejected[u] = "wrong vector length or a repeated public key"
-            elif not advert_signed(self._known, self.params.round_id, u, p):  # clients check too
+            elif not advert_signed(self._known, self.params.round_id, u, p.dim, (p.c_pk, p.s_pk, p.vk, p.sig)):
+                # the clients check too (the same verdicts: a server that skips this is caught there)
                 self.rejected[u] = "advertisement not signed by the client's identity"
             else:
                 seen |= {p.c_pk, p.s_pk}
@@ -198,7 +199,9 @@ class SecAggServer:
             msg = keys_for(list(u1), sorted(set(params.clients) - set(u1)))
             return {u: msg for u in u1}
         # SecAgg+: each client gets its neighbourhood's leaves with inclusion proofs, O(k log n)
-        return {v: keys_for(sorted(self.holders(v)), sorted(self.graph[v] - self.keys.keys())) for v in u1}
+        # (a frozenset minus a dict's keys view copies all n keys: test membership instead)
+        return {v: keys_for(sorted(self.holders(v)), sorted(u for u in self.graph[v] if u not in self.keys))
+                for v in u1}
 
     def _on_share_keys(self, batch: dict[int, m.ShareKeys]) -> dict[int, m.Message]:
         def check(u: int, p: m.ShareKeys) -> None:
