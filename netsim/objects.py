@@ -98,13 +98,27 @@ class Packer:
     def __init__(self) -> None:
         self._envelope: dict[tuple[Any, ...], int] = {}
         # the last frozen row packed: (base, shape, strides, dtype, session, instance, tag, sender,
-        # size, charge). Another view of the same base with the same layout and header (the next
+        # size, charge, (size, charge)). Another view of the same base with the same layout and header (the next
         # row of a scattered share matrix) is frozen and just as large: no checks, no lookups.
         self._row: tuple[Any, ...] | None = None
 
     def forget(self) -> None:
         """End of a batch: the next array is checked afresh (its owner might be writeable again)."""
         self._row = None
+
+    def pack_meta(self, msg: Message) -> tuple[Message | Parcel | bytes, tuple[int, int] | None]:
+        """``(msg, (size, charge))`` for a message whose payload is a frozen array (it travels as
+        is: no parcel to make and free), else ``(pack(msg), None)``."""
+        p = msg.payload
+        row = self._row
+        if (type(p) is np.ndarray and row is not None and p.base is row[0] and msg.tag is row[6]
+                and msg.instance is row[5] and msg.session is row[4] and msg.sender == row[7]
+                and p.shape == row[1] and p.strides == row[2] and p.dtype is row[3]):
+            return msg, row[10]
+        item = self.pack(msg)
+        if isinstance(item, Parcel) and item.msg is msg and not item.thaw:
+            return msg, (item.size, item.charge)
+        return item, None
 
     def pack(self, msg: Message) -> Parcel | bytes:
         """A parcel for ``msg``, or its bytes when a receiver would reject them; raises
@@ -139,7 +153,7 @@ class Packer:
         if p.dtype == dt and frozen_array(p):
             if p.base is not None:
                 self._row = (p.base, p.shape, p.strides, p.dtype, msg.session, msg.instance, msg.tag, msg.sender,
-                             size, charge)
+                             size, charge, (size, charge))
             return Parcel(msg, size, charge, False)
         # a copy (C order, little-endian, as decoded): the sender may reuse its buffer
         snap = p.copy() if p.dtype == dt else p.astype(dt, order="C")

@@ -115,8 +115,9 @@ class SimNetwork:
         #: everyone. (In a star, 1000 crashed clients would otherwise notify 10,000 nodes each.)
         self.topology: dict[int, tuple[int, ...]] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
-        # instant -> {dst: [src, item, src, item, ...]}, receivers in the order of their first message,
-        # each one's messages in send order (grouped as they are sent: a million may be in flight)
+        # instant -> {dst: [src, item, meta, ...]}, receivers in the order of their first message,
+        # each one's messages in send order (grouped as they are sent: a million may be in flight);
+        # meta is (size, charge) when item is a message with a frozen array payload (no parcel)
         self._buckets: dict[float, dict[int, list[Any]]] = {}
         self._wheel = Wheel(bin_width(self.links.min_latency))  # every other message
         self._timer: asyncio.TimerHandle | None = None
@@ -245,9 +246,9 @@ class SimNetwork:
                 inboxes = self._bucket(arrive)
                 inbox = inboxes.get(dst)
                 if inbox is None:
-                    inboxes[dst] = [src, item]
+                    inboxes[dst] = [src, item, None]
                 else:
-                    inbox += (src, item)
+                    inbox += (src, item, None)
             else:
                 self._push(arrive, dst, src, item)
 
@@ -257,7 +258,7 @@ class SimNetwork:
         the whole batch goes into one bucket; on uniform links without faults or taps its arrival
         times are computed at once (:meth:`_route_many`); otherwise each message takes :meth:`_route`."""
         failed: dict[int, TransportError] = {}
-        members, crashed, pack = self._members, self.crashed, self.packer.pack
+        members, crashed, pack, pack_meta = self._members, self.crashed, self.packer.pack, self.packer.pack_meta
         fixed, bucket, now = self._fixed_latency, None, asyncio.get_running_loop().time()
         quiet = not self.silent and src not in crashed and not (self.senders or self.monitors or self.observers)
         if fixed is not None and quiet:
@@ -267,41 +268,50 @@ class SimNetwork:
                 and not self.slow and not self.partitions and self.cpu is None:
             many = ([], [], [])
         last: Message | None = None
-        item: Parcel | bytes = b""
+        item: Message | Parcel | bytes = b""  # a message as is when meta is (size, charge)
+        packed: Parcel | bytes = b""
+        meta: tuple[int, int] | None = None
         size = count = total = 0
         for peer, msg in sends:
             if peer == src or peer not in members:
                 failed[peer] = TransportError(f"party {src}: unknown peer {peer}")
                 continue
             if msg is not last:
-                item = pack(msg)
-                size = item.size if isinstance(item, Parcel) else len(item)
+                if bucket is not None:
+                    item, meta = pack_meta(msg)
+                    size = meta[0] if meta is not None else item.size if isinstance(item, Parcel) else len(item)  # type: ignore[arg-type]
+                else:
+                    packed = pack(msg)
+                    size = packed.size if isinstance(packed, Parcel) else len(packed)
                 last = msg
             count += 1
             total += size
-            if bucket is not None and peer not in crashed:
+            if bucket is not None:
+                if peer in crashed:
+                    self.dropped += 1  # as _route would count it
+                    continue
                 inbox = bucket.get(peer)
                 if inbox is None:
-                    bucket[peer] = [src, item]
+                    bucket[peer] = [src, item, meta]
                 else:
-                    inbox += (src, item)
+                    inbox += (src, item, meta)
             elif many is not None:
                 if peer in crashed:
                     self.dropped += 1
                 else:
                     many[0].append(peer)
-                    many[1].append(item)
+                    many[1].append(packed)
                     many[2].append(size)
             else:
-                self._route(src, peer, item, size, msg, now)
+                self._route(src, peer, packed, size, msg, now)
         self.packer.forget()
         if many is not None and many[0]:
             peers, items, sizes = many
             if len(set(peers)) == len(peers):
                 self._route_many(src, peers, items, sizes, now)
             else:  # a peer twice: its link state changes between its messages
-                for peer, item, size in zip(peers, items, sizes, strict=True):
-                    self._route(src, peer, item, size, None, now)
+                for peer, one, size in zip(peers, items, sizes, strict=True):
+                    self._route(src, peer, one, size, None, now)
         stats.messages_sent += count
         stats.bytes_sent += total
         return failed
@@ -635,14 +645,22 @@ class SimTransport:
             self._deliver(*inbox.popleft())
 
     def _arrive_many(self, inbox: list[Any], start: int) -> int:
-        """Receive ``inbox[start:]``, ``[src, item, src, item, ...]`` (items: bytes, parcels, or
-        ``PEER_DOWN``); returns how many were messages."""
+        """Receive ``inbox[start:]``, ``[src, item, meta, ...]`` (items: bytes, parcels, or
+        ``PEER_DOWN``; or messages with ``meta = (size, charge)``); returns how many were messages."""
         if self._closed:
             return 0
         stats, count, size = self.stats, 0, 0
         msg_sink = self._msg_sink if self._context is None else None
-        for k in range(start, len(inbox), 2):
-            src, item = inbox[k], inbox[k + 1]
+        for k in range(start, len(inbox), 3):
+            src, item, meta = inbox[k], inbox[k + 1], inbox[k + 2]
+            if meta is not None:  # the hot path of object mode: a frozen array's message as is
+                count += 1
+                size += meta[0]
+                if msg_sink is not None:
+                    msg_sink(src, item, meta[0], meta[1])
+                else:
+                    self._deliver(src, Parcel(item, meta[0], meta[1], False))
+                continue
             if item is None:  # PEER_DOWN
                 self._deliver(src, PEER_DOWN)
                 continue
