@@ -263,10 +263,10 @@ class SimNetwork:
         quiet = not self.silent and src not in crashed and not (self.senders or self.monitors or self.observers)
         if fixed is not None and quiet:
             bucket = self._bucket(now + fixed)
-        many: tuple[list[int], list[Any], list[int]] | None = None
+        many: tuple[list[int], list[Any], list[int], list[Any]] | None = None
         if fixed is None and quiet and self._index is not None and self.links.uniform and not self.links.uplink \
                 and not self.slow and not self.partitions and self.cpu is None:
-            many = ([], [], [])
+            many = ([], [], [], [])
         last: Message | None = None
         item: Message | Parcel | bytes = b""  # a message as is when meta is (size, charge)
         packed: Parcel | bytes = b""
@@ -277,7 +277,7 @@ class SimNetwork:
                 failed[peer] = TransportError(f"party {src}: unknown peer {peer}")
                 continue
             if msg is not last:
-                if bucket is not None:
+                if bucket is not None or many is not None:
                     item, meta = pack_meta(msg)
                     size = meta[0] if meta is not None else item.size if isinstance(item, Parcel) else len(item)  # type: ignore[arg-type]
                 else:
@@ -300,23 +300,25 @@ class SimNetwork:
                     self.dropped += 1
                 else:
                     many[0].append(peer)
-                    many[1].append(packed)
+                    many[1].append(item)
                     many[2].append(size)
+                    many[3].append(meta)
             else:
                 self._route(src, peer, packed, size, msg, now)
         self.packer.forget()
         if many is not None and many[0]:
-            peers, items, sizes = many
+            peers, items, sizes, metas = many
             if len(set(peers)) == len(peers):
-                self._route_many(src, peers, items, sizes, now)
+                self._route_many(src, peers, items, sizes, now, metas)
             else:  # a peer twice: its link state changes between its messages
-                for peer, one, size in zip(peers, items, sizes, strict=True):
-                    self._route(src, peer, one, size, None, now)
+                for peer, one, size, m in zip(peers, items, sizes, metas, strict=True):
+                    self._route(src, peer, one if m is None else Parcel(one, m[0], m[1], False), size, None, now)
         stats.messages_sent += count
         stats.bytes_sent += total
         return failed
 
-    def _route_many(self, src: int, peers: list[int], items: list[Any], sizes: list[int], now: float) -> None:
+    def _route_many(self, src: int, peers: list[int], items: list[Any], sizes: list[int], now: float,
+                    metas: list[Any] | None = None) -> None:
         """:meth:`_arrival` and :meth:`_push` for messages from ``src`` to distinct live ``peers``
         over the base link (no faults, CPU model or uplinks), vectorized: the same arrival times,
         draws taken from the same streams in the same order."""
@@ -346,8 +348,11 @@ class SimNetwork:
         arrive = depart + link.latency
         if keep is not None:
             arrive, cols = arrive[keep], cols[keep]
-            peers = [p for p, kept in zip(peers, keep.tolist(), strict=True) if kept]
-            items = [it for it, kept in zip(items, keep.tolist(), strict=True) if kept]
+            kept = keep.tolist()
+            peers = [p for p, k in zip(peers, kept, strict=True) if k]
+            items = [it for it, k in zip(items, kept, strict=True) if k]
+            if metas is not None:
+                metas = [m for m, k in zip(metas, kept, strict=True) if k]
         n = len(peers)
         if link.jitter:
             arrive += draws.jitter[link.jitter_dist].take(n) * link.jitter
@@ -362,7 +367,7 @@ class SimNetwork:
                 arrive = np.maximum(arrive, before)
             last[i, cols] = np.maximum(arrive, before)
         if n:
-            self._wheel.push_many(arrive.tolist(), peers, src, items)
+            self._wheel.push_many(arrive.tolist(), peers, src, items, metas if metas is not None else [None] * n)
             first = float(arrive.min())
             if first < self._timer_at:
                 self._schedule(first)
@@ -520,11 +525,11 @@ class SimNetwork:
             if tb <= tw:
                 self._fire_bucket(heapq.heappop(times))
                 continue
-            _, dst, src, item = wheel.cur[wheel.pos]
+            _, dst, src, item, meta = wheel.cur[wheel.pos]
             wheel.pos += 1
             tr = transports.get(dst)
             if tr is not None and dst not in crashed:
-                self.delivered += tr._arrive_one(src, item)
+                self.delivered += tr._arrive_one(src, item, meta)
 
     def _fire_bucket(self, when: float) -> None:
         transports, crashed = self._transports, self.crashed
@@ -677,10 +682,21 @@ class SimTransport:
         stats.bytes_received += size
         return count
 
-    def _arrive_one(self, src: int, item: Item) -> int:
-        """Receive one message (or ``PEER_DOWN``); returns 1 if it was a message."""
+    def _arrive_one(self, src: int, item: Any, meta: tuple[int, int] | None = None) -> int:
+        """Receive one message (or ``PEER_DOWN``); returns 1 if it was a message. ``meta``: see
+        :meth:`_arrive_many`."""
         if self._closed:
             return 0
+        if meta is not None:  # a frozen array's message as is
+            stats = self.stats
+            stats.messages_received += 1
+            stats.bytes_received += meta[0]
+            msg_sink = self._msg_sink
+            if msg_sink is not None and self._context is None:
+                msg_sink(src, item, meta[0], meta[1])
+            else:
+                self._deliver(src, Parcel(item, meta[0], meta[1], False))
+            return 1
         if item is None:
             self._deliver(src, PEER_DOWN)
             return 0
