@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from itertools import repeat
 from typing import Any
 
 from .codec import DEFAULT_LIMITS, Limits
@@ -48,12 +49,13 @@ class _Collector:
     """One :meth:`Mailbox.recv_many` waiting on ``(instance, tag)``: payloads go straight into
     ``got`` (no future per sender); ``done`` is set once nobody in ``pending`` is left."""
 
-    __slots__ = ("pending", "got", "done")
+    __slots__ = ("pending", "got", "done", "failed")
 
     def __init__(self, pending: set[int], done: asyncio.Future[None]) -> None:
         self.pending = pending
         self.got: dict[int, Any] = {}  # sender -> payload, or the PartyDropped that replaced it
         self.done = done
+        self.failed = False  # some entry of got is a PartyDropped
 
     def settle(self, sender: int, value: Any) -> None:
         self.pending.discard(sender)
@@ -162,6 +164,7 @@ class Mailbox:
         self._down.add(party)
         for collector in list(self._collect.values()):
             if party in collector.pending:
+                collector.failed = True
                 collector.settle(party, PartyDropped(party, reason))
         for (_inst, _tag, sender), fut in list(self._slots.items()):
             if sender == party and not fut.done():
@@ -273,7 +276,10 @@ class Mailbox:
         slots, down = self._slots, self._down
         out: dict[int, Any] = {}
         pending: set[int] = set()
-        for s in senders:
+        if ((not slots or slots.keys().isdisjoint(zip(repeat(instance), repeat(tag), senders)))
+                and down.isdisjoint(senders) and (not consumed or consumed.isdisjoint(zip(repeat(tag), senders)))):
+            pending = set(senders)  # nothing buffered, received or down: the loop below, in C
+        for s in () if pending else senders:
             if (tag, s) in consumed:
                 raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
             fut = slots.get((instance, tag, s))
@@ -294,6 +300,10 @@ class Mailbox:
             finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
                 timer.cancel()
                 del self._collect[(instance, tag)]
+            if not out and not collector.pending and not collector.failed:  # every payload arrived
+                self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
+                arrived = collector.got
+                return {s: arrived[s] for s in senders}
             out.update(collector.got)
             for s in collector.pending:
                 out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")

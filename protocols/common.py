@@ -105,14 +105,16 @@ def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
     vals = [got[s] for s in senders]
     if not vals:
         return np.empty((0, *(shape or ())), dtype=np.uint64)
-    dtypes = {v.dtype for v in vals} if {type(v) for v in vals} == {np.ndarray} else ()
-    if len(dtypes) == 1 and next(iter(dtypes)) == np.uint64:
-        shapes = {v.shape for v in vals}
-        one = next(iter(shapes))
-        if len(shapes) == 1 and one and (shape is None or one == shape):
-            stacked = np.concatenate(vals).reshape(len(vals), *one)
-            if scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus:
-                return stacked
+    try:  # the loops over senders run in C: a 1000-party round has 1000 shares per party
+        rows = set(map(len, vals)) if set(map(type, vals)) == {np.ndarray} else set()
+        flat = np.concatenate(vals, dtype=np.uint64, casting="no")  # checks every other dimension
+    except (TypeError, ValueError):
+        rows = set()
+    if len(rows) == 1:
+        stacked = flat.reshape(len(vals), *vals[0].shape)
+        if (shape is None or stacked.shape[1:] == shape) and (
+                scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus):
+            return stacked
     checked: list[U64] = []
     for s, v in zip(senders, vals, strict=True):
         checked.append(check_field(as_share(v, s, shape), scheme, s))
