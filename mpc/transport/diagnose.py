@@ -43,16 +43,22 @@ class LinkState:
     """What the transport knows about one peer's connection (written from nng's threads: plain
     attribute writes, atomic under the GIL)."""
 
-    __slots__ = ("peer", "listening", "address", "pipe", "admitted", "drops_before_start", "_notes")
+    __slots__ = ("peer", "listening", "address", "pipe", "admitted_pipe", "drops_before_start", "_notes")
 
     def __init__(self, peer: int, listening: bool, address: str) -> None:
         self.peer = peer
         self.listening = listening
         self.address = address
         self.pipe: int | None = None  # id of the accepted pipe
-        self.admitted = False  # the listener kept our pipe (a listener's own pipes: on accept)
+        self.admitted_pipe: int | None = None  # a dialer's pipe the listener said it kept (ADMIT)
         self.drops_before_start = 0
         self._notes: dict[str, str] = {}  # the latest note of each kind, oldest kind first
+
+    @property
+    def connected(self) -> bool:
+        """The pair's pipe is up and kept by the listener (a listener decides that itself)."""
+        pipe = self.pipe
+        return pipe is not None and (self.listening or self.admitted_pipe == pipe)
 
     def note(self, kind: str, text: str) -> None:
         self._notes.pop(kind, None)

@@ -175,7 +175,7 @@ class NngTransport(Endpoint):
         deadline = t0 + timeout
         probed = False
         while True:
-            missing = [p for p in self._peers if self._links[p].pipe is None or not self._links[p].admitted]
+            missing = [p for p in self._peers if not self._links[p].connected]
             if not missing:
                 break
             now = self._loop.time()
@@ -203,7 +203,9 @@ class NngTransport(Endpoint):
             if cn != party_name(link.peer):
                 reason = (f"refused a TLS connection from {_remote(pipe)} presenting "
                           f"{cn or 'no name'!r} (expected {party_name(link.peer)!r})")
-        if reason is None and link.pipe is not None:
+        # (a dialer's own new pipe while the last one's remove event is still on its way replaces it:
+        # nng redials only after a pipe closed)
+        if reason is None and link.pipe is not None and link.listening:
             reason = (f"refused a second connection from {_remote(pipe)} while party {link.peer} is "
                       f"connected (another process using party id {link.peer}?)")
         if reason is not None:
@@ -215,9 +217,10 @@ class NngTransport(Endpoint):
     def _accepted(self, link: LinkState, pipe: pynng.Pipe) -> None:
         if pipe.closed:
             return
+        if link.pipe is not None and not self._started:  # a dialer's pipe replacing a closed one
+            self._count_drop(link)
         link.pipe = pipe.id
         if link.listening:
-            link.admitted = True
             self._call_in_loop(lambda: self._admit_frame(link.peer))
         self._call_in_loop(self._connected.set)
         self._call_in_loop(lambda: self._peer_up(link.peer))
@@ -241,14 +244,17 @@ class NngTransport(Endpoint):
         if link.pipe != pipe.id:
             return  # a connection Pair0 refused (it never carried data): the pair is undisturbed
         link.pipe = None
-        link.admitted = False
         if not self._started:  # not down yet: start() waits for it to come back until its deadline
-            link.drops_before_start += 1
-            link.note("drops", f"the connection {'from' if link.listening else 'to'} party {link.peer} opened "
-                      f"and closed {link.drops_before_start} time(s)")
+            self._count_drop(link)
             return
         if not self._closing:
             self._call_in_loop(lambda: self._loop.call_later(DOWN_GRACE_S, self._report_down, link))  # type: ignore[union-attr]
+
+    @staticmethod
+    def _count_drop(link: LinkState) -> None:
+        link.drops_before_start += 1
+        link.note("drops", f"the connection {'from' if link.listening else 'to'} party {link.peer} opened "
+                  f"and closed {link.drops_before_start} time(s)")
 
     def _call_in_loop(self, fn: object) -> None:
         loop = self._loop
@@ -274,7 +280,7 @@ class NngTransport(Endpoint):
     def _readable(self, peer: int, sock: pynng.Pair0) -> None:
         for _ in range(READ_BATCH):  # bounded, so one busy peer cannot starve the loop
             try:
-                data = sock.recv(block=False)
+                data = sock.recv(block=False) if self._started else self._recv_before_start(peer, sock)
             except pynng.TryAgain:
                 return
             except RuntimeError:
@@ -287,15 +293,24 @@ class NngTransport(Endpoint):
                 with contextlib.suppress(Exception):
                     self._loop.remove_reader(sock.recv_fd)  # type: ignore[union-attr]
                 return
-            if len(data) == len(ADMIT) and data == ADMIT:
-                link = self._links[peer]
-                if not link.listening:
-                    link.admitted = True
-                    self._connected.set()
-                    continue
+            if data is None or (len(data) == len(ADMIT) and data == ADMIT and not self._links[peer].listening):
+                continue  # an admission (after start: a repeated one, or a restarted listener's)
             self._stats.messages_received += 1
             self._stats.bytes_received += len(data)
             self._put(peer, data)
+
+    def _recv_before_start(self, peer: int, sock: pynng.Pair0) -> bytes | None:
+        """A message with the pipe it came on: the listener's ADMIT on pipe X admits pipe X (the
+        pipe events run on nng's threads, possibly after the frame is read, so the admission names
+        its pipe instead of flagging "the" current one). ``None`` for an admission."""
+        msg = sock.recv_msg(block=False)
+        data = msg.bytes
+        link = self._links[peer]
+        if not link.listening and len(data) == len(ADMIT) and data == ADMIT:
+            link.admitted_pipe = int(pynng.lib.nng_pipe_id(pynng.lib.nng_msg_get_pipe(msg._nng_msg)))
+            self._connected.set()
+            return None
+        return data
 
     # -- data path ----------------------------------------------------------------------
     def _socket_for(self, peer: int) -> pynng.Pair0:
