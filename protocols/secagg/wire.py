@@ -57,7 +57,8 @@ def blobs(size: int | None = None, *, most: int = 1 << 16) -> Check:
     def check(value: Any, what: str) -> tuple[bytes, ...]:
         if not isinstance(value, (list, tuple)):
             raise ProtocolError(f"{what} must be a list of byte strings")
-        if size is not None and all(type(b) is bytes and len(b) == size for b in value):
+        if all(type(b) is bytes and len(b) == size for b in value) if size is not None else all(
+                type(b) is bytes and len(b) <= most for b in value):
             return tuple(value)  # the common case in one pass
         return tuple(one(b, what) for b in value)
 
