@@ -3,32 +3,55 @@ survivors' outcome). Never on the per-multiplication path.
 
 Both collect one small public *view* per party and turn them into one *decision*:
 
-- mesh (every party talks to every party): every live party sends its view to all; since all
-  see the same views, a deterministic ``decide`` gives all the same decision. One round.
+- mesh (every party talks to every party): every live party sends its view to all, then (with
+  three or more parties) an *echo*: a digest of every view it received, bound to the computation
+  and the step, to all. A party whose received views all match its own decides with the
+  deterministic ``decide``; one that sees an echo differ from its own raises at once (below).
+  Two rounds.
 - star (the node's barrier is a star, or a party's neighbours are not everyone): every party
   sends its view to the root (the lowest id), which decides and tells everyone. Two half-rounds.
 
 A party known to have crashed (its connection was reported lost), or silent past the deadline
 (twice the node's timeout: it may still be waiting out a timeout of its own in the computation),
-is left out: it counts as dropped, as the protocols count it. So the guarantee is: every party
-that takes part in the agreement in time ends with the same decision.
-What remains impossible without more rounds (FLP): a party that crashes *while sending* its own
-view or the root's decision can still leave the others with different decisions; the window is
-one message fan-out per computation.
+is left out: it counts as dropped, as the protocols count it.
+
+What the mesh guarantees, with any number of actively lying parties (authenticated channels, and
+honest parties entering the step less than twice the timeout apart): **every honest party that
+returns a decision returns the same one** (they received the same views; an honest party waits
+for the echo of every party whose view it received, for 2.5 timeouts). A party that sends
+different views to different parties (*equivocates*), sends its view to some only, or crashes
+while sending it, is caught by the echoes: every honest party that exchanged echoes with a party
+that saw something else aborts — :class:`~mpc.errors.Equivocation` naming the party whose view
+differs (or the echoing party, when its echo contradicts what this party itself sent or was sent
+by it), or :class:`~mpc.errors.PartyDropped` when one of them has no view from it at all. Echoes
+are bound to the computation and the step: one replayed from another computation differs.
+
+What it does not guarantee: that the honest parties *all* abort together. A lying party can send a
+false echo to some honest parties only: those abort, the others (whose echoes matched) return the
+decision (this is security with abort without unanimity, Goldwasser-Lindell's "secure computation
+without agreement": unanimous abort needs Byzantine broadcast, impossible here without signatures
+for n <= 3t). A party that sends no echo, or one only to some, delays the others by the echo
+deadline and changes no decision. Silence of an honest party past the deadlines (it entered the
+step more than two timeouts late) may still leave it aborting while the others decide. The star's
+root is trusted: it can tell leaves different decisions (large simulated sessions only).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from . import codec
 from .context import Port
 from .errors import (
     AGREED_KINDS,
     ComputationAborted,
+    Equivocation,
     Excluded,
     JobMismatch,
     MpcError,
@@ -39,8 +62,16 @@ from .errors import (
 from .job import JobDescriptor, differing_fields
 
 JOB_TAG, END_TAG = "~job", "~end"
-DECISION = "/decision"
-AGREEMENT_TAGS = frozenset({JOB_TAG, END_TAG, JOB_TAG + DECISION, END_TAG + DECISION})
+DECISION, ECHO = "/decision", "/echo"
+AGREEMENT_TAGS = frozenset({JOB_TAG, END_TAG, JOB_TAG + DECISION, END_TAG + DECISION, JOB_TAG + ECHO, END_TAG + ECHO})
+# an honest party's echo leaves at most 2 timeouts (its own wait for views) after the view that put
+# it among those whose echo this party awaits: 2.5 leaves half a timeout for the network
+ECHO_WAIT = 2.5
+# up to this many parties an echo lists one digest per party (so a mismatch names the party whose
+# view differs); above, it is one digest of that list (n^2 echoes of n digests would dominate)
+ECHO_VECTOR_MAX = 64
+_D = 32  # bytes of one digest
+_MISSING = bytes(_D)
 # which abort is the cause when several parties abort: a local refusal beats its consequences
 _CONSEQUENCES = {"PartyDropped": 1, "QuorumLost": 1, "TransportError": 2}
 CAUSE_RANK = 3
@@ -73,10 +104,84 @@ async def settle(port: Port, shape: Shape, instance: str, tag: str, view: Any,
     await port.send_many(instance, tag, payloads, same=True)
     got = await port.recv_many(instance, tag, (*live, me), 2 * timeout)
     views = {p: v for p, v in got.items() if not isinstance(v, BaseException)}
+    if not shape.star:
+        await echo(port, shape, instance, tag, views, timeout)
     decision = decide(views)
     if shape.star:
         await port.send_many(instance, tag + DECISION, {p: decision for p in live if p not in port.down}, same=True)
     return decision
+
+
+async def echo(port: Port, shape: Shape, instance: str, tag: str, views: Mapping[int, Any],
+               timeout: float) -> None:
+    """The echo round of the mesh: tell every live party what we received; raise if the echo of any
+    party whose view we received says it received something else (see the module doc)."""
+    me = shape.party_id
+    members = tuple(sorted({*shape.peers, me}))
+    if len(members) <= 2:
+        return  # nobody else could have been told something different
+    mine = echo_digest(instance, tag, members, views)
+    await port.send_many(instance, tag + ECHO, {p: mine for p in shape.peers if p not in port.down}, same=True)
+    reporters = tuple(p for p in sorted(views) if p != me)
+    got = await port.recv_many(instance, tag + ECHO, reporters, ECHO_WAIT * timeout)
+    problem = echo_inconsistency(me, members, mine, {p: e for p, e in got.items() if not isinstance(e, BaseException)})
+    if problem is not None:
+        raise problem
+
+
+def echo_digest(instance: str, tag: str, members: tuple[int, ...], views: Mapping[int, Any]) -> bytes:
+    """One digest per member of the view received from it (zeros: none), bound to this computation
+    and step; for more than :data:`ECHO_VECTOR_MAX` members, one digest of that list."""
+    prefix = hashlib.sha256(b"mpc-agreement-echo\0%s\0%s" % (instance.encode(), tag.encode())).digest()
+    parts = []
+    for p in members:
+        if p not in views:
+            parts.append(_MISSING)
+            continue
+        try:
+            body = codec.encode(views[p])
+        except MpcError:  # nothing a peer's bytes decode to; a local object that cannot travel
+            parts.append(os.urandom(_D))  # equal to nobody's: a mismatch, never a false match
+            continue
+        parts.append(hashlib.sha256(b"%s%d\0%s" % (prefix, p, body)).digest())
+    vector = b"".join(parts)
+    return vector if len(members) <= ECHO_VECTOR_MAX else hashlib.sha256(prefix + vector).digest()
+
+
+def echo_inconsistency(me: int, members: tuple[int, ...], mine: bytes, echoes: Mapping[int, Any]) -> MpcError | None:
+    """The error to raise if an echo differs from ours: the most certain finding, then the lowest
+    party ids (so that parties seeing the same difference name the same party)."""
+    found: list[tuple[int, int, int, MpcError]] = []
+    for r, theirs in echoes.items():
+        if not isinstance(theirs, bytes) or len(theirs) != len(mine):  # (an array would compare elementwise)
+            found.append((0, r, r, ProtocolError("malformed agreement echo", peer=r)))
+        elif theirs == mine:
+            continue
+        elif len(mine) == _D and len(members) > ECHO_VECTOR_MAX:
+            found.append((1, r, r, Equivocation(
+                f"party {r} received other agreement views than this party (a party sent different "
+                f"views to different parties, or party {r} misreports them)", reporter=r)))
+        else:
+            found.extend(_blame(me, r, s, mine[k * _D:(k + 1) * _D], theirs[k * _D:(k + 1) * _D])
+                         for k, s in enumerate(members) if mine[k * _D:(k + 1) * _D] != theirs[k * _D:(k + 1) * _D])
+    return min(found, key=lambda f: f[:3])[3] if found else None
+
+
+def _blame(me: int, r: int, s: int, ours: bytes, theirs: bytes) -> tuple[int, int, int, MpcError]:
+    """Party ``r`` echoes ``theirs`` for the view of party ``s``, where we have ``ours``."""
+    if s == r and ours != _MISSING:  # r told us one view and reports another as its own
+        return 0, s, r, Equivocation("sent this party one agreement view and reports another as its own",
+                                     party=r, reporter=r, suspects=(r,))
+    if s == me and theirs != _MISSING:  # we sent everyone the same view
+        return 0, s, r, Equivocation("misreports the agreement view this party sent to everyone",
+                                     party=me, reporter=r, suspects=(r,))
+    if ours == _MISSING or theirs == _MISSING:  # a view that reached some only: a crash while
+        # sending it, a party past the deadline, or one that sent it to some only
+        where = (f"reached party {r} but not this party" if ours == _MISSING else
+                 f"did not reach party {r} in time" if s == me else f"reached this party but not party {r}")
+        return 2, s, r, PartyDropped(s, f"its agreement view {where}")
+    return 1, s, r, Equivocation(f"party {s} sent different agreement views to this party and to party {r}, "
+                                 f"or party {r} misreports it", party=s, reporter=r, suspects=(s, r))
 
 
 def checked_decision(decision: Any, peer: int) -> Decision:
@@ -241,6 +346,8 @@ def agreed_error(decision: dict[str, Any], me: int, own: BaseException | None) -
                            [p for p in parties if isinstance(p, int)] if isinstance(parties, list) else [])
     if decision.get("outputs_differ"):
         return ProtocolError("the parties' outputs differ; nobody keeps one")
+    if cls is Equivocation:
+        return Equivocation(f"{who} caught a party equivocating; the parties agreed to abort")
     if issubclass(cls, ProtocolError):
         if isinstance(by, int):
             return cls("aborted the computation; the parties agreed to abort", peer=by)
@@ -251,4 +358,4 @@ def agreed_error(decision: dict[str, Any], me: int, own: BaseException | None) -
 
 
 __all__ = ["AGREEMENT_TAGS", "END_TAG", "JOB_TAG", "Shape", "agreed_error", "compact_cause", "decide_end", "decide_job",
-           "end_view", "job_view", "output_digest", "settle"]
+           "echo", "echo_digest", "echo_inconsistency", "end_view", "job_view", "output_digest", "settle"]

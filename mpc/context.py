@@ -87,8 +87,8 @@ class Context:
 
     async def broadcast(self, tag: str, payload: Any, to: Iterable[int] | None = None) -> None:
         """Send one payload to ``to`` (default: every party, this one included)."""
-        targets = self.parties if to is None else tuple(to)
-        await self._node.send_many(self.instance, self._tag(tag), {p: payload for p in targets}, same=True)
+        targets = self.parties if to is None else to
+        await self._node.send_many(self.instance, self._prefix + tag, dict.fromkeys(targets, payload), same=True)
 
     async def scatter(self, tag: str, payloads: Mapping[int, Any]) -> None:
         """Send ``payloads[p]`` to each party ``p`` (this party's own entry stays local)."""
@@ -141,13 +141,15 @@ class Context:
         """
         down = self._node.down
         group = self.parties if among is None else tuple(among)
-        live = tuple(p for p in group if p not in down)
-        if self.party_id in group and self.party_id not in live:
-            live = (*live, self.party_id)
-        if quorum is None and len(live) < len(group):
-            gone = sorted(set(group) - set(live))
-            raise PartyDropped(gone[0], f"needed for {self._tag(tag)!r} but gone (with {gone[1:]})")
-        await self.broadcast(tag, payload, to=live)
+        live = group
+        if down:  # usually nobody: then every round skips this
+            live = tuple(p for p in group if p not in down)
+            if self.party_id in group and self.party_id not in live:
+                live = (*live, self.party_id)
+            if quorum is None and len(live) < len(group):
+                gone = sorted(set(group) - set(live))
+                raise PartyDropped(gone[0], f"needed for {self._tag(tag)!r} but gone (with {gone[1:]})")
+        await self._node.send_many(self.instance, self._prefix + tag, dict.fromkeys(live, payload), same=True)
         got = await self.gather(tag, live, quorum=quorum if quorum is None else 0)
         if quorum is not None and len(got) < quorum:
             raise QuorumLost(set(group) - set(got), needed=quorum, have=len(got))

@@ -32,6 +32,20 @@ class UnexpectedMessage(ProtocolError):
     """A message kind that is not allowed in the protocol's current phase."""
 
 
+class Equivocation(ProtocolError):
+    """The agreement's echo round found that parties received different views from one party
+    (:mod:`mpc.agreement`): ``party`` sent different views to different parties, or ``reporter``
+    misreports what it received. ``suspects``: one party when this party can prove who lied (then
+    also ``peer``), else both (with three parties and one liar, nobody can tell which)."""
+
+    def __init__(self, message: str, *, party: int | None = None, reporter: int | None = None,
+                 suspects: Iterable[int] = ()) -> None:
+        self.party = party
+        self.reporter = reporter
+        self.suspects = tuple(sorted(set(suspects)))
+        super().__init__(message, peer=self.suspects[0] if len(self.suspects) == 1 else None)
+
+
 class TransportError(MpcError):
     """The transport could not set up, send or receive."""
 
@@ -89,7 +103,7 @@ class ComputationAborted(MpcError):
 
 AGREED_KINDS: dict[str, type[MpcError]] = {
     cls.__name__: cls
-    for cls in (MpcError, ConfigError, ProtocolError, CodecError, UnexpectedMessage, TransportError,
+    for cls in (MpcError, ConfigError, ProtocolError, CodecError, UnexpectedMessage, Equivocation, TransportError,
                 PartyDropped, QuorumLost, JobMismatch, NameInUse, InputRangeError, ComputationAborted)
 }
 """Error kinds a party may report in the survivor agreement; each survivor raises the same type."""
@@ -99,6 +113,7 @@ __all__ = [
     "AGREED_KINDS",
     "CodecError",
     "ComputationAborted",
+    "Equivocation",
     "Excluded",
     "ConfigError",
     "Crashed",

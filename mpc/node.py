@@ -60,9 +60,9 @@ from .errors import (
 )
 from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, MAX_NAME, Message, _build
+from .message import CONTROL, MAX_NAME, Message, _build, _decode_array_message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately
+from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately, try_sender
 
 if TYPE_CHECKING:
     from .transport.nng import TlsCreds
@@ -144,6 +144,7 @@ class Node:
         self.neighbors = config.peers
         self.transport = transport
         self._immediate = sends_immediately(transport)
+        self._try_send = try_sender(transport)
         self.session = config.session
         self.timeout = config.timeout
         self.connect_timeout = config.connect_timeout
@@ -330,8 +331,9 @@ class Node:
         if peer in self.mailbox.cut_off:
             return  # not even decoded
         try:
-            msg, charge = Message.from_bytes_charged(data, self.limits)
-            self._accept(peer, msg, charge)
+            # a round's one-array message is read by hand; anything else by the general codec
+            decoded = _decode_array_message(data, self.limits) or Message.from_bytes_charged(data, self.limits)
+            self._accept(peer, *decoded)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 
@@ -518,6 +520,23 @@ class Node:
             if last is None or last[0] is not msg:
                 last = (msg, msg.to_bytes())
             encoded.append((peer, last[1]))
+        try_send = self._try_send
+        if try_send is not None:  # no coroutine per message; await only the sends that must wait
+            waiting: list[int] = []
+            for i, (peer, data) in enumerate(encoded):
+                try:
+                    sent = try_send(peer, data)
+                except Exception as exc:  # as gather(return_exceptions=True) would hand it back
+                    out.append(exc)
+                    continue
+                out.append(None)
+                if not sent:
+                    waiting.append(i)
+            if waiting:
+                done = await asyncio.gather(*(self.transport.send(*encoded[i]) for i in waiting), return_exceptions=True)
+                for i, r in zip(waiting, done, strict=True):
+                    out[i] = r
+            return out
         if len(encoded) > 1 and not self._immediate:
             return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in encoded), return_exceptions=True))
         for peer, data in encoded:

@@ -10,13 +10,24 @@ netsim's own business: :mod:`netsim.clock` (the virtual-time event loop), :mod:`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .clock import Deadlock, VirtualTimeLoop, run
-from .faults import AfterRound, AtTime, Crash, Fault, FaultPlan, Partition, Restart, Silent, Slow, Trigger
-from .faults import parse_fault, parse_faults, parse_trigger
-from .trace import Tracer
-from .transport import WIRES, SimNetwork, SimTransport
+from mpc.lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use: a real run's scenario needs only the fault types
+    from .clock import Deadlock, VirtualTimeLoop, run
+    from .faults import AfterRound, AtTime, Crash, Fault, FaultPlan, Partition, Restart, Silent, Slow, Trigger
+    from .faults import parse_fault, parse_faults, parse_trigger
+    from .trace import Tracer
+    from .transport import WIRES, SimNetwork, SimTransport
+
+__getattr__ = lazy_exports(__name__, {
+    "clock": ("Deadlock", "VirtualTimeLoop", "run"),
+    "faults": ("AfterRound", "AtTime", "Crash", "Fault", "FaultPlan", "Partition", "Restart", "Silent", "Slow",
+               "Trigger", "parse_fault", "parse_faults", "parse_trigger"),
+    "trace": ("Tracer",),
+    "transport": ("WIRES", "SimNetwork", "SimTransport"),
+})
 
 
 def build_network(parties: Iterable[int], network: Mapping[str, Any], *, seed: int = 0,
@@ -24,6 +35,10 @@ def build_network(parties: Iterable[int], network: Mapping[str, Any], *, seed: i
     """A network for a scenario's ``[network]`` table and parsed ``[[faults]]`` (see
     :mod:`netsim.links`, :mod:`netsim.faults`); ``trace`` names a JSONL file receiving one line
     per message; ``wire`` (``objects`` | ``bytes``) overrides ``network.wire``."""
+    from .faults import FaultPlan
+    from .trace import Tracer
+    from .transport import SimNetwork
+
     net = SimNetwork(parties, network, seed=seed, wire=wire)
     net.plan = FaultPlan(net, faults)
     if trace is not None:

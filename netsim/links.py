@@ -191,6 +191,9 @@ class LinkTable:
             self._explicit[(src, dst)] = _apply(self._resolve_parties(src, dst), overrides, f"network.links {src}->{dst}")
         self._memo: dict[tuple[int, int], Link] = {}
         self.uniform = not self._party and not self._explicit  # every link is the base link
+        # a resolved link's latency is the last one its tables set: the base's, a party's or a link's
+        self.min_latency = min([self.base.latency, *(link.latency for link in self._explicit.values()),
+                                *(_apply(self.base, sub, "").latency for sub in self._party.values())])
 
     def _resolve_parties(self, src: int, dst: int) -> Link:
         link = self.base

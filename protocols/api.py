@@ -36,8 +36,6 @@ from mpc.errors import ConfigError
 
 from .arith import run_dot, run_matvec, run_meanvar, run_mul
 from .dealer import DEALER
-from .secagg.params import Params
-from .secagg.protocol import run_client, run_server
 from .spec import Job, PartyResult
 from .sum import secure_mean, secure_sum
 
@@ -123,6 +121,9 @@ async def secure_aggregate(
     enable the active-server defences (signed key advertisements); without them only a
     semi-honest server is defended against (see README's threat model).
     """
+    from .secagg.params import Params
+    from .secagg.protocol import run_client, run_server
+
     server = 0
     members = tuple(p for p in ctx.parties if p != server) if clients is None else tuple(clients)
     options: dict[str, Any] = {"variant": variant, "result_to_clients": result_to_clients}

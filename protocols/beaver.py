@@ -25,10 +25,14 @@ import numpy as np
 
 from mpc.context import Context
 from mpc.errors import ConfigError
-from mpc.field import GF61, U64
+from mpc.field import GF61, TINY, U64
 
 from .common import Scheme, open_values
 from .triples import Pool
+
+
+def _ints(a: U64) -> list[int]:
+    return a.tolist() if a.ndim == 1 else a.ravel().tolist()  # (a reshape costs more than tolist)
 
 
 def add_public(scheme: Scheme, share: U64, value: U64, party: int) -> U64:
@@ -74,6 +78,8 @@ class Beaver:
         sizes = [x.size for x, _ in pairs]
         total = sum(sizes)
         a, b, c = self.pool.triples(total)
+        if total <= TINY:  # a dependent chain's round: Python ints beat a dozen numpy calls
+            return await self._mul_tiny(pairs, a, b, c)
         masked = np.empty((2, total), dtype=np.uint64)  # row 0: x − a, row 1: y − b
         off = 0
         for (x, y), n in zip(pairs, sizes, strict=True):
@@ -89,6 +95,33 @@ class Beaver:
             z = self.dom.beaver_combine(c[blk], opened[0, blk], y.reshape(-1), opened[1, blk], a[blk])
             out.append(z.reshape(x.shape))
             off += n
+        return out
+
+    async def _mul_tiny(self, pairs: Sequence[tuple[U64, U64]], a: U64, b: U64, c: U64) -> list[U64]:
+        """:meth:`mul_layer` on at most :data:`TINY` elements, in Python ints: the same values and
+        the same message (a (2, total) uint64 array) as the numpy path; the domain's modulus does
+        the reduction (2^61 − 1, or 2^64 for Z_2^64's wrap-around)."""
+        P = self.dom.modulus
+        if len(pairs) == 1:  # a chain's step: one pair
+            xs, ys = _ints(pairs[0][0]), _ints(pairs[0][1])
+        else:
+            xs = [v for x, _ in pairs for v in _ints(x)]
+            ys = [v for _, y in pairs for v in _ints(y)]
+        al, bl = a.tolist(), b.tolist()
+        n = len(xs)
+        masked = np.array([(x - av) % P for x, av in zip(xs, al)] + [(y - bv) % P for y, bv in zip(ys, bl)],
+                          dtype=np.uint64).reshape(2, n)
+        opened = await self.open(masked, kind="open")
+        self.multiplications += n
+        flat = opened.ravel().tolist()
+        # [xy] = c + d·[y] + e·[a] (see mpc.field.PrimeField.beaver_combine)
+        zs = [(cv + d * y + e * av) % P for cv, d, y, e, av in zip(c.tolist(), flat[:n], ys, flat[n:], al)]
+        out, off = [], 0
+        for x, _ in pairs:
+            k = x.size
+            z = np.array(zs[off : off + k], dtype=np.uint64)
+            out.append(z if x.ndim == 1 else z.reshape(x.shape))
+            off += k
         return out
 
     def can_reduce(self) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
-from mpc.field import GF61, U64, Z64, PrimeField, Ring64
+from mpc.field import GF61, TINY, U64, Z64, PrimeField, Ring64
 from mpc.rng import Csprng
 from mpc.sharing import (additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_extend,
                          shamir_share)
@@ -85,6 +86,42 @@ def check_field(share: U64, scheme: Scheme, peer: int) -> U64:
     return share
 
 
+def frozen(a: U64) -> U64:
+    """``a``, made read-only down to the array owning its memory: a promise that nothing writes
+    to it again, so a simulated network passes its rows to receivers without copying them (see
+    :mod:`netsim.objects`). Only for arrays this code has just made."""
+    b: Any = a
+    while isinstance(b, np.ndarray):
+        b.setflags(write=False)
+        b = b.base
+    return a
+
+
+def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
+                 shape: tuple[int, ...] | None = None) -> U64:
+    """The received shares ``got[s]`` of ``senders``, validated as :func:`as_share` and
+    :func:`check_field` do (one shape: ``shape``, or the first sender's), stacked on axis 0.
+    Checked for all senders at once; one by one only to name the first culprit."""
+    vals = [got[s] for s in senders]
+    if not vals:
+        return np.empty((0, *(shape or ())), dtype=np.uint64)
+    try:  # the loops over senders run in C: a 1000-party round has 1000 shares per party
+        rows = set(map(len, vals)) if set(map(type, vals)) == {np.ndarray} else set()
+        flat = np.concatenate(vals, dtype=np.uint64, casting="no")  # checks every other dimension
+    except (TypeError, ValueError):
+        rows = set()
+    if len(rows) == 1:
+        stacked = flat.reshape(len(vals), *vals[0].shape)
+        if (shape is None or stacked.shape[1:] == shape) and (
+                scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus):
+            return stacked
+    checked: list[U64] = []
+    for s, v in zip(senders, vals, strict=True):
+        checked.append(check_field(as_share(v, s, shape), scheme, s))
+        shape = checked[-1].shape
+    return np.stack(checked)
+
+
 SEED_BYTES = 32
 MAX_SEEDED_ELEMENTS = 1 << 25  # a 40-byte seed may make its holder allocate 256 MiB (a sender's buffer quota), no more
 
@@ -112,6 +149,17 @@ def _expand_seed(payload: Any, peer: int, scheme: Scheme) -> U64:
     return scheme.domain.random(Csprng(seed), tuple(shape))
 
 
+def seeded_from(scheme: Scheme, me: int, dealers: Sequence[int]) -> frozenset[int]:
+    """The dealers whose :func:`seeded_holders` include ``me``, in O(n) for all dealers at once
+    (a 1000-party sum has 1000 dealers: :func:`seeded_holders` per dealer would be O(n^2))."""
+    ps = scheme.parties
+    if scheme.kind != "shamir" or scheme.t == 0 or me not in ps:
+        return frozenset()
+    pos = {p: k for k, p in enumerate(ps)}
+    m, n, t = pos[me], len(ps), scheme.t
+    return frozenset(d for d in dealers if (1 <= (m - pos[d]) % n <= t if d in pos else m < t))
+
+
 async def share_inputs(
     ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
 ) -> dict[int, U64]:
@@ -121,6 +169,14 @@ async def share_inputs(
     shares of a random polynomial may be any values; the others' follow from them and the input),
     so a dealer sends n − 1 − t vectors instead of n − 1.
     """
+    stacked = await share_inputs_stacked(ctx, x, scheme, dealers, tag)
+    return {d: stacked[k] for k, d in enumerate(dealers)}
+
+
+async def share_inputs_stacked(
+    ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
+) -> U64:
+    """:func:`share_inputs` with my shares stacked on axis 0 in the order of ``dealers``."""
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
@@ -130,22 +186,18 @@ async def share_inputs(
             fixed = {p: scheme.domain.random(Csprng(s), x.shape) for p, s in seeds.items()}
             rest = shamir_extend(x, fixed, [p for p in scheme.parties if p not in seeds])
             del fixed
-            await ctx.scatter(tag, {p: {"seed": s, "shape": list(x.shape)} for p, s in seeds.items()} | rest)
+            # never written again: sent without copies
+            await ctx.scatter(tag, {p: {"seed": s, "shape": list(x.shape)} for p, s in seeds.items()}
+                              | {p: frozen(v) for p, v in rest.items()})
             del rest
         else:
-            shares = scheme.share(x, ctx.rng)
+            shares = frozen(scheme.share(x, ctx.rng))  # never written again: sent without copies
             await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
     got = await ctx.gather(tag, dealers)
-    shape = None
-    out: dict[int, U64] = {}
-    for d in dealers:
-        payload = got[d]
-        if ctx.party_id in seeded_holders(scheme, d):
-            payload = _expand_seed(payload, d, scheme)
-        s = check_field(as_share(payload, d, shape), scheme, d)
-        shape = s.shape
-        out[d] = s
-    return out
+    seeded_to_me = seeded_from(scheme, ctx.party_id, dealers)
+    if seeded_to_me:
+        got = {d: _expand_seed(v, d, scheme) if d in seeded_to_me else v for d, v in got.items()}
+    return stack_shares(got, dealers, scheme)
 
 
 def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
@@ -161,12 +213,11 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     dom = scheme.domain
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
-        out = share
-        for p, v in got.items():
-            if p != ctx.party_id:
-                peer = _validated(v, p, share.shape, scheme)
-                out = out + peer if out is share else np.add(out, peer, out=out)  # never write into ``share``
-        return out if out is not share else share.copy()
+        others = [p for p in got if p != ctx.party_id]
+        if not others:
+            return share.copy()
+        # a new array: never written into ``share``
+        return dom.add(share, dom.sum(stack_shares(got, others, scheme, share.shape), axis=0))
     deg = scheme.t if degree is None else degree
     # verified: a consistency check needs one share more than the degree fixes (else unverifiable:
     # a degree-2t reduction among n = 2t + 1 parties is opened as usual)
@@ -174,9 +225,33 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
     if check:
         return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
-    use = reconstruction_set(ctx.party_id, [p for p in got if p != ctx.party_id], deg + 1)
+    use, coeffs = _interpolation(ctx.party_id, tuple(p for p in got if p != ctx.party_id), deg + 1, dom.modulus)
+    if share.size <= TINY:
+        return _interpolate_tiny(ctx.party_id, share, got, use, coeffs, dom.modulus)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
-    return dom.lincomb(lagrange_at_zero(use, dom.modulus), arrays)
+    return dom.lincomb(coeffs, arrays)
+
+
+@functools.lru_cache(maxsize=256)
+def _interpolation(me: int, others: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The reconstruction set and its Lagrange coefficients at 0 (the same few sets every round)."""
+    use = reconstruction_set(me, others, size)
+    return use, tuple(c % modulus for c in lagrange_at_zero(use, modulus))
+
+
+def _interpolate_tiny(me: int, share: U64, got: dict[int, Any], use: tuple[int, ...], coeffs: tuple[int, ...],
+                      P: int) -> U64:
+    """:meth:`PrimeField.lincomb` of the shares of ``use`` in Python ints (a round's opening of a
+    few elements), with the checks of :func:`_validated`."""
+    acc = [0] * share.size
+    for p, c in zip(use, coeffs, strict=True):
+        arr = share if p == me else as_share(got[p], p, share.shape)
+        vals = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
+        if p != me and vals and max(vals) >= P:
+            raise ProtocolError("share outside the field", peer=p)
+        acc = [s + c * v for s, v in zip(acc, vals)]
+    out = np.array([s % P for s in acc], dtype=np.uint64)
+    return out if share.ndim == 1 else out.reshape(share.shape)
 
 
 def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:
@@ -202,4 +277,5 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "open_shares", "open_values", "seeded_holders", "share_inputs"]
+__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_shares", "open_values", "seeded_from", "seeded_holders",
+           "share_inputs", "share_inputs_stacked", "stack_shares"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,10 @@ def _undeclared(job: Job, party: int) -> tuple[str, ...] | None:
     return None
 
 
+def _no_identity(job: Job) -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """A protocol as scenarios see it.
@@ -65,6 +70,11 @@ class Spec:
     parameters the protocol cannot run with; ``options`` lists the ``[options]`` keys it reads;
     ``rounds`` gives the round tags (last path segment) ``party`` sends, which crash faults may
     name (``None``: not declared, not checked).
+
+    Long-term identities: when ``wants_identity(job)`` is true, the application layer calls
+    ``with_identity(job, party, directory)`` with the party's key directory (``mpc keygen``'s, or
+    the per-run one of ``mpc run --tls``) and runs the spec it returns; without a directory the
+    job is refused before any party starts.
     """
 
     name: str
@@ -75,6 +85,8 @@ class Spec:
     check: Callable[[Job], None] = _no_check
     options: tuple[str, ...] | None = ()  # None: any key (a user program reads its own options)
     rounds: Callable[[Job, int], tuple[str, ...] | None] = _undeclared
+    wants_identity: Callable[[Job], bool] = _no_identity
+    with_identity: Callable[[Job, int, Path], Spec] | None = None
 
 
 __all__ = ["Array", "Job", "PartyResult", "Spec"]

@@ -19,7 +19,7 @@ from mpc.errors import ConfigError
 from mpc.fixedpoint import decode_fixed, encode_fixed
 from mpc.job import check_input_range
 
-from .common import Scheme, open_shares, share_inputs
+from .common import Scheme, open_shares, share_inputs_stacked
 
 
 def encode_input(
@@ -60,9 +60,9 @@ async def secure_sum(
     dealers = tuple(sorted(input_parties)) if input_parties is not None else ctx.parties
     if not dealers:
         raise ConfigError("a sum needs at least one input party")
-    shares = await share_inputs(ctx, encode_input(x, scheme, fractional_bits, len(dealers)), scheme, dealers)
+    shares = await share_inputs_stacked(ctx, encode_input(x, scheme, fractional_bits, len(dealers)), scheme, dealers)
     dom = scheme.domain
-    local = shares[dealers[0]] if len(dealers) == 1 else dom.sum(np.stack([shares[d] for d in dealers]), axis=0)
+    local = shares[0] if len(dealers) == 1 else dom.sum(shares, axis=0)
     total = dom.decode(await open_shares(ctx, local, scheme))
     return decode_fixed(total, fractional_bits) if fractional_bits is not None else total
 

@@ -38,6 +38,11 @@ BAD = {
                        "unknown [options] keys ['foo'] for protocol 'sum'"),
     "secagg-unknown-option": ('protocol = "secagg"\nparties = 3\n[inputs]\ndefault = { random = 3 }\n'
                               '[options]\nvarient = "secagg+"\n', "unknown [options] keys ['varient']"),
+    "secagg-pki-without-keys": ('protocol = "secagg"\nparties = 4\n[inputs]\ndefault = { random = 3 }\n'
+                                '[options]\nidentities = "pki"\n', "uses long-term identities (options.identities = "
+                                "'pki'): run it with --tls"),
+    "secagg-unknown-identities": ('protocol = "secagg"\nparties = 4\n[inputs]\ndefault = { random = 3 }\n'
+                                  '[options]\nidentities = "x509"\n', "options.identities must be one of"),
     "crash-tag-typo": ('protocol = "sum"\nparties = 3\n' + INPUTS + '[[faults]]\nparty = 2\ncrash = "after:shar"\n',
                        "crash = 'after:shar' never fires: party 2 sends no round 'shar'"),
     "crash-tag-not-this-party": ('protocol = "sum"\nparties = 3\n' + INPUTS +

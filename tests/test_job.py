@@ -101,7 +101,7 @@ def test_a_mismatch_fails_everywhere_before_any_share(barrier, differ, field):
         assert isinstance(r, JobMismatch), r
         assert r.fields == (field,) and field in str(r)
     # what left any party: job descriptors and the agreement verdicts, never a share
-    assert tags and set(tags) <= {"~job", "~job/decision", "~end", "~end/decision"}
+    assert tags and set(tags) <= {"~job", "~job/decision", "~job/echo", "~end", "~end/decision", "~end/echo"}
 
 
 def test_each_party_listing_only_its_own_input_is_refused_naming_input_parties():

@@ -116,3 +116,14 @@ def test_presets_apply_and_explicit_keys_win() -> None:
     link = LinkTable({"preset": "wan", "latency_ms": 7}, (1, 2)).link(1, 2)
     assert link.latency == 0.007
     assert link.bandwidth == PRESETS["wan"]["bandwidth_mbps"] * 1e6 / 8
+
+
+def test_min_latency_covers_party_presets_and_link_entries() -> None:
+    parties = (1, 2, 3)
+    assert LinkTable({"preset": "wan"}, parties).min_latency == 0.040
+    table = {"latency_ms": 30, "party": {"2": {"preset": "lan"}},
+             "links": [{"from": 1, "to": 3, "latency_ms": 7}]}
+    links = LinkTable(table, parties)
+    assert links.min_latency == pytest.approx(0.0001)
+    assert links.min_latency <= min(links.link(a, b).latency for a in parties for b in parties if a != b)
+    assert LinkTable({"latency_ms": 30, "links": [{"from": 1, "to": 3, "latency_ms": 7}]}, parties).min_latency == 0.007

@@ -28,9 +28,19 @@ def _msg(payload: Any, tag: str = "t", sender: int = 1) -> Message:
     return Message(session=SESSION, instance="p#1", tag=tag, sender=sender, payload=payload)
 
 
-@pytest.mark.parametrize("name", ["sum-5-shamir", "mul-7-crash", "secagg-10"])
-def test_shipped_scenario_has_the_same_time_and_trace_in_both_wire_modes(tmp_path: Path, name: str) -> None:
+JITTERY = {"preset": "wan", "loss": 0.02, "uplink_mbps": 50, "party": {"3": {"preset": "mobile"}}}
+
+
+@pytest.mark.parametrize("name,network", [
+    ("sum-5-shamir", {}), ("mul-7-crash", {}), ("secagg-10", {}),
+    # every message its own instant (jitter, losses, shared uplinks, one mobile party): netsim's wheel
+    ("sum-5-shamir", JITTERY), ("mul-7-crash", JITTERY),
+])
+def test_shipped_scenario_has_the_same_time_and_trace_in_both_wire_modes(tmp_path: Path, name: str,
+                                                                         network: dict[str, Any]) -> None:
     scn = load(ROOT / "scenarios" / f"{name}.toml")
+    if network:
+        scn = dataclasses.replace(scn, network=network)
     reports, traces = {}, {}
     for wire in ("objects", "bytes"):
         variant = dataclasses.replace(scn, network={**scn.network, "wire": wire})
@@ -175,3 +185,42 @@ def test_an_undecodable_payload_is_rejected_by_the_receiver_as_in_byte_mode() ->
     forged = Message(session=SESSION, instance="proto#1", tag="w", sender=3, payload={1: "x"})
     n1, _ = run(_rogue(lambda rogue: rogue.send_messages([(1, forged)])))
     assert n1.rejected_count == 1 and isinstance(n1.rejected[0], CodecError)
+
+
+def test_a_frozen_array_travels_without_a_copy_and_anything_else_is_copied() -> None:
+    owner = np.arange(24, dtype=np.uint64).reshape(3, 8).copy()  # owns its memory
+    owner.setflags(write=False)
+    row = owner[1]  # a row of a frozen share matrix: read-only down to its owner
+    parcel = Packer().pack(_msg(row))
+    assert isinstance(parcel, Parcel) and parcel.open().payload is row and parcel.size == len(_msg(row).to_bytes())
+    decoded = Message.from_bytes(_msg(row).to_bytes()).payload  # read-only over immutable bytes
+    assert Packer().pack(_msg(decoded)).open().payload is decoded  # type: ignore[union-attr]
+    writable = np.arange(8, dtype=np.uint64)
+    view = writable[:]
+    view.setflags(write=False)  # read-only, but its owner is not: the sender could still change it
+    over_bytearray = np.frombuffer(memoryview(bytearray(64)).toreadonly(), dtype=np.uint64)
+    reshaped = np.arange(8, dtype=np.uint64).reshape(2, 4)
+    reshaped.setflags(write=False)  # its base, the arange, stays writeable
+    for payload in (writable, view, over_bytearray, reshaped, owner[:, ::2]):  # the last: not C-contiguous
+        snap = Packer().pack(_msg(payload)).open().payload  # type: ignore[union-attr]
+        assert snap is not payload and not snap.flags.writeable and np.array_equal(snap, payload)
+    writable[:] = 7
+    assert snap is not None and not np.shares_memory(snap, writable)
+
+
+def test_a_frozen_row_reaches_a_transport_without_a_message_sink_as_its_bytes() -> None:
+    async def main() -> tuple[int, bytes | None, dict[str, int]]:
+        net = SimNetwork((1, 2), {"latency_ms": 2})
+        a, b = net.transport(1), net.transport(2)
+        await a.start(1)
+        await b.start(1)
+        rows = np.arange(16, dtype=np.uint64).reshape(2, 8).copy()
+        rows.setflags(write=False)
+        assert a.send_messages([(2, _msg(rows[1]))]) == {}
+        got = await b.recv()  # no sink: queued, then read as bytes
+        return got[0], got[1], b.stats.as_dict()
+
+    src, data, stats = run(main())
+    want = _msg(np.arange(8, 16, dtype=np.uint64)).to_bytes()
+    assert src == 1 and data == want
+    assert stats["messages_received"] == 1 and stats["bytes_received"] == len(want)

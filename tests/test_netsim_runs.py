@@ -29,10 +29,10 @@ def test_three_party_sum_over_100ms_links_takes_100ms_per_round() -> None:
     wall = time.perf_counter() - wall
     assert report.ok, report.reason
     assert [o.result.output.tolist() for o in report.outcomes.values()] == [[12, 5, 18]] * 3
-    # hello, share, open, end (survivor agreement), bye: five one-way rounds; the computation is
-    # share + open + end
-    assert report.elapsed_s == pytest.approx(0.5)
-    assert max(o.protocol_s for o in report.outcomes.values()) == pytest.approx(0.3)
+    # hello, share, open, end (survivor agreement) and its echo, bye: six one-way rounds; the
+    # computation is share + open + end + echo
+    assert report.elapsed_s == pytest.approx(0.6)
+    assert max(o.protocol_s for o in report.outcomes.values()) == pytest.approx(0.4)
     assert wall < report.elapsed_s * 100  # virtual: no real waiting (generous for a loaded CI box)
 
 
@@ -57,9 +57,9 @@ def test_same_seed_same_trace_other_seed_other_trace(tmp_path: Path) -> None:
     assert a == b
     assert a != c
     lines = [json.loads(x) for x in a.decode().splitlines()]
-    assert len(lines) == 5 * 6 * 5  # hello, share, open, ~end, bye: all-to-all among 6
+    assert len(lines) == 6 * 6 * 5  # hello, share, open, ~end, ~end/echo, bye: all-to-all among 6
     assert all(list(d) == ["t", "at", "from", "to", "inst", "tag", "size"] for d in lines)  # no payload
-    assert {d["tag"] for d in lines} == {"hello", "share", "open", "~end", "bye"}
+    assert {d["tag"] for d in lines} == {"hello", "share", "open", "~end", "~end/echo", "bye"}
 
 
 def test_trace_command_summarises_rounds_parties_and_critical_path(tmp_path: Path, capsys: Any) -> None:
@@ -72,13 +72,13 @@ def test_trace_command_summarises_rounds_parties_and_critical_path(tmp_path: Pat
     out = capsys.readouterr().out
     assert "critical path" in out and "_run_sum#1/share" in out
     s = json.loads(summary.read_text())
-    assert s["total"]["messages"] == 30
+    assert s["total"]["messages"] == 36
     assert s["rounds"]["_run_sum#1/open"]["messages"] == 6
     # the chain is causal, ends with the last arrival and crosses the slow 2 -> 3 link each round
     hops = s["critical_path"]
     assert all(b["t"] >= a["at"] for a, b in zip(hops, hops[1:]))
     assert hops[-1]["at"] == s["total"]["last"]
-    assert [h["round"].rsplit("/", 1)[-1] for h in hops] == ["hello", "share", "open", "~end", "bye"]
+    assert [h["round"].rsplit("/", 1)[-1] for h in hops] == ["hello", "share", "open", "~end", "echo", "bye"]
     assert (2, 3) in [(h["from"], h["to"]) for h in hops]
 
 
@@ -123,7 +123,7 @@ def test_trace_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> N
         subprocess.run([sys.executable, "-m", "mpc", "run", "--sim", str(scn), "--trace", str(out)],
                        env=env, check=True, capture_output=True, timeout=60)
         traces.append(out.read_bytes())
-    assert traces[0] == traces[1] and traces[0].count(b"\n") == 5 * 5 * 4
+    assert traces[0] == traces[1] and traces[0].count(b"\n") == 6 * 5 * 4
 
 
 def _barrier_messages(tmp_path: Path, scn: Scenario) -> tuple[dict[str, int], Any]:

@@ -12,7 +12,7 @@ from mpc.errors import ProtocolError
 from mpc.field import GF61
 from mpc.rng import Csprng
 from mpc.sharing import SharingError, shamir_consistent, shamir_extend, shamir_reconstruct
-from protocols.common import SEED_BYTES, Scheme, _expand_seed, seeded_holders, share_inputs
+from protocols.common import SEED_BYTES, Scheme, _expand_seed, seeded_from, seeded_holders, share_inputs
 from test_mul_security import CHI2_15_P1E4, chi_square_top4
 
 pytestmark = pytest.mark.timeout(60)
@@ -25,6 +25,15 @@ def test_seeded_holders_are_the_t_parties_after_the_dealer() -> None:
     assert seeded_holders(s5, 8) == (10, 2) and seeded_holders(s5, 99) == (2, 4)  # a dealer outside the parties
     assert seeded_holders(Scheme.make("additive", (1, 2, 3)), 1) == ()
     assert seeded_holders(Scheme.make("shamir", (1, 2, 3), 0), 1) == ()
+
+
+@pytest.mark.parametrize(("kind", "parties", "t"), [("shamir", (1, 2, 3), 1), ("shamir", (2, 4, 6, 8, 10), 2),
+                                                    ("shamir", tuple(range(1, 12)), 5), ("additive", (1, 2, 3), None)])
+def test_seeded_from_is_the_receivers_side_of_seeded_holders(kind: str, parties: tuple[int, ...], t: int | None) -> None:
+    scheme = Scheme.make(kind, parties, t)
+    dealers = (*parties[::2], 99)  # some parties, and a dealer outside them
+    for me in (*parties, 98):
+        assert seeded_from(scheme, me, dealers) == {d for d in dealers if me in seeded_holders(scheme, d)}
 
 
 @pytest.mark.parametrize(("points", "fixed"), [((1, 2, 3), (2,)), ((1, 2, 3, 4, 5), (4, 5)), ((3, 7, 9), ())])

@@ -104,3 +104,34 @@ async def test_shamir_open_loses_quorum_when_too_many_crash():
 
     res = await asyncio.gather(two(1), two(2), two(3), return_exceptions=True)
     assert isinstance(res[0], QuorumLost) and res[0].missing == (2, 3)
+
+
+@pytest.mark.parametrize("bad,needle", [
+    (np.arange(8, dtype=np.int64), "expected a uint64 share array"),
+    (np.arange(8, dtype=np.uint32), "expected a uint64 share array"),  # np.stack would upcast it silently
+    (np.arange(9, dtype=np.uint64), "share of shape (9,), expected (8,)"),
+    ([1, 2, 3], "expected a uint64 share array"),
+    (np.full(8, (1 << 61) - 1, dtype=np.uint64), "share outside the field"),
+])
+def test_stacked_shares_are_checked_and_the_first_culprit_is_named(bad, needle):
+    from protocols.common import Scheme, stack_shares
+
+    scheme = Scheme.make("shamir", (1, 2, 3, 4))
+    good = {p: np.full(8, p, dtype=np.uint64) for p in (1, 2, 3, 4)}
+    stacked = stack_shares(good, (4, 2, 1), scheme)
+    assert stacked.shape == (3, 8) and stacked[:, 0].tolist() == [4, 2, 1]
+    with pytest.raises(ProtocolError, match=needle.replace("(", r"\(").replace(")", r"\)")) as err:
+        stack_shares({**good, 3: bad, 4: bad}, (1, 2, 3, 4), scheme)
+    assert err.value.peer == 3  # the first culprit in the order asked
+    with pytest.raises(ProtocolError, match="share of shape"):
+        stack_shares(good, (1, 2), scheme, shape=(4,))
+    assert stack_shares(good, (), scheme, shape=(8,)).shape == (0, 8)
+
+
+def test_a_list_that_numpy_would_read_as_uint64_is_not_a_share():
+    from protocols.common import Scheme, stack_shares
+
+    scheme = Scheme.make("additive", (1, 2))
+    with pytest.raises(ProtocolError, match="expected a uint64 share array") as err:
+        stack_shares({1: np.zeros(2, np.uint64), 2: [2**63, 2**63 + 1]}, (1, 2), scheme)
+    assert err.value.peer == 2

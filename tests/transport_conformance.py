@@ -22,6 +22,7 @@ import pytest
 
 from mpc.errors import TransportError
 from mpc.transport import PEER_DOWN, DirectDelivery, Transport
+from mpc.transport.base import try_sender
 
 DEADLINE_S = 20.0
 QUIET_S = 1.0  # how long "nothing more arrives" is watched for
@@ -152,7 +153,31 @@ async def check_close(make_pair: MakePair) -> None:
         await p.a.close()  # idempotent
 
 
+async def check_try_send(make_pair: MakePair, count: int = 200) -> None:
+    """A transport with ``try_send``: what it sent arrives in order with what ``send`` sent, is
+    counted, and its errors are typed; one that returned False sent nothing (``send`` then does)."""
+    async with make_pair() as p:
+        if try_sender(p.a) is None:
+            return
+        sent: list[bytes] = []
+        for i in range(count):
+            data = i.to_bytes(4, "big") * (1 + i % 7)
+            if i % 3 == 0 or not p.a.try_send(p.b.party_id, data):  # type: ignore[attr-defined]
+                await p.a.send(p.b.party_id, data)
+            sent.append(data)
+        got = [await _recv(p.b) for _ in sent]
+        assert got == [(p.a.party_id, d) for d in sent]
+        assert p.a.stats.messages_sent >= count
+        for bad in (p.a.party_id, max(p.a.peers) + 1000):
+            with pytest.raises(TransportError):
+                p.a.try_send(bad, b"x")  # type: ignore[attr-defined]
+        await p.a.close()
+        with pytest.raises(TransportError):
+            p.a.try_send(p.b.party_id, b"after close")  # type: ignore[attr-defined]
+
+
 CHECKS = (
+    check_try_send,
     check_identity_and_peers,
     check_ordered_delivery_both_ways,
     check_large_and_empty_messages,

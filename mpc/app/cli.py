@@ -89,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _check_flags(args)
     scn = load(resolve(args.scenario))
-    for note in validate(scn, real=not args.sim):
+    for note in validate(scn, real=not args.sim, identities=None if args.sim else bool(args.tls)):
         print(f"mpc: {note}", file=sys.stderr)
     log_dir = Path(args.log_dir) if args.log_dir else None
     if log_dir is not None:

@@ -37,11 +37,12 @@ import numpy as np
 
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.node import Node
-from mpc.app.runner import Outcome, check, descriptor_of, error_outcome, job_of, neighbors, node_ids, summarize
+from mpc.app.runner import (Outcome, bound_spec, check, descriptor_of, error_outcome, job_of, neighbors, node_ids,
+                            summarize)
 from mpc.app.scenario import Scenario, check_range, load
 from mpc.app.validate import validate
 from mpc.transport.tcp import new_transport
-from protocols.registry import PartyResult, lookup
+from protocols.registry import PartyResult, Spec
 
 CONFIG_KEYS = {"party", "session", "tls_dir", "peers", "scenario", "jobs", "timeout_s", "connect_timeout_s",
                "transport"}
@@ -145,7 +146,7 @@ def load_job(cfg: NodeConfig, entry: JobEntry) -> Scenario:
     if cfg.party not in scn.input_parties and mine:
         raise ConfigError(f"{where}: party {cfg.party} has an input but input_parties = {list(scn.input_parties)}")
     scn = dataclasses.replace(scn, inputs=mine)
-    validate(scn, real=True)
+    validate(scn, real=True, identities=cfg.tls_dir is not None)
     return scn
 
 
@@ -201,7 +202,8 @@ async def serve(cfg: NodeConfig, jobs: JobSource, report: list[dict[str, Any]]) 
         while entry is not None:
             if scn is None:
                 scn = load_job(cfg, entry)
-            outcome = await _run_job(node, scn, f"job{len(report) + 1}-{scn.name}")
+            spec = bound_spec(scn, cfg.party, cfg.tls_dir)
+            outcome = await _run_job(node, scn, spec, f"job{len(report) + 1}-{scn.name}")
             report.append(_job_report(cfg.party, scn, outcome))
             _print(cfg.party, scn, outcome)
             if report[-1]["reason"]:
@@ -209,13 +211,13 @@ async def serve(cfg: NodeConfig, jobs: JobSource, report: list[dict[str, Any]]) 
             entry, scn = await jobs.next(), None
 
 
-async def _run_job(node: Node, scn: Scenario, name: str) -> Outcome:
+async def _run_job(node: Node, scn: Scenario, spec: Spec, name: str) -> Outcome:
     """One job as a named computation; the parties first compare its public descriptor (a
     difference is a configuration error at every party, raised before any share is sent)."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     try:
-        raw = await node.run(lookup(scn.protocol).run, job_of(scn), scn.inputs.get(node.party_id),
+        raw = await node.run(spec.run, job_of(scn), scn.inputs.get(node.party_id),
                              name=name, job=descriptor_of(scn))
     except Crashed:
         return Outcome(status="crashed")

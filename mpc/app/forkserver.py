@@ -30,7 +30,7 @@ import subprocess
 import sys
 from typing import Any
 
-from mpc.app.party import PARENT_ENV, die_with_parent
+from mpc.app.party import PARENT_ENV, die_with_parent, exit_now
 
 READY = "ready"
 
@@ -41,7 +41,11 @@ def _preload() -> None:
     import uvloop  # noqa: F401
 
     import mpc.app.party  # noqa: F401
-    import protocols.registry  # noqa: F401  (the static table imports every protocol)
+    import mpc.transport.nng  # noqa: F401
+    import protocols.api  # noqa: F401  (every protocol: the registry imports some only when a job runs them)
+    import protocols.registry  # noqa: F401
+    import protocols.secagg.protocol  # noqa: F401
+    import protocols.secarray  # noqa: F401
 
 
 def _child(conn: socket.socket, fds: list[int], server_side: list[Any], server: int) -> None:
@@ -75,10 +79,7 @@ def _child(conn: socket.socket, fds: list[int], server_side: list[Any], server: 
 
         traceback.print_exc()
     finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        exit_now(code)
 
 
 def serve(path: str) -> None:

@@ -47,6 +47,9 @@ Spawn = Callable[[int], Awaitable[Any]]  # stderr fd -> a process with stdin, st
 STARTUP_S = 60.0
 POLL_S = 0.5  # how often the watchdog looks for parties that are all stopped
 REAP_S = 5.0  # how long the launcher waits for killed parties to be reaped
+# a party is one event-loop thread: numpy's BLAS thread pools would only spin up at import and
+# compete with the other parties for the cores (the user's environment still wins)
+PARTY_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def watchdog_s(scn: Scenario) -> float:
@@ -181,14 +184,15 @@ async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Sp
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
     session = new_session()
-    env = {"OPENBLAS_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
+    doc = _scenario_table(scn.path)
+    env = {**PARTY_ENV, **os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
     t0 = time.perf_counter()
     with _identities(ids if tls else ()) as creds:
         for pid in ids:
             proc = group.procs[pid] = await _spawn(group, pid, env, spawn)
             cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
                    "session": session.hex(), "tls": creds.get(pid), "verbose": verbose,
-                   "transport": transport or scn.transport}
+                   "transport": transport or scn.transport, "doc": doc}
             proc.stdin.write((json.dumps(cfg) + "\n").encode())
         deadline = time.monotonic() + STARTUP_S + 0.1 * len(ids)
         listening = {pid: (await _line(p, deadline, "listening"))["listening"] for pid, p in group.procs.items()}
@@ -204,6 +208,21 @@ async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Sp
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[2K")
     return {pid: _outcome(group, pid, finished.get(pid)) for pid in ids}, elapsed
+
+
+def _scenario_table(path: str | Path) -> Any:
+    """The scenario file's table as JSON values, for the parties to parse without reading the file
+    and loading a TOML parser again; ``None`` (they read the file, and report what is wrong with it)
+    when it holds a TOML date or can no longer be read."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+        json.dumps(doc)
+    except (OSError, TypeError, ValueError):  # TypeError: a date; ValueError: not TOML any more
+        return None
+    return doc
 
 
 async def _wait_all(scn: Scenario, group: PartyGroup) -> dict[int, bytes]:
@@ -284,7 +303,7 @@ def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None,
     ``spawn`` replaces ``python -m mpc.app.party`` (e.g. :meth:`mpc.app.forkserver.ForkServer.spawn`);
     ``log_dir`` keeps each party's log as ``party-<id>.log``; ``transport`` (nng | tcp) overrides the
     scenario's."""
-    validate(scn, real=True)
+    validate(scn, real=True, identities=tls)
     wall = time.perf_counter()
     group = PartyGroup(scn, log_dir)
     try:
@@ -303,4 +322,4 @@ def run_real(scn: Scenario, *, tls: bool = False, spawn: Spawn | None = None,
     return Report(scn.name, "real", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
 
-__all__ = ["CRASH_EXIT", "run_event_loop", "run_real", "settle_s", "watchdog_s"]
+__all__ = ["CRASH_EXIT", "PARTY_ENV", "run_event_loop", "run_real", "settle_s", "watchdog_s"]

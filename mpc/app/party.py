@@ -7,12 +7,20 @@ keeps no temporary directory. Logs go to stderr, timestamped and tagged with the
 
 The process dies with its launcher (``PR_SET_PDEATHSIG``), also when the launcher is killed with
 SIGKILL, and it runs in the launcher's party process group, so one ``killpg`` ends a run.
+
+Start-up: N parties import at once on a few cores, so a party imports only what its job runs (the
+protocol registry, transports and TLS diagnostics import the rest on first use; the configuration
+line carries the scenario's table as the launcher read it, so the party neither reads the file nor
+loads a TOML parser), and it leaves without the interpreter's teardown once its outcome is written
+(:func:`exit_now`).
+tests/test_startup_imports.py holds the list of what a plain sum must not import.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ctypes
 import json
 import logging
@@ -21,11 +29,12 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 from mpc import codec
-from mpc.app.runner import LOG_FORMAT, Outcome, log_level, neighbors, run_party
-from mpc.app.scenario import ProcessFault, Scenario, load
+from mpc.app.runner import LOG_FORMAT, Outcome, bound_spec, log_level, neighbors, run_party
+from mpc.app.scenario import ProcessFault, Scenario, load, parse
 from mpc.message import peek_route
 from mpc.transport.base import Transport
 from mpc.transport.tcp import new_transport
@@ -91,7 +100,8 @@ def party_main() -> None:
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
     logging.basicConfig(level=log_level(int(cfg.get("verbose", 0))), stream=sys.stderr,
                         format=LOG_FORMAT.format(pid=pid))
-    scn = load(cfg["scenario"])
+    # the launcher has read the file already: its table comes along (no second read, no TOML parser)
+    scn = parse(cfg["doc"], cfg["scenario"]) if cfg.get("doc") is not None else load(cfg["scenario"])
     tls = cfg.get("tls")
     creds = TlsCreds(cert_key_file=tls["cert_key_file"], ca_file=tls["ca_file"]) if tls else None
     inner = new_transport(cfg.get("transport") or "nng", pid, tls=creds)
@@ -100,6 +110,8 @@ def party_main() -> None:
     _say({"listening": {str(k): v for k, v in bound.items()}})
     dial = {int(k): v for k, v in json.loads(sys.stdin.readline())["dial"].items()}
     inner.connect(dial, list(peers))
+    # long-term keys, if the job uses them, are read before "ready" too
+    spec = bound_spec(scn, pid, Path(tls["ca_file"]).parent if tls else None)
     _say({"ready": True})  # every TLS configuration is loaded: the launcher may delete the keys
     counted = _counted_fault(scn, pid)
     transport: Any = inner
@@ -114,7 +126,7 @@ def party_main() -> None:
 
     async def main() -> Outcome:
         return await run_party(scn, pid, transport, session=bytes.fromhex(cfg["session"]),
-                               on_crash=_crash_now, on_freeze=_freeze_now, parties=ids, on_ready=arm_timed_faults)
+                               on_crash=_crash_now, on_freeze=_freeze_now, parties=ids, on_ready=arm_timed_faults, spec=spec)
 
     outcome = run_event_loop(main())
     output = outcome.result.output if outcome.result is not None else None
@@ -146,10 +158,22 @@ def run_event_loop(coro: Coroutine[Any, Any, T]) -> T:
     return result
 
 
+def exit_now(code: int) -> NoReturn:
+    """Leave without the interpreter's teardown (finalizing numpy, asyncio and every module costs
+    a party ~30 ms of CPU, paid by N parties at once): the outcome line is already written whole
+    (:func:`_say`), the transport is closed, and the logs are flushed here."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
     parent = os.environ.get(PARENT_ENV)
     die_with_parent(int(parent) if parent else None)
     party_main()
+    exit_now(0)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from protocols.registry import Job, PartyResult, lookup
+from protocols.registry import Job, PartyResult, Spec, lookup
 
 from mpc.errors import ConfigError, Crashed, MpcError
 from mpc.job import JobDescriptor
@@ -101,6 +101,22 @@ class Outcome:
     stats: Mapping[str, int] = field(default_factory=dict)
 
 
+NEEDS_IDENTITIES = ("this job uses long-term identities (options.identities = 'pki'): run it with --tls "
+                    "(fresh keys per run), or give `mpc node` a tls_dir from `mpc keygen`")
+
+
+def bound_spec(scn: Scenario, pid: int, identity_dir: Path | None, job: Job | None = None) -> Spec:
+    """The spec party ``pid`` runs: the registry's, bound to the party's long-term keys when the job
+    asks for them (read now: a launcher deletes per-run keys once every party has loaded its own)."""
+    spec = lookup(scn.protocol)
+    job = job_of(scn) if job is None else job
+    if not spec.wants_identity(job):
+        return spec
+    if identity_dir is None or spec.with_identity is None:
+        raise ConfigError(f"{scn.protocol}: {NEEDS_IDENTITIES}")
+    return spec.with_identity(job, pid, identity_dir)
+
+
 def error_outcome(exc: BaseException) -> Outcome:
     kinds = tuple(c.__name__ for c in type(exc).__mro__ if issubclass(c, MpcError)) or (type(exc).__name__,)
     return Outcome(status="error", error=type(exc).__name__, error_kinds=kinds, message=str(exc))
@@ -119,6 +135,7 @@ async def run_party(
     barrier: Barrier = "mesh",
     job: Job | None = None,
     descriptor: JobDescriptor | None = None,
+    spec: Spec | None = None,
 ) -> Outcome:
     """Run party ``pid``'s part of ``scn`` over ``transport`` (pynng or netsim alike); ``barrier``
     is the shape of the start and close barriers (simulated runs may choose ``star``).
@@ -128,8 +145,10 @@ async def run_party(
     would hold its own O(n) copy of the party lists, and hash it once more for the digest.
 
     A crash (or, in real runs, freeze) fault ``after:<tag>`` fires once the party has sent that
-    round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`)."""
-    spec = lookup(scn.protocol)
+    round; with ``sends = k`` the party process counts sends itself (:mod:`mpc.app.party`).
+    ``spec``: the party's :func:`bound_spec` (default: the registry's, for jobs without identities)."""
+    if spec is None:
+        spec = lookup(scn.protocol)
     fault = next((f for f in scn.faults_of(pid) if isinstance(f, Crash | ProcessFault) and f.after
                   and not (isinstance(f, ProcessFault) and f.sends)), None)
     after = fault.after if fault is not None else None
@@ -285,6 +304,7 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     job, descriptor = job_of(scn), descriptor_of(scn)  # one of each for every party (see run_party)
     if lookup(scn.protocol).topology(job, ids[0]) is not None:  # not a mesh: who sees whose crash
         net.topology = {pid: neighbors(scn, pid, ids, job) for pid in ids}
+    specs = _simulated_identities(scn, ids, job)
     session = new_session()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -298,7 +318,7 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
         tasks[pid] = asyncio.create_task(
             run_party(scn, pid, net.transport(pid), session=session, on_crash=functools.partial(crash, pid),
                       parties=ids, barrier="star" if net.barrier == "star" else "mesh", job=job,
-                      descriptor=descriptor)
+                      descriptor=descriptor, spec=specs.get(pid))
         )
 
     for pid in ids:
@@ -319,6 +339,25 @@ async def _simulate(scn: Scenario, trace: str | None = None, observers: Sequence
     finally:
         net.close()
     return outcomes, loop.time() - t0
+
+
+def _simulated_identities(scn: Scenario, ids: tuple[int, ...], job: Job) -> dict[int, Spec]:
+    """A simulated job that asks for real identities gets fresh ones, as ``mpc run --tls`` does:
+    a CA and every party's keys in a private temporary directory, removed once each party's are
+    loaded."""
+    if not lookup(scn.protocol).wants_identity(job):
+        return {}
+    import shutil
+    import tempfile
+
+    from mpc.identity import generate
+
+    tmp = Path(tempfile.mkdtemp(prefix="mpc-sim-keys-"))
+    try:
+        generate(tmp, ids, days=1)
+        return {pid: bound_spec(scn, pid, tmp, job) for pid in ids}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 LOG_FORMAT = "%(asctime)s party {pid} %(levelname)s %(name)s: %(message)s"
@@ -365,4 +404,4 @@ def run_sim(scn: Scenario, *, trace: str | None = None, observers: Sequence[Any]
     return Report(scn.name, "sim", reason is None, reason, outcomes, elapsed, time.perf_counter() - wall)
 
 
-__all__ = ["Outcome", "Report", "check", "descriptor_of", "job_of", "node_ids", "run_party", "run_sim"]
+__all__ = ["Outcome", "Report", "bound_spec", "check", "descriptor_of", "job_of", "node_ids", "run_party", "run_sim"]

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from mpc.errors import ConfigError
-from mpc.app.runner import job_of, node_ids
+from mpc.app.runner import NEEDS_IDENTITIES, job_of, node_ids
 from mpc.app.scenario import BOUND_BITS, ProcessFault, Scenario, fault_name
 from netsim.faults import AfterRound, Crash
 from protocols.registry import lookup
@@ -24,15 +24,17 @@ PRODUCTS = ("mul",)  # elementwise products of every input vector
 DOTS = ("dot",)  # the sum of that product
 
 
-def validate(scn: Scenario, *, real: bool) -> list[str]:
-    """Raise :class:`ConfigError` (one line, naming the key) or return notes for the user."""
+def validate(scn: Scenario, *, real: bool, identities: bool | None = None) -> list[str]:
+    """Raise :class:`ConfigError` (one line, naming the key) or return notes for the user.
+    ``identities``: whether the parties will hold long-term keys (``None``: not known yet; a
+    simulation makes fresh ones)."""
     try:
-        return _validate(scn, real=real)
+        return _validate(scn, real=real, identities=identities)
     except ConfigError as exc:
         raise ConfigError(f"{scn.path or scn.name}: {exc}") from None
 
 
-def _validate(scn: Scenario, *, real: bool) -> list[str]:
+def _validate(scn: Scenario, *, real: bool, identities: bool | None) -> list[str]:
     spec = lookup(scn.protocol)
     node_ids(scn)  # inputs and faults name nodes of this protocol
     unknown = [] if spec.options is None else sorted(set(scn.options) - set(spec.options))
@@ -44,6 +46,8 @@ def _validate(scn: Scenario, *, real: bool) -> list[str]:
         spec.check(job)
     except ConfigError as exc:
         raise ConfigError(f"{scn.protocol}: {exc}") from None
+    if identities is False and spec.wants_identity(job):
+        raise ConfigError(f"{scn.protocol}: {NEEDS_IDENTITIES}")
     _check_faults(scn, spec, real=real)
     _check_headroom(scn)
     notes = []

@@ -2,14 +2,16 @@
 
 :class:`Transport` is what every transport offers. Two optional capabilities are typed protocols of
 their own, so a node asks ``isinstance(t, DirectDelivery)`` instead of probing with ``getattr``:
-:class:`DirectDelivery` (received data is pushed into a sink) and :class:`ImmediateSend` (``send``
-never suspends, so a node may call it in a plain loop). ``tests/transport_conformance.py`` holds the
+:class:`DirectDelivery` (received data is pushed into a sink), :class:`ImmediateSend` (``send``
+never suspends, so a node may call it in a plain loop) and :class:`TrySend` (a send without a
+coroutine that says whether it went out). ``tests/transport_conformance.py`` holds the
 behaviour every implementation must show (``check_transport``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
@@ -31,6 +33,7 @@ class TransportStats:
     messages_received: int = 0
     bytes_received: int = 0
     connections_refused: int = 0  # from the wrong party, or a second one while the peer is connected
+    connections_dropped: int = 0  # accepted, closed before their handshake ended (over a cap, timed out)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -39,6 +42,7 @@ class TransportStats:
             "messages_received": self.messages_received,
             "bytes_received": self.bytes_received,
             "connections_refused": self.connections_refused,
+            "connections_dropped": self.connections_dropped,
         }
 
 
@@ -92,6 +96,25 @@ class ImmediateSend(Protocol):
     """Marker: ``send`` never suspends (netsim); a node may skip a task per message."""
 
     immediate_send: ClassVar[bool]
+
+
+@runtime_checkable
+class TrySend(Protocol):
+    """Optional: queue a message without a coroutine. ``try_send(peer, data)`` sends and returns
+    True, or sends nothing and returns False when only an awaited :meth:`Transport.send` could (a
+    busy pipe, a full buffer); it raises as ``send`` does. A node sends a round to every peer this
+    way and awaits ``send`` only for the few that returned False (concurrently: one slow peer
+    must not hold back the others' messages)."""
+
+    def try_send(self, peer: int, data: bytes) -> bool: ...
+
+
+def try_sender(transport: object) -> Callable[[int, bytes], bool] | None:
+    """The transport's own ``try_send``, if its class has one: not one a wrapper forwards through
+    ``__getattr__`` (that would bypass the wrapper's ``send``, e.g. a fault that counts sends)."""
+    if not isinstance(transport, TrySend) or inspect.getattr_static(transport, "try_send", None) is None:
+        return None
+    return transport.try_send
 
 
 def sends_immediately(transport: object) -> bool:
@@ -205,4 +228,4 @@ class Endpoint:
 
 
 __all__ = ["Endpoint", "pair_port", "static_listen_addresses", "PEER_DOWN", "DirectDelivery", "ImmediateSend", "MessageSink", "MessageTransport", "Sink", "Transport",
-           "TransportStats", "sends_immediately"]
+           "TransportStats", "TrySend", "sends_immediately", "try_sender"]

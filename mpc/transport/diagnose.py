@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from typing import TYPE_CHECKING
 
 import pynng
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from .tls import TlsCreds, party_name
+
+if TYPE_CHECKING:  # cryptography's x509 is imported when a failed TLS connection is explained
+    from cryptography import x509
 
 PROBE_S = 3.0
 MAX_NOTES = 6
@@ -64,6 +66,8 @@ class LinkState:
 
 
 def _cn(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(values[0].value) if values else "no name"
 
@@ -99,6 +103,8 @@ def _tls_look(address: str, tls: TlsCreds | None, peer: int) -> str | None:
         return "the listener speaks TLS: use tls+tcp:// addresses and TLS identities on this side too"
     if der is None:
         return None
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     with open(tls.ca_file, "rb") as fh:
         ca = x509.load_pem_x509_certificate(fh.read())

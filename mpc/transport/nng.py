@@ -298,22 +298,38 @@ class NngTransport(Endpoint):
             self._put(peer, data)
 
     # -- data path ----------------------------------------------------------------------
-    async def send(self, peer: int, data: bytes) -> None:
+    def _socket_for(self, peer: int) -> pynng.Pair0:
         sock = self._sockets.get(peer)
         if sock is None:
             raise TransportError(f"party {self.party_id}: unknown peer {peer}")
         if self._closing:
             raise TransportError(f"party {self.party_id}: transport closed")
-        down = self._down_event(peer)
-        if down.is_set():
+        if peer in self._down_reported:
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
+        return sock
+
+    def try_send(self, peer: int, data: bytes) -> bool:
+        """Send without waiting (see :class:`~mpc.transport.base.TrySend`): False when the pipe is
+        busy and only :meth:`send` can wait for it."""
+        sock = self._socket_for(peer)
         try:
-            try:
-                # a non-blocking send saves the cross-thread completion of an aio send: it halves
-                # the round-trip time on loopback; only when the pipe is busy do we wait
-                sock.send(data, block=False)
-            except pynng.TryAgain:
-                await self._send_waiting(peer, sock, data, down)
+            # a non-blocking send saves the cross-thread completion of an aio send: it halves
+            # the round-trip time on loopback
+            sock.send(data, block=False)
+        except pynng.TryAgain:
+            return False
+        except pynng.NNGException as exc:
+            raise TransportError(f"party {self.party_id}: send to {peer} failed: {exc}") from exc
+        self._stats.messages_sent += 1
+        self._stats.bytes_sent += len(data)
+        return True
+
+    async def send(self, peer: int, data: bytes) -> None:
+        if self.try_send(peer, data):
+            return
+        sock = self._socket_for(peer)
+        try:  # the pipe is busy: wait for it (or for the peer to be reported down)
+            await self._send_waiting(peer, sock, data, self._down_event(peer))
         except pynng.Timeout as exc:
             raise TransportError(f"party {self.party_id}: send to {peer} timed out") from exc
         except pynng.NNGException as exc:

@@ -28,13 +28,17 @@ import logging
 import socket
 import ssl
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ProtocolError, TransportError
 from .base import PEER_DOWN, Endpoint
 from .base import pair_port
-from .nng import NngTransport
-from .tcp_conn import HANDSHAKE_TIMEOUT_S, PairConnection
+from .tcp_accept import Acceptor
+from .tcp_conn import PairConnection
 from .tls import TlsCreds, party_name
+
+if TYPE_CHECKING:  # pynng is imported only when a run chooses it
+    from .nng import NngTransport
 
 log = logging.getLogger("mpc.transport.tcp")
 
@@ -81,9 +85,9 @@ class TcpTransport(Endpoint):
         self._listening: dict[int, socket.socket] = {}  # peer -> listening socket (lower id side)
         self._listen_addr: dict[int, str] = {}
         self._dial: dict[int, tuple[str, int]] = {}  # peer -> address (higher id side)
-        self._servers: list[asyncio.AbstractServer] = []
+        self._acceptors: list[Acceptor] = []  # one per listening socket (the bounded accept path)
         self._conns: dict[int, PairConnection] = {}  # established, one per peer
-        self._pending: set[PairConnection] = set()  # accepted, handshaking
+        self._pending: dict[PairConnection, None] = {}  # accepted, handshaking
         self._arrived: dict[int, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -164,12 +168,8 @@ class TcpTransport(Endpoint):
         server_ctx, client_ctx = self._server_ctx, self._client_ctx
         for peer in self.peers:
             self._arrived.setdefault(peer, asyncio.Event())
-        for peer, sock in self._listening.items():
-            server = await loop.create_server(
-                lambda p=peer: self._accepted(p), sock=sock, ssl=server_ctx,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if server_ctx else None,
-            )
-            self._servers.append(server)
+        for peer, sock in self._listening.items():  # plain TCP accepts; TLS is started per connection
+            self._acceptors.append(Acceptor(self, peer, sock, server_ctx))
         try:
             async with asyncio.timeout_at(deadline):
                 dials = [self._dial_until_up(p, a, client_ctx, deadline) for p, a in self._dial.items()]
@@ -200,11 +200,24 @@ class TcpTransport(Endpoint):
             notes.append(text)
             del notes[:-MAX_NOTES]
 
-    def _accepted(self, peer: int) -> PairConnection:
+    # -- the accept path (mpc.transport.tcp_accept) --------------------------------------
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def accepted(self, peer: int) -> PairConnection:
         conn = PairConnection(self, peer, dialer=False)
-        self._pending.add(conn)
-        conn.handshake.add_done_callback(lambda _f: self._pending.discard(conn))
+        self._pending[conn] = None
+        conn.handshake.add_done_callback(lambda _f: self._pending.pop(conn, None))
         return conn
+
+    def forget(self, conn: PairConnection) -> None:
+        self._pending.pop(conn, None)
+
+    def dropped(self, peer: int, why: str) -> None:
+        self._stats.connections_dropped += 1
+        self._note(peer, f"dropped a connection for party {peer}: {why}")
+        self.rejected(ProtocolError(f"connection dropped: {why}", peer=peer))
 
     async def _dial_until_up(self, peer: int, addr: tuple[str, int], ctx: ssl.SSLContext | None,
                              deadline: float) -> None:
@@ -263,11 +276,27 @@ class TcpTransport(Endpoint):
     # -- data path ----------------------------------------------------------------------
     def deliver(self, peer: int, data: bytes | None) -> None:
         if data is not None:
-            self._stats.messages_received += 1
-            self._stats.bytes_received += len(data)
-        self._put(peer, data)
+            stats = self._stats
+            stats.messages_received += 1
+            stats.bytes_received += len(data)
+        sink = self._sink
+        if sink is not None:  # Endpoint._put, one call less per message
+            sink(peer, data)
+        else:
+            self._queue.put_nowait((peer, data))
 
-    async def send(self, peer: int, data: bytes) -> None:
+    def try_send(self, peer: int, data: bytes) -> bool:
+        """Write ``data`` into the connection's buffer (see :class:`~mpc.transport.base.TrySend`):
+        False, writing nothing, once the buffer is above its high-water mark."""
+        conn = self._writable(peer, data)
+        if conn.paused:
+            return False
+        conn.write(data)
+        self._stats.messages_sent += 1
+        self._stats.bytes_sent += len(data)
+        return True
+
+    def _writable(self, peer: int, data: bytes) -> PairConnection:
         conn = self._conns.get(peer)
         if conn is None or conn.transport is None:
             if peer not in self._peers:
@@ -277,26 +306,30 @@ class TcpTransport(Endpoint):
             raise TransportError(f"party {self.party_id}: transport closed")
         if peer in self._down_reported or conn.transport.is_closing():
             raise TransportError(f"party {self.party_id}: peer {peer} is down")
-        n = len(data)
-        if n > self.max_message_bytes:
-            raise TransportError(f"party {self.party_id}: message of {n} bytes, more than {self.max_message_bytes}")
+        if len(data) > self.max_message_bytes:
+            raise TransportError(f"party {self.party_id}: message of {len(data)} bytes, more than "
+                                 f"{self.max_message_bytes}")
+        return conn
+
+    async def send(self, peer: int, data: bytes) -> None:
+        conn = self._writable(peer, data)
         conn.write(data)
         self._stats.messages_sent += 1
-        self._stats.bytes_sent += n
+        self._stats.bytes_sent += len(data)
         if conn.paused:  # above the high-water mark: only now does a send wait
             await conn.drain(self._send_timeout)
 
     async def close(self) -> None:
         """Close listeners and connections; data already written is flushed by the OS."""
         self._closing = True
-        for server in self._servers:
-            server.close()
+        acceptors, self._acceptors = self._acceptors, []
+        for acceptor in acceptors:
+            await acceptor.close()
         for sock in self._listening.values():
             sock.close()
         for conn in [*self._conns.values(), *self._pending]:
             if conn.transport is not None:
                 conn.transport.close()  # flushes the write buffer first
-        self._servers.clear()
         await asyncio.sleep(0)  # let the loop run the close callbacks
 
 
@@ -310,6 +343,8 @@ def new_transport(kind: str, party_id: int, peers: Mapping[int, str] | None = No
     if kind == "tcp":
         return TcpTransport(party_id, peers, tls=tls, max_message_bytes=max_message_bytes)
     if kind == "nng":
+        from .nng import NngTransport
+
         return NngTransport(party_id, peers, tls=tls, max_message_bytes=max_message_bytes)
     raise ConfigError(f"transport must be one of {', '.join(TRANSPORT_KINDS)}, got {kind!r}")
 

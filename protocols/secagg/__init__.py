@@ -11,12 +11,26 @@ step both drivers use), :mod:`protocol` (async drivers over a Context), :mod:`in
 machines wired directly, for tests and benchmarks), :mod:`specs` (the ``secagg`` scenario protocol).
 """
 
-from .client import InconsistentView, SecAggClient
-from .crypto import SigningKey, VerifyingKey
-from .params import Params
-from .phases import ClientPhase, Kind, ServerPhase
-from .protocol import run_client, run_server
-from .server import SecAggServer, Step
+from typing import TYPE_CHECKING
+
+from mpc.lazy import lazy_exports
+
+if TYPE_CHECKING:  # imported on first use (``__getattr__``): a party imports only what its job runs
+    from .client import InconsistentView, SecAggClient
+    from .crypto import SigningKey, VerifyingKey
+    from .params import Params
+    from .phases import ClientPhase, Kind, ServerPhase
+    from .protocol import run_client, run_server
+    from .server import SecAggServer, Step
+
+__getattr__ = lazy_exports(__name__, {
+    "client": ("InconsistentView", "SecAggClient"),
+    "crypto": ("SigningKey", "VerifyingKey"),
+    "params": ("Params",),
+    "phases": ("ClientPhase", "Kind", "ServerPhase"),
+    "protocol": ("run_client", "run_server"),
+    "server": ("SecAggServer", "Step"),
+})
 
 __all__ = [
     "ClientPhase",

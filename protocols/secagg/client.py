@@ -31,7 +31,7 @@ rounds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -57,15 +57,25 @@ def self_mask_commitment(sid: bytes, seed: bytes) -> bytes:
     return hashlib.sha256(b"secagg/self-mask-commitment" + sid + seed).digest()
 
 
-class Identities:
+class Identities(Mapping[int, object]):
     """party id → verification key (key objects, DER or raw Ed25519 bytes accepted), converted
-    when first asked for: a SecAgg+ client looks up only its neighbours (O(k), not O(n))."""
+    when first asked for: a SecAgg+ client looks up only its neighbours (O(k), not O(n)). One
+    table may serve every client in a process (a simulation's PKI): each key is converted once."""
 
     def __init__(self, keys: Mapping[int, object]) -> None:
         self._raw = keys
         self._loaded: dict[int, tuple[crypto.VerifyingKey, bytes]] = {}
 
-    def get(self, party: int) -> tuple[crypto.VerifyingKey, bytes] | None:
+    def __getitem__(self, party: int) -> object:
+        return self._raw[party]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def verifying(self, party: int) -> tuple[crypto.VerifyingKey, bytes] | None:
         """The key and its DER encoding, or None for an unknown party."""
         got = self._loaded.get(party)
         if got is None and party in self._raw:
@@ -75,18 +85,26 @@ class Identities:
 
 
 def load_identities(identities: Mapping[int, object] | None) -> Identities | None:
-    return None if identities is None else Identities(identities)
+    if identities is None or isinstance(identities, Identities):
+        return identities
+    return Identities(identities)
 
 
-def advert_signed(known: Identities | None, round_id: bytes, u: int, advert: m.Advertise) -> bool:
-    """``advert`` is signed by party u's long-term key. Without identities there is nothing to
-    check it against (the server could sign a substitute with a key of its own), so it is not
-    checked: that would cost k signature checks per client and defend nothing."""
+Row = tuple[bytes, bytes, bytes, bytes]
+"""One advertisement as listed in a key list: (c_pk, s_pk, vk, sig)."""
+
+
+def advert_signed(known: Identities | None, round_id: bytes, u: int, dim: int, row: Row, *, memo: bool = True) -> bool:
+    """The advertisement ``row`` is signed by party u's long-term key. Without identities there is
+    nothing to check it against (the server could sign a substitute with a key of its own), so it
+    is not checked: that would cost k signature checks per client and defend nothing."""
     if known is None:
         return True
-    identity = known.get(u)
-    message = crypto.advertisement_message(round_id, u, advert.dim, advert.c_pk, advert.s_pk)
-    return identity is not None and identity[1] == advert.vk and crypto.verify(identity[0], advert.sig, message)
+    identity = known.verifying(u)
+    c_pk, s_pk, vk, sig = row
+    if identity is None or identity[1] != vk:
+        return False
+    return crypto.verify(vk, sig, crypto.advertisement_message(round_id, u, dim, c_pk, s_pk), memo=memo)
 
 
 class SecAggClient:
@@ -108,17 +126,16 @@ class SecAggClient:
         self.rng = rng
         self.phase = ClientPhase.INIT
         self._known = load_identities(identities)
-        if self._known is not None:
-            if signing_key is None:
-                raise ConfigError("identities are configured but this client has no signing key")
-            mine = self._known.get(me)
-            if mine is None or mine[1] != crypto.key_bytes(signing_key):
-                raise ConfigError(f"the identity of party {me} does not match its signing key")
+        if self._known is not None and signing_key is None:
+            raise ConfigError("identities are configured but this client has no signing key")
         self._sign_key = crypto.check_signing_key(signing_key) if signing_key is not None else crypto.signing_key(rng)
-        self._c_sk, self.c_pk = crypto.x25519_keypair(rng)
-        self._s_sk, self.s_pk = crypto.x25519_keypair(rng)
-        self._c_key, self._s_key = crypto.x25519_private(self._c_sk), crypto.x25519_private(self._s_sk)
         self.vk = crypto.verifying_bytes(self._sign_key)
+        if self._known is not None:
+            mine = self._known.verifying(me)
+            if mine is None or mine[1] != self.vk:
+                raise ConfigError(f"the identity of party {me} does not match its signing key")
+        self._c_key, _, self.c_pk = crypto.x25519_generate(rng)
+        self._s_key, self._s_sk, self.s_pk = crypto.x25519_generate(rng)
         self.dim = int(x.size)
         sig = crypto.sign(self._sign_key, crypto.advertisement_message(params.round_id, me, self.dim, self.c_pk,
                                                                        self.s_pk))
@@ -127,7 +144,7 @@ class SecAggClient:
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}  # holder → (c_pk, s_pk, vk), verified
         self.root = b""
         self.sid = b""
-        self._enc: dict[int, bytes] = {}  # holder → share-encryption key
+        self._enc: dict[int, bytes] = {}  # holder → share-encryption key (32 bytes: an AEAD object is ~2.4 kB)
         self._b = b""
         self._held: dict[int, tuple[U64, U64]] = {}  # peer → (share of its s_sk, share of its b)
         self.u2: frozenset[int] = frozenset()  # share holders that sent me shares (and me)
@@ -153,9 +170,19 @@ class SecAggClient:
             reply: m.Message | None = getattr(self, f"_on_{msg.KIND.value}")(msg)
         except MpcError:
             self.phase = ClientPhase.FAILED
+            self.close()
             raise
         self.phase = nxt
+        if nxt is ClientPhase.DONE:
+            self.close()
         return reply
+
+    def close(self) -> None:
+        """The round is over for this client (also when it is cancelled): drop the pairwise keys it
+        filed for its peers in the process-local memo (:class:`crypto.PairwiseKeys`)."""
+        if self.sid:
+            self.params.pairwise.forget(self.c_pk, self.sid, crypto.INFO_ENC)
+            self.params.pairwise.forget(self.s_pk, self.sid, crypto.INFO_MASK)
 
     def _holders(self) -> frozenset[int]:
         return frozenset(self.keys)
@@ -163,21 +190,22 @@ class SecAggClient:
     # -- round 1 → 2: keys → encrypted shares ----------------------------------------------
     def _on_keys(self, p: m.Keys) -> m.ShareKeys:
         s, params = self.params.server, self.params
+        memo = not params.isolated
         who = wire.within(p.ids, self.neighbours | {self.me}, "key list ids", s)
         absent = wire.within(p.absent, self.neighbours, "absent neighbours", s)
         if len(who) + len(absent) != len(self.neighbours) + 1 or set(who) & set(absent):
             raise ProtocolError("the key list must account for every neighbour exactly once", peer=s)
-        adverts = {u: m.Advertise(c_pk=c, s_pk=k, vk=v, sig=g, dim=p.dim)
-                   for u, c, k, v, g in zip(who, p.c_pk, p.s_pk, p.vk, p.sig, strict=True)}
-        if adverts.get(self.me) != self.advert:
+        rows: dict[int, Row] = dict(zip(who, zip(p.c_pk, p.s_pk, p.vk, p.sig, strict=True), strict=True))
+        a = self.advert
+        if rows.get(self.me) != (a.c_pk, a.s_pk, a.vk, a.sig) or p.dim != self.dim:
             raise ProtocolError("the key list does not hold this client's own advertisement", peer=s)
-        if len({k for a in adverts.values() for k in (a.c_pk, a.s_pk)}) != 2 * len(adverts):
+        if len({k for r in rows.values() for k in r[:2]}) != 2 * len(rows):
             raise ProtocolError("the key list repeats a public key", peer=s)
-        forged = [u for u, a in sorted(adverts.items())
-                  if u != self.me and not advert_signed(self._known, params.round_id, u, a)]
+        forged = [u for u, r in sorted(rows.items())
+                  if u != self.me and not advert_signed(self._known, params.round_id, u, p.dim, r, memo=memo)]
         if forged:  # before anything derived from this client's secrets leaves it
             raise ProtocolError(f"advertisements of {forged[:5]} are not signed by their identities", peer=s)
-        leaves = {u: commit.leaf(u, p.dim, (a.c_pk, a.s_pk, a.vk, a.sig)) for u, a in adverts.items()}
+        leaves = {u: commit.leaf(u, p.dim, r) for u, r in rows.items()}
         leaves.update((u, commit.leaf(u, p.dim, None)) for u in absent)
         if params.complete:  # every leaf is here: rebuild the root
             ok = commit.root(commit.build([leaves[u] for u in params.clients])) == p.root
@@ -185,12 +213,13 @@ class SecAggClient:
             listed = (*who, *absent)
             depth = commit.depth_for(len(params.clients))
             ok = p.proofs.shape == (len(listed), depth, commit.HASH) and all(
-                commit.verify(leaves[u], params.slot_of[u], p.proofs[j], p.root) for j, u in enumerate(listed))
+                commit.verify(leaves[u], params.slot_of[u], p.proofs[j], p.root, memo=memo)
+                for j, u in enumerate(listed))
         if not ok:
             raise ProtocolError("the key list does not match its commitment", peer=s)
-        holders = sorted(adverts)
+        holders = sorted(rows)
         _require(len(holders), params.threshold, set(absent), "advertise")
-        self.keys = {u: (adverts[u].c_pk, adverts[u].s_pk, adverts[u].vk) for u in holders}
+        self.keys = {u: rows[u][:3] for u in holders}
         self.root = p.root
         self.sid = crypto.session_id(params.round_id, p.root, p.dim)
         self._b = self.rng.random_bytes(crypto.KEY_BYTES)
@@ -202,7 +231,8 @@ class SecAggClient:
             if v == self.me:
                 self._held[v] = (sk_shares[k], b_shares[k])
                 continue
-            self._enc[v] = key = crypto.agree(self._c_key, self.keys[v][0], self.sid, crypto.INFO_ENC)
+            self._enc[v] = key = self.params.pairwise.agree(self._c_key, self.c_pk, self.keys[v][0], self.sid,
+                                                            crypto.INFO_ENC)
             peers.append(v)
             cts.append(crypto.encrypt_shares(key, self.sid, self.me, v, sk_shares[k], b_shares[k]))
         return m.ShareKeys(ids=tuple(peers), cts=tuple(cts), commit=self_mask_commitment(self.sid, self._b))
@@ -215,7 +245,8 @@ class SecAggClient:
         for u, ct in zip(senders, p.cts, strict=True):
             self._held[u] = crypto.decrypt_shares(self._enc[u], self.sid, u, self.me, ct)
         self.u2 = frozenset((*senders, self.me))
-        seeds = {v: crypto.agree(self._s_key, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
+        agree = self.params.pairwise.agree
+        seeds = {v: agree(self._s_key, self.s_pk, self.keys[v][1], self.sid, crypto.INFO_MASK) for v in senders}
         return m.MaskedInput(y=mask_input(self.x, self._b, seeds, self.me))
 
     # -- round 3 → 4: survivor list → signature over it ----------------------------------
@@ -244,7 +275,7 @@ class SecAggClient:
         message = crypto.consistency_message(self.sid, self.u3)
         # t valid signatures over the U3 this client signed are the check; more add nothing
         checked = list(zip(signers, p.sigs, strict=True))[: self.params.threshold]
-        bad = [u for u, g in checked if not crypto.verify(self.keys[u][2], g, message)]
+        bad = [u for u, g in checked if not crypto.verify(self.keys[u][2], g, message, memo=not self.params.isolated)]
         if bad:
             raise InconsistentView(f"signatures of {bad[:5]} do not cover the survivor set I signed", peer=s)
         alive = sorted(mine & set(self._held))
@@ -282,4 +313,5 @@ def _require(have: int, needed: int, missing: Any, stage: str) -> None:
         raise QuorumLost(sorted(missing), needed=needed, have=have)
 
 
-__all__ = ["Identities", "InconsistentView", "SecAggClient", "advert_signed", "load_identities", "self_mask_commitment"]
+__all__ = ["Identities", "InconsistentView", "Row", "SecAggClient", "advert_signed", "load_identities",
+           "self_mask_commitment"]

@@ -40,12 +40,15 @@ async def run_client(
     """
     encoded = encode_input(x, len(params.clients), params.fractional_bits)
     client = SecAggClient(ctx.party_id, params, encoded, ctx.rng, signing_key=signing_key, identities=identities)
-    for msg in client.start():
-        await ctx.send(params.server, msg.KIND.value, msg.to_wire())
-    for tag in CLIENT_WAITS:
-        reply = client.receive(await ctx.recv(params.server, tag.value))
-        if reply is not None:
-            await ctx.send(params.server, reply.KIND.value, reply.to_wire())
+    try:
+        for msg in client.start():
+            await ctx.send(params.server, msg.KIND.value, msg.to_wire())
+        for tag in CLIENT_WAITS:
+            reply = client.receive(await ctx.recv(params.server, tag.value))
+            if reply is not None:
+                await ctx.send(params.server, reply.KIND.value, reply.to_wire())
+    finally:  # also when dropped out or cancelled
+        client.close()
     return client.output
 
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,8 +29,9 @@ from mpc.errors import ConfigError, MpcError
 
 from ..common import Scheme
 from ..spec import Array, Job, PartyResult, Spec
-from .prep import DEALER, dealer_serve
-from .session import Session
+
+if TYPE_CHECKING:  # the secure-array package is imported when a program job runs
+    from .session import Session
 
 _LOADED: dict[str, ModuleType] = {}
 
@@ -67,6 +68,8 @@ def _scheme(job: Job) -> Scheme:
 
 
 def session_for(ctx: Context, job: Job) -> Session:
+    from .session import Session
+
     opts = job.options
     value_bits = opts.get("value_bits", 32)
     bits = opts.get("bits")
@@ -80,6 +83,8 @@ def session_for(ctx: Context, job: Job) -> Session:
 
 
 async def run_program(ctx: Context, job: Job, x: Array | None) -> PartyResult:
+    from .prep import dealer_serve
+
     module = load_program(program_path(job))
     if ctx.party_id not in job.parties:
         return PartyResult(None, await dealer_serve(ctx, _scheme(job)))
@@ -106,6 +111,8 @@ def reference(job: Job, inputs: Mapping[int, Array], results: Mapping[int, Party
 
 
 def extra_parties(job: Job) -> tuple[int, ...]:
+    from .prep import DEALER
+
     return (DEALER,) if job.triples == "dealer" else ()
 
 
