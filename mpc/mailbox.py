@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from itertools import repeat
 from typing import Any
 
 from .codec import DEFAULT_LIMITS, Limits
@@ -48,12 +49,13 @@ class _Collector:
     """One :meth:`Mailbox.recv_many` waiting on ``(instance, tag)``: payloads go straight into
     ``got`` (no future per sender); ``done`` is set once nobody in ``pending`` is left."""
 
-    __slots__ = ("pending", "got", "done")
+    __slots__ = ("pending", "got", "done", "failed")
 
     def __init__(self, pending: set[int], done: asyncio.Future[None]) -> None:
         self.pending = pending
         self.got: dict[int, Any] = {}  # sender -> payload, or the PartyDropped that replaced it
         self.done = done
+        self.failed = False  # some entry of got is a PartyDropped
 
     def settle(self, sender: int, value: Any) -> None:
         self.pending.discard(sender)
@@ -95,34 +97,35 @@ class Mailbox:
     def deliver(self, msg: Message, size: int = 0) -> None:
         """Store a message from the network (``size``: the memory it holds, its decoded charge);
         raises :class:`ProtocolError` to reject it."""
+        sender, instance, tag = msg.sender, msg.instance, msg.tag
         if msg.session != self.session:
-            raise ProtocolError("message for another session", peer=msg.sender)
-        if msg.sender not in self.parties:
-            raise ProtocolError(f"unknown sender {msg.sender}", peer=msg.sender)
-        if msg.sender in self.cut_off:
-            raise ProtocolError("sender is cut off", peer=msg.sender)
-        if msg.instance in self._finished:
-            raise ProtocolError(f"message for finished instance {msg.instance!r}", peer=msg.sender)
-        key = (msg.instance, msg.tag, msg.sender)
-        if (msg.tag, msg.sender) in self._consumed.get(msg.instance, ()):
-            raise ProtocolError(f"replayed message {msg.instance}/{msg.tag}", peer=msg.sender)
+            raise ProtocolError("message for another session", peer=sender)
+        if sender not in self.parties:
+            raise ProtocolError(f"unknown sender {sender}", peer=sender)
+        if sender in self.cut_off:
+            raise ProtocolError("sender is cut off", peer=sender)
+        if instance in self._finished:
+            raise ProtocolError(f"message for finished instance {instance!r}", peer=sender)
+        if (tag, sender) in self._consumed.get(instance, ()):
+            raise ProtocolError(f"replayed message {instance}/{tag}", peer=sender)
         if self._collect:
-            collector = self._collect.get((msg.instance, msg.tag))
+            collector = self._collect.get((instance, tag))
             if collector is not None:
-                if msg.sender in collector.pending:
-                    collector.settle(msg.sender, msg.payload)
+                if sender in collector.pending:
+                    collector.settle(sender, msg.payload)
                     return
-                if msg.sender in collector.got:
-                    raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
+                if sender in collector.got:
+                    raise ProtocolError(f"duplicate message {instance}/{tag}", peer=sender)
+        key = (instance, tag, sender)
         fut = self._slots.get(key)
         if fut is not None and fut.done():
-            raise ProtocolError(f"duplicate message {msg.instance}/{msg.tag}", peer=msg.sender)
+            raise ProtocolError(f"duplicate message {instance}/{tag}", peer=sender)
         if fut is None:
-            self._make_room(msg.sender, size)
+            self._make_room(sender, size)
             fut = (self._loop or self._bind_loop()).create_future()
             self._slots[key] = fut
-            self._early.setdefault(msg.sender, {})[key] = size
-            self._early_bytes[msg.sender] = self._early_bytes.get(msg.sender, 0) + size
+            self._early.setdefault(sender, {})[key] = size
+            self._early_bytes[sender] = self._early_bytes.get(sender, 0) + size
         fut.set_result(msg.payload)
         if key in self._watch:
             self._settled(key)
@@ -161,6 +164,7 @@ class Mailbox:
         self._down.add(party)
         for collector in list(self._collect.values()):
             if party in collector.pending:
+                collector.failed = True
                 collector.settle(party, PartyDropped(party, reason))
         for (_inst, _tag, sender), fut in list(self._slots.items()):
             if sender == party and not fut.done():
@@ -272,7 +276,10 @@ class Mailbox:
         slots, down = self._slots, self._down
         out: dict[int, Any] = {}
         pending: set[int] = set()
-        for s in senders:
+        if ((not slots or slots.keys().isdisjoint(zip(repeat(instance), repeat(tag), senders)))
+                and down.isdisjoint(senders) and (not consumed or consumed.isdisjoint(zip(repeat(tag), senders)))):
+            pending = set(senders)  # nothing buffered, received or down: the loop below, in C
+        for s in () if pending else senders:
             if (tag, s) in consumed:
                 raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
             fut = slots.get((instance, tag, s))
@@ -293,6 +300,10 @@ class Mailbox:
             finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
                 timer.cancel()
                 del self._collect[(instance, tag)]
+            if not out and not collector.pending and not collector.failed:  # every payload arrived
+                self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
+                arrived = collector.got
+                return {s: arrived[s] for s in senders}
             out.update(collector.got)
             for s in collector.pending:
                 out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")

@@ -82,7 +82,7 @@ def _build(cls: type[Message], session: bytes, instance: str, tag: str, sender: 
 # -- the round's message, by hand ------------------------------------------------------------
 # Nearly every message of a round is (session, instance, tag, sender, one array). Its wire form is
 # written and read here with a few slices instead of msgpack with a Python hook per array: the SAME
-# bytes as codec.encode gives (msgpack's smallest encodings; tests/test_message_fast.py compares
+# bytes as codec.encode gives (msgpack's smallest encodings; tests/test_round_fast_paths.py compares
 # both ways), and anything else — another payload, a longer form msgpack would also accept, any
 # irregularity — goes through the generic codec, which accepts or rejects it as before.
 _ENV_LEN = struct.Struct("<I")
@@ -91,7 +91,6 @@ _U32 = struct.Struct(">I")
 _CODES = {dt: code for code, dt in codec.DTYPES.items()}
 _DIMS = [struct.Struct(f"<BB{k}I") for k in range(codec.MAX_NDIM + 1)]
 _SHAPES = [struct.Struct(f"<{k}I") for k in range(codec.MAX_NDIM + 1)]
-assert codec.EXT_NDARRAY == 1 and codec.MAX_NDIM == 8 and codec.DECODED_PER_ENVELOPE_BYTE == 80 and codec.DECODE_OVERHEAD == 1024
 
 
 def _pack_str(s: str) -> bytes:
@@ -179,11 +178,11 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
             (sender,), p = _U32.unpack_from(data, p + 1), p + 5
         else:
             return None
-        if data[p] != 0xC7 or data[p + 2] != 1:  # ext 8 of type EXT_NDARRAY
+        if data[p] != 0xC7 or data[p + 2] != codec.EXT_NDARRAY:  # ext 8
             return None
         hlen, dcode, ndim = data[p + 1], data[p + 3], data[p + 4]
         dt = _dtypes.get(dcode)
-        if dt is None or not 0 < ndim <= 8 or hlen != 2 + 4 * ndim or p + 3 + hlen != end:
+        if dt is None or not 0 < ndim <= codec.MAX_NDIM or hlen != 2 + 4 * ndim or p + 3 + hlen != end:
             return None
         shape = _SHAPES[ndim].unpack_from(data, p + 5)
         count = 1
@@ -196,7 +195,7 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
     except (IndexError, ValueError, TypeError, struct.error):
         return None  # malformed here: the generic decoder says why
     return (_build(Message, session, instance, tag, sender, arr),
-            size + 80 * env_len + 1024)  # codec.decode_charged's charge
+            size + codec.DECODED_PER_ENVELOPE_BYTE * env_len + codec.DECODE_OVERHEAD)  # decode_charged's
 
 
 def peek_route(data: bytes, max_read: int = 1024) -> tuple[str, str] | None:

@@ -60,7 +60,7 @@ from .errors import (
 )
 from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, MAX_NAME, Message, _build
+from .message import CONTROL, MAX_NAME, Message, _build, _decode_array_message
 from .rng import Csprng
 from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately, try_sender
 
@@ -331,8 +331,9 @@ class Node:
         if peer in self.mailbox.cut_off:
             return  # not even decoded
         try:
-            msg, charge = Message.from_bytes_charged(data, self.limits)
-            self._accept(peer, msg, charge)
+            # a round's one-array message is read by hand; anything else by the general codec
+            decoded = _decode_array_message(data, self.limits) or Message.from_bytes_charged(data, self.limits)
+            self._accept(peer, *decoded)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 

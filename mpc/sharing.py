@@ -10,7 +10,7 @@ Lagrange coefficients cached per point set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -92,6 +92,22 @@ def shamir_share(secret: U64, points: Sequence[int], t: int, rng: Csprng, field:
                 field.horner_step(a[g], xs[g], c, lo[g, :k], hi[g, :k])
         out[:, s:e] = a
     return out.reshape((n, *secret.shape))
+
+
+def shamir_extend(secret: U64, fixed: Mapping[int, U64], points: Sequence[int], field: PrimeField = GF61) -> dict[int, U64]:
+    """Shares at ``points`` of the polynomial through ``(0, secret)`` and ``(x, fixed[x])``.
+
+    With ``len(fixed) = t`` uniformly random values (e.g. expanded from seeds that their holders
+    receive instead of vectors), this is a random degree-t sharing of ``secret``: a degree-t
+    polynomial with a given value at 0 is exactly as random as its values at t other points.
+    """
+    known = _check_points(tuple(fixed), field)
+    targets = _check_points(points, field)
+    if set(known) & set(targets):
+        raise SharingError("a point is both fixed and asked for")
+    basis = (0, *known)  # 0 is the secret's point: never a share
+    arrays = [secret, *(fixed[x] for x in known)]
+    return {x: field.lincomb(lagrange_at(basis, x, field.modulus), arrays) for x in targets}
 
 
 def _runs(flags: list[bool]) -> list[tuple[int, int]]:
@@ -183,6 +199,7 @@ __all__ = [
     "lagrange_at_zero",
     "reconstruction_set",
     "shamir_consistent",
+    "shamir_extend",
     "shamir_reconstruct",
     "shamir_share",
 ]

@@ -97,12 +97,39 @@ class Packer:
 
     def __init__(self) -> None:
         self._envelope: dict[tuple[Any, ...], int] = {}
+        # the last frozen row packed: (base, shape, strides, dtype, session, instance, tag, sender,
+        # size, charge, (size, charge)). Another view of the same base with the same layout and header (the next
+        # row of a scattered share matrix) is frozen and just as large: no checks, no lookups.
+        self._row: tuple[Any, ...] | None = None
+
+    def forget(self) -> None:
+        """End of a batch: the next array is checked afresh (its owner might be writeable again)."""
+        self._row = None
+
+    def pack_meta(self, msg: Message) -> tuple[Message | Parcel | bytes, tuple[int, int] | None]:
+        """``(msg, (size, charge))`` for a message whose payload is a frozen array (it travels as
+        is: no parcel to make and free), else ``(pack(msg), None)``."""
+        p = msg.payload
+        row = self._row
+        if (type(p) is np.ndarray and row is not None and p.base is row[0] and msg.tag is row[6]
+                and msg.instance is row[5] and msg.session is row[4] and msg.sender == row[7]
+                and p.shape == row[1] and p.strides == row[2] and p.dtype is row[3]):
+            return msg, row[10]
+        item = self.pack(msg)
+        if isinstance(item, Parcel) and item.msg is msg and not item.thaw:
+            return msg, (item.size, item.charge)
+        return item, None
 
     def pack(self, msg: Message) -> Parcel | bytes:
         """A parcel for ``msg``, or its bytes when a receiver would reject them; raises
         :class:`CodecError` where encoding would (the sender's error, as in byte mode)."""
         p = msg.payload
         if type(p) is np.ndarray:
+            row = self._row
+            if (row is not None and p.base is row[0] and msg.tag is row[6] and msg.instance is row[5]
+                    and msg.session is row[4] and msg.sender == row[7] and p.shape == row[1]
+                    and p.strides == row[2] and p.dtype is row[3]):
+                return Parcel(msg, row[8], row[9], False)
             dt = _LITTLE.get(p.dtype)
             if dt is not None:
                 return self._pack_array(msg, p, dt)
@@ -122,13 +149,17 @@ class Packer:
                 self._envelope.clear()
             self._envelope[key] = env
         size = env + p.nbytes
+        charge = size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD
         if p.dtype == dt and frozen_array(p):
-            return Parcel(msg, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
+            if p.base is not None:
+                self._row = (p.base, p.shape, p.strides, p.dtype, msg.session, msg.instance, msg.tag, msg.sender,
+                             size, charge, (size, charge))
+            return Parcel(msg, size, charge, False)
         # a copy (C order, little-endian, as decoded): the sender may reuse its buffer
         snap = p.copy() if p.dtype == dt else p.astype(dt, order="C")
         snap.setflags(write=False)  # (2x cheaper than snap.flags.writeable = False)
         frozen = _build(Message, msg.session, msg.instance, msg.tag, msg.sender, snap)
-        return Parcel(frozen, size, size + DECODED_PER_ENVELOPE_BYTE * (env - 4) + DECODE_OVERHEAD, False)
+        return Parcel(frozen, size, charge, False)
 
 
 __all__ = ["Packer", "Parcel", "frozen_array"]

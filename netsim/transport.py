@@ -35,7 +35,10 @@ from mpc.errors import ConfigError, TransportError
 from mpc.message import Message, peek_route
 from mpc.transport.base import PEER_DOWN, MessageSink, Sink, TransportStats
 
+import numpy as np
+
 from .cpu import PARTY, CpuModel
+from .draws import Draws
 from .links import LinkTable
 from .objects import Packer, Parcel
 from .trace import Tracer
@@ -61,6 +64,7 @@ class Plan(Protocol):
 
 
 KEY_BITS = 21  # party ids are below 2^20 (the codec's bound); a link is (src << 21) | dst
+DENSE_MAX = 2048  # up to this many parties, link state is two n x n arrays (batches are vectorized)
 WIRES = ("objects", "bytes")
 BARRIERS = ("auto", "mesh", "star")
 """``[network] barrier``: the shape of the nodes' start and close barriers in a simulated run.
@@ -111,14 +115,20 @@ class SimNetwork:
         #: everyone. (In a star, 1000 crashed clients would otherwise notify 10,000 nodes each.)
         self.topology: dict[int, tuple[int, ...]] = {}
         self._times: list[float] = []  # heap of the distinct instants that have a bucket
-        # instant -> [dst, src, item, dst, src, item, ...] in send order (flat: a million may be in flight)
-        self._buckets: dict[float, list[Any]] = {}
+        # instant -> {dst: [src, item, meta, ...]}, receivers in the order of their first message,
+        # each one's messages in send order (grouped as they are sent: a million may be in flight);
+        # meta is (size, charge) when item is a message with a frozen array payload (no parcel)
+        self._buckets: dict[float, dict[int, list[Any]]] = {}
         self._wheel = Wheel(bin_width(self.links.min_latency))  # every other message
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf  # when the timer fires (-inf: netsim's loop polls next_time())
         self._loop: Any = None  # netsim's loop, once this network is its event source
-        # per link that needs it: [when its egress queue is idle again, latest arrival scheduled (FIFO)]
+        self.draws = Draws(seed)
+        # per link that needs it: [when its egress queue is idle again, latest arrival scheduled (FIFO)];
+        # up to DENSE_MAX parties two arrays instead (_dense: made on first use)
         self._link_state: dict[int, list[float]] = {}
+        self._index = {p: k for k, p in enumerate(self.parties)} if len(self.parties) <= DENSE_MAX else None
+        self._dense: tuple[np.ndarray, np.ndarray] | None = None
         self._uplink_free: dict[int, float] = {}
         self._prune_at = 1 << 16  # prune link state when it grows past this many entries
         self._peeked: tuple[bytes, tuple[str, str] | None] | None = None  # a broadcast's header, once
@@ -163,8 +173,7 @@ class SimNetwork:
             if other != party and other not in self.crashed and not t._closed:
                 # the disconnect notice travels like a message: after the data already in flight
                 link = self.links.link(party, other)
-                state = self._link_state.get((party << KEY_BITS) | other)
-                arrive = max(now + link.latency, 0.0 if state is None else state[1])
+                arrive = max(now + link.latency, self._state(party, other, now)[1])
                 self._push(arrive, other, party, PEER_DOWN)
 
     def revive(self, party: int) -> SimTransport:
@@ -234,39 +243,134 @@ class SimNetwork:
                 obs(now, arrive, src, dst, data)
         if arrive is not None:
             if batched:
-                self._bucket(arrive).extend((dst, src, item))
+                inboxes = self._bucket(arrive)
+                inbox = inboxes.get(dst)
+                if inbox is None:
+                    inboxes[dst] = [src, item, None]
+                else:
+                    inbox += (src, item, None)
             else:
                 self._push(arrive, dst, src, item)
 
     def _send_batch(self, src: int, sends: Iterable[tuple[int, Message]], stats: TransportStats) -> dict[int, TransportError]:
         """Object mode: route ``(peer, message)`` pairs from ``src``; a message object repeated
         for several peers (a broadcast) is packed once. With fixed latency and nothing watching,
-        the whole batch goes into one bucket; otherwise each message takes :meth:`_route`."""
+        the whole batch goes into one bucket; on uniform links without faults or taps its arrival
+        times are computed at once (:meth:`_route_many`); otherwise each message takes :meth:`_route`."""
         failed: dict[int, TransportError] = {}
-        members, crashed, pack = self._members, self.crashed, self.packer.pack
+        members, crashed, pack, pack_meta = self._members, self.crashed, self.packer.pack, self.packer.pack_meta
         fixed, bucket, now = self._fixed_latency, None, asyncio.get_running_loop().time()
-        if fixed is not None and not self.silent and src not in crashed and not (self.senders or self.monitors or self.observers):
+        quiet = not self.silent and src not in crashed and not (self.senders or self.monitors or self.observers)
+        if fixed is not None and quiet:
             bucket = self._bucket(now + fixed)
+        many: tuple[list[int], list[Any], list[int], list[Any]] | None = None
+        if fixed is None and quiet and self._index is not None and self.links.uniform and not self.links.uplink \
+                and not self.slow and not self.partitions and self.cpu is None:
+            many = ([], [], [], [])
         last: Message | None = None
-        item: Parcel | bytes = b""
+        item: Message | Parcel | bytes = b""  # a message as is when meta is (size, charge)
+        packed: Parcel | bytes = b""
+        meta: tuple[int, int] | None = None
         size = count = total = 0
         for peer, msg in sends:
             if peer == src or peer not in members:
                 failed[peer] = TransportError(f"party {src}: unknown peer {peer}")
                 continue
             if msg is not last:
-                item = pack(msg)
-                size = item.size if isinstance(item, Parcel) else len(item)
+                if bucket is not None or many is not None:
+                    item, meta = pack_meta(msg)
+                    size = meta[0] if meta is not None else item.size if isinstance(item, Parcel) else len(item)  # type: ignore[arg-type]
+                else:
+                    packed = pack(msg)
+                    size = packed.size if isinstance(packed, Parcel) else len(packed)
                 last = msg
             count += 1
             total += size
-            if bucket is not None and peer not in crashed:
-                bucket += (peer, src, item)
+            if bucket is not None:
+                if peer in crashed:
+                    self.dropped += 1  # as _route would count it
+                    continue
+                inbox = bucket.get(peer)
+                if inbox is None:
+                    bucket[peer] = [src, item, meta]
+                else:
+                    inbox += (src, item, meta)
+            elif many is not None:
+                if peer in crashed:
+                    self.dropped += 1
+                else:
+                    many[0].append(peer)
+                    many[1].append(item)
+                    many[2].append(size)
+                    many[3].append(meta)
             else:
-                self._route(src, peer, item, size, msg, now)
+                self._route(src, peer, packed, size, msg, now)
+        self.packer.forget()
+        if many is not None and many[0]:
+            peers, items, sizes, metas = many
+            if len(set(peers)) == len(peers):
+                self._route_many(src, peers, items, sizes, now, metas)
+            else:  # a peer twice: its link state changes between its messages
+                for peer, one, size, m in zip(peers, items, sizes, metas, strict=True):
+                    self._route(src, peer, one if m is None else Parcel(one, m[0], m[1], False), size, None, now)
         stats.messages_sent += count
         stats.bytes_sent += total
         return failed
+
+    def _route_many(self, src: int, peers: list[int], items: list[Any], sizes: list[int], now: float,
+                    metas: list[Any] | None = None) -> None:
+        """:meth:`_arrival` and :meth:`_push` for messages from ``src`` to distinct live ``peers``
+        over the base link (no faults, CPU model or uplinks), vectorized: the same arrival times,
+        draws taken from the same streams in the same order."""
+        link, draws, k = self.links.base, self.draws, len(peers)
+        free, last = self._dense_state()
+        index = self._index
+        assert index is not None  # the caller checked
+        i = index[src]
+        cols = np.fromiter(map(index.__getitem__, peers), np.intp, k)
+        depart = np.full(k, now)
+        if link.bandwidth != math.inf:
+            depart = np.maximum(depart, free[i, cols]) + np.asarray(sizes, dtype=np.float64) / link.bandwidth
+            free[i, cols] = depart
+        sends: np.ndarray | None = None
+        keep: np.ndarray | None = None
+        if link.loss:
+            lost = np.flatnonzero(draws.lost.take(k) < link.loss)
+            if len(lost):
+                if link.loss_mode == "drop":
+                    keep = np.ones(k, dtype=bool)
+                    keep[lost] = False
+                    self.dropped += len(lost)
+                else:
+                    sends = np.ones(k)
+                    for j in lost.tolist():
+                        sends[j] = draws.retransmissions(link.loss)
+        arrive = depart + link.latency
+        if keep is not None:
+            arrive, cols = arrive[keep], cols[keep]
+            kept = keep.tolist()
+            peers = [p for p, k in zip(peers, kept, strict=True) if k]
+            items = [it for it, k in zip(items, kept, strict=True) if k]
+            if metas is not None:
+                metas = [m for m, k in zip(metas, kept, strict=True) if k]
+        n = len(peers)
+        if link.jitter:
+            arrive += draws.jitter[link.jitter_dist].take(n) * link.jitter
+        if sends is not None:
+            again = sends > 1
+            arrive[again] += (sends[again] - 1) * link.rto
+        if not link.constant:
+            before = last[i, cols]
+            if link.reorder:
+                arrive = np.where(draws.reorder.take(n) < link.reorder, arrive, np.maximum(arrive, before))
+            else:
+                arrive = np.maximum(arrive, before)
+            last[i, cols] = np.maximum(arrive, before)
+        if n:
+            self._wheel.push_many(arrive.tolist(), peers, src, items, metas if metas is not None else [None] * n)
+            first = float(arrive.min())
+            if first < self._timer_at:
+                self._schedule(first)
 
     def _arrival(self, src: int, dst: int, size: int, now: float) -> float | None:
         silent = self.silent
@@ -290,34 +394,62 @@ class SimNetwork:
         track = not link.constant or special or cpu is not None
         state: list[float] | None = None
         if serialize or track:
-            key = (src << KEY_BITS) | dst
-            state = self._link_state.get(key)
-            if state is None:
-                if len(self._link_state) >= self._prune_at:
-                    self._prune(now)
-                state = self._link_state[key] = [0.0, 0.0]
+            state = self._state(src, dst, now)
         if serialize and state is not None:
             depart = max(depart, state[0]) + serialize
             state[0] = depart
-        rng = self.random
-        sends = link.transmissions(rng) if link.loss else 1
+        draws = self.draws
+        sends = draws.transmissions(link.loss, link.loss_mode == "drop") if link.loss else 1
         if sends == 0:
+            self._store(src, dst, state)
             return None
-        arrive = depart + latency + (link.draw_jitter(rng) if link.jitter else 0.0)
+        arrive = depart + latency
+        if link.jitter:
+            arrive += draws.jitter[link.jitter_dist].one() * link.jitter
         if sends > 1:
             arrive += (sends - 1) * link.rto
         if special and self.partitions:
             held = self._cut(src, dst, now)
             if held:
                 if math.isinf(held) or link.loss_mode == "drop":
+                    self._store(src, dst, state)
                     return None
                 arrive = max(arrive, held + latency)  # TCP resends what the partition held back
         if track and state is not None:
             last = state[1]
-            if not (link.reorder and rng.random() < link.reorder):
+            if not (link.reorder and draws.reorder.one() < link.reorder):
                 arrive = max(arrive, last)
             state[1] = max(arrive, last)
+        self._store(src, dst, state)
         return arrive
+
+    def _state(self, src: int, dst: int, now: float) -> list[float]:
+        """``[egress idle at, latest arrival]`` of a link (a copy in dense mode: :meth:`_store` it)."""
+        index = self._index
+        if index is not None:
+            free, last = self._dense_state()
+            i, j = index[src], index[dst]
+            return [float(free[i, j]), float(last[i, j])]
+        key = (src << KEY_BITS) | dst
+        state = self._link_state.get(key)
+        if state is None:
+            if len(self._link_state) >= self._prune_at:
+                self._prune(now)
+            state = self._link_state[key] = [0.0, 0.0]
+        return state
+
+    def _store(self, src: int, dst: int, state: list[float] | None) -> None:
+        index = self._index
+        if state is not None and index is not None:
+            free, last = self._dense_state()
+            i, j = index[src], index[dst]
+            free[i, j], last[i, j] = state
+
+    def _dense_state(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._dense is None:
+            n = len(self.parties)
+            self._dense = (np.zeros((n, n)), np.zeros((n, n)))
+        return self._dense
 
     def _prune(self, now: float) -> None:
         """Forget link state that lies in the past: ``max(t, past) == t`` for every later send, so
@@ -334,13 +466,13 @@ class SimNetwork:
         if when < self._timer_at:
             self._schedule(when)
 
-    def _bucket(self, when: float) -> list[Any]:
-        """The messages arriving at ``when`` in batches, ``[dst, src, item, ...]`` in send order
-        (a new instant is scheduled)."""
+    def _bucket(self, when: float) -> dict[int, list[Any]]:
+        """The messages arriving at ``when`` in batches, ``{dst: [src, item, ...]}`` (a new
+        instant is scheduled)."""
         bucket = self._buckets.get(when)
         if bucket is not None:
             return bucket
-        bucket = self._buckets[when] = []
+        bucket = self._buckets[when] = {}
         heapq.heappush(self._times, when)
         if when < self._timer_at:
             self._schedule(when)
@@ -393,29 +525,15 @@ class SimNetwork:
             if tb <= tw:
                 self._fire_bucket(heapq.heappop(times))
                 continue
-            _, dst, src, item = wheel.cur[wheel.pos]
+            _, dst, src, item, meta = wheel.cur[wheel.pos]
             wheel.pos += 1
             tr = transports.get(dst)
             if tr is not None and dst not in crashed:
-                self.delivered += tr._arrive_one(src, item)
+                self.delivered += tr._arrive_one(src, item, meta)
 
     def _fire_bucket(self, when: float) -> None:
-        bucket = self._buckets.pop(when)
         transports, crashed = self._transports, self.crashed
-        if len(bucket) == 3:  # one message
-            dst = bucket[0]
-            t = transports.get(dst)
-            if t is not None and dst not in crashed:
-                self.delivered += t._arrive_one(bucket[1], bucket[2])
-            return
-        inboxes: dict[int, list[Any]] = {}
-        for k in range(0, len(bucket), 3):
-            inbox = inboxes.get(bucket[k])
-            if inbox is None:
-                inboxes[bucket[k]] = [bucket[k + 1], bucket[k + 2]]
-            else:
-                inbox += (bucket[k + 1], bucket[k + 2])
-        for dst, inbox in inboxes.items():
+        for dst, inbox in self._buckets.pop(when).items():
             t = transports.get(dst)
             if t is not None and dst not in crashed:
                 self.delivered += t._arrive_many(inbox, 0)
@@ -532,14 +650,22 @@ class SimTransport:
             self._deliver(*inbox.popleft())
 
     def _arrive_many(self, inbox: list[Any], start: int) -> int:
-        """Receive ``inbox[start:]``, ``[src, item, src, item, ...]`` (items: bytes, parcels, or
-        ``PEER_DOWN``); returns how many were messages."""
+        """Receive ``inbox[start:]``, ``[src, item, meta, ...]`` (items: bytes, parcels, or
+        ``PEER_DOWN``; or messages with ``meta = (size, charge)``); returns how many were messages."""
         if self._closed:
             return 0
         stats, count, size = self.stats, 0, 0
         msg_sink = self._msg_sink if self._context is None else None
-        for k in range(start, len(inbox), 2):
-            src, item = inbox[k], inbox[k + 1]
+        for k in range(start, len(inbox), 3):
+            src, item, meta = inbox[k], inbox[k + 1], inbox[k + 2]
+            if meta is not None:  # the hot path of object mode: a frozen array's message as is
+                count += 1
+                size += meta[0]
+                if msg_sink is not None:
+                    msg_sink(src, item, meta[0], meta[1])
+                else:
+                    self._deliver(src, Parcel(item, meta[0], meta[1], False))
+                continue
             if item is None:  # PEER_DOWN
                 self._deliver(src, PEER_DOWN)
                 continue
@@ -556,10 +682,21 @@ class SimTransport:
         stats.bytes_received += size
         return count
 
-    def _arrive_one(self, src: int, item: Item) -> int:
-        """Receive one message (or ``PEER_DOWN``); returns 1 if it was a message."""
+    def _arrive_one(self, src: int, item: Any, meta: tuple[int, int] | None = None) -> int:
+        """Receive one message (or ``PEER_DOWN``); returns 1 if it was a message. ``meta``: see
+        :meth:`_arrive_many`."""
         if self._closed:
             return 0
+        if meta is not None:  # a frozen array's message as is
+            stats = self.stats
+            stats.messages_received += 1
+            stats.bytes_received += meta[0]
+            msg_sink = self._msg_sink
+            if msg_sink is not None and self._context is None:
+                msg_sink(src, item, meta[0], meta[1])
+            else:
+                self._deliver(src, Parcel(item, meta[0], meta[1], False))
+            return 1
         if item is None:
             self._deliver(src, PEER_DOWN)
             return 0

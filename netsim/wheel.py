@@ -9,7 +9,7 @@ rest. With ``width`` at most the smallest link latency that never happens (a mes
 arrives at least one latency later, past the current bin); with a smaller latency it is correct,
 only slower.
 
-Records are ``(when, dst, src, item)`` tuples; the network reads them from :attr:`Wheel.cur`
+Records are ``(when, dst, src, item, meta)`` tuples (``meta``: the network's, passed through); the network reads them from :attr:`Wheel.cur`
 at :attr:`Wheel.pos` (after :meth:`Wheel.head`) and advances ``pos`` itself.
 """
 
@@ -21,7 +21,7 @@ import math
 from operator import itemgetter
 from typing import Any
 
-Record = tuple[float, int, int, Any]
+Record = tuple[float, int, int, Any, Any]
 _WHEN = itemgetter(0)
 MIN_WIDTH = 1e-6  # seconds: a bin per microsecond at the finest
 MAX_WIDTH = 1e-3  # a millisecond at the coarsest: sorting stays cheap, a drained bin frees its memory
@@ -43,18 +43,32 @@ class Wheel:
         self._bins: dict[int, list[Record]] = {}  # bins not yet sorted, in push order
         self._heap: list[int] = []  # their numbers
 
-    def push(self, when: float, dst: int, src: int, item: Any) -> None:
+    def push(self, when: float, dst: int, src: int, item: Any, meta: Any = None) -> None:
         b = int(when / self.width)
         if b <= self._bin:
             if b == self._bin:  # after the equal times already there: FIFO
-                bisect.insort_right(self.cur, (when, dst, src, item), self.pos, key=_WHEN)
+                bisect.insort_right(self.cur, (when, dst, src, item, meta), self.pos, key=_WHEN)
                 return
             self._unload()  # an earlier bin than the one being drained (rare): put it back
         lst = self._bins.get(b)
         if lst is None:
             lst = self._bins[b] = []
             heapq.heappush(self._heap, b)
-        lst.append((when, dst, src, item))
+        lst.append((when, dst, src, item, meta))
+
+    def push_many(self, whens: list[float], dsts: list[int], src: int, items: list[Any], metas: list[Any]) -> None:
+        """:meth:`push` for each ``(when, dst, item, meta)`` in order, from ``src``."""
+        width, bins, heap = self.width, self._bins, self._heap
+        for when, dst, item, meta in zip(whens, dsts, items, metas, strict=True):
+            b = int(when / width)
+            if b <= self._bin:
+                self.push(when, dst, src, item, meta)
+                continue
+            lst = bins.get(b)
+            if lst is None:
+                lst = bins[b] = []
+                heapq.heappush(heap, b)
+            lst.append((when, dst, src, item, meta))
 
     def _unload(self) -> None:
         rest = self.cur[self.pos:]

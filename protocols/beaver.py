@@ -31,6 +31,10 @@ from .common import Scheme, open_values
 from .triples import Pool
 
 
+def _ints(a: U64) -> list[int]:
+    return a.tolist() if a.ndim == 1 else a.ravel().tolist()  # (a reshape costs more than tolist)
+
+
 def add_public(scheme: Scheme, share: U64, value: U64, party: int) -> U64:
     """A share of ``x + v`` for public ``v``: Shamir shifts every share, additive only the first."""
     if scheme.kind == "shamir":
@@ -98,21 +102,26 @@ class Beaver:
         the same message (a (2, total) uint64 array) as the numpy path; the domain's modulus does
         the reduction (2^61 − 1, or 2^64 for Z_2^64's wrap-around)."""
         P = self.dom.modulus
-        xs = [v for x, _ in pairs for v in x.reshape(-1).tolist()]
-        ys = [v for _, y in pairs for v in y.reshape(-1).tolist()]
+        if len(pairs) == 1:  # a chain's step: one pair
+            xs, ys = _ints(pairs[0][0]), _ints(pairs[0][1])
+        else:
+            xs = [v for x, _ in pairs for v in _ints(x)]
+            ys = [v for _, y in pairs for v in _ints(y)]
         al, bl = a.tolist(), b.tolist()
-        masked = np.array([[(x - av) % P for x, av in zip(xs, al)], [(y - bv) % P for y, bv in zip(ys, bl)]],
-                          dtype=np.uint64)
+        n = len(xs)
+        masked = np.array([(x - av) % P for x, av in zip(xs, al)] + [(y - bv) % P for y, bv in zip(ys, bl)],
+                          dtype=np.uint64).reshape(2, n)
         opened = await self.open(masked, kind="open")
-        self.multiplications += len(xs)
-        ds, es = opened.tolist()
+        self.multiplications += n
+        flat = opened.ravel().tolist()
         # [xy] = c + d·[y] + e·[a] (see mpc.field.PrimeField.beaver_combine)
-        zs = [(cv + d * y + e * av) % P for cv, d, y, e, av in zip(c.tolist(), ds, ys, es, al)]
+        zs = [(cv + d * y + e * av) % P for cv, d, y, e, av in zip(c.tolist(), flat[:n], ys, flat[n:], al)]
         out, off = [], 0
         for x, _ in pairs:
-            n = x.size
-            out.append(np.array(zs[off : off + n], dtype=np.uint64).reshape(x.shape))
-            off += n
+            k = x.size
+            z = np.array(zs[off : off + k], dtype=np.uint64)
+            out.append(z if x.ndim == 1 else z.reshape(x.shape))
+            off += k
         return out
 
     def can_reduce(self) -> bool:

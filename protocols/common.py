@@ -13,7 +13,8 @@ from mpc.context import Context
 from mpc.errors import ConfigError, ProtocolError
 from mpc.field import GF61, TINY, U64, Z64, PrimeField, Ring64
 from mpc.rng import Csprng
-from mpc.sharing import additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_share
+from mpc.sharing import (additive_share, inconsistent_shares, lagrange_at_zero, reconstruction_set, shamir_extend,
+                         shamir_share)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,14 +105,16 @@ def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
     vals = [got[s] for s in senders]
     if not vals:
         return np.empty((0, *(shape or ())), dtype=np.uint64)
-    dtypes = {v.dtype for v in vals} if {type(v) for v in vals} == {np.ndarray} else ()
-    if len(dtypes) == 1 and next(iter(dtypes)) == np.uint64:
-        shapes = {v.shape for v in vals}
-        one = next(iter(shapes))
-        if len(shapes) == 1 and one and (shape is None or one == shape):
-            stacked = np.concatenate(vals).reshape(len(vals), *one)
-            if scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus:
-                return stacked
+    try:  # the loops over senders run in C: a 1000-party round has 1000 shares per party
+        rows = set(map(len, vals)) if set(map(type, vals)) == {np.ndarray} else set()
+        flat = np.concatenate(vals, dtype=np.uint64, casting="no")  # checks every other dimension
+    except (TypeError, ValueError):
+        rows = set()
+    if len(rows) == 1:
+        stacked = flat.reshape(len(vals), *vals[0].shape)
+        if (shape is None or stacked.shape[1:] == shape) and (
+                scheme.kind != "shamir" or not stacked.size or int(stacked.max()) < GF61.modulus):
+            return stacked
     checked: list[U64] = []
     for s, v in zip(senders, vals, strict=True):
         checked.append(check_field(as_share(v, s, shape), scheme, s))
@@ -119,10 +122,53 @@ def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
     return np.stack(checked)
 
 
+SEED_BYTES = 32
+MAX_SEEDED_ELEMENTS = 1 << 25  # a 40-byte seed may make its holder allocate 256 MiB (a sender's buffer quota), no more
+
+
+def seeded_holders(scheme: Scheme, dealer: int) -> tuple[int, ...]:
+    """Shamir: the t parties after ``dealer`` in id order (cyclically) get a 32-byte seed that
+    expands to their share of its input instead of the share itself; additive: none (public)."""
+    ps = scheme.parties
+    if scheme.kind != "shamir" or scheme.t == 0:
+        return ()
+    start = ps.index(dealer) + 1 if dealer in ps else 0
+    return tuple(p for p in (ps[(start + i) % len(ps)] for i in range(len(ps))) if p != dealer)[: scheme.t]
+
+
+def _expand_seed(payload: Any, peer: int, scheme: Scheme) -> U64:
+    """A seeded share: ``{"seed": 32 bytes, "shape": [dims]}`` expanded with the CSPRNG."""
+    if not isinstance(payload, dict) or set(payload) != {"seed", "shape"}:
+        raise ProtocolError("expected a share seed", peer=peer)
+    seed, shape = payload["seed"], payload["shape"]
+    if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
+        raise ProtocolError("malformed share seed", peer=peer)
+    if (not isinstance(shape, list) or len(shape) > 8 or not all(type(d) is int and d >= 0 for d in shape)
+            or int(np.prod(shape, dtype=object)) > MAX_SEEDED_ELEMENTS):
+        raise ProtocolError(f"share seed for an unacceptable shape {shape!r}", peer=peer)
+    return scheme.domain.random(Csprng(seed), tuple(shape))
+
+
+def seeded_from(scheme: Scheme, me: int, dealers: Sequence[int]) -> frozenset[int]:
+    """The dealers whose :func:`seeded_holders` include ``me``, in O(n) for all dealers at once
+    (a 1000-party sum has 1000 dealers: :func:`seeded_holders` per dealer would be O(n^2))."""
+    ps = scheme.parties
+    if scheme.kind != "shamir" or scheme.t == 0 or me not in ps:
+        return frozenset()
+    pos = {p: k for k, p in enumerate(ps)}
+    m, n, t = pos[me], len(ps), scheme.t
+    return frozenset(d for d in dealers if (1 <= (m - pos[d]) % n <= t if d in pos else m < t))
+
+
 async def share_inputs(
     ctx: Context, x: U64 | None, scheme: Scheme, dealers: Sequence[int], tag: str = "share"
 ) -> dict[int, U64]:
-    """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer."""
+    """Every dealer secret-shares its (encoded) vector to all parties; returns my share per dealer.
+
+    Shamir: the t :func:`seeded_holders` of a dealer receive a seed instead of a vector (their
+    shares of a random polynomial may be any values; the others' follow from them and the input),
+    so a dealer sends n − 1 − t vectors instead of n − 1.
+    """
     stacked = await share_inputs_stacked(ctx, x, scheme, dealers, tag)
     return {d: stacked[k] for k, d in enumerate(dealers)}
 
@@ -134,9 +180,24 @@ async def share_inputs_stacked(
     if ctx.party_id in dealers:
         if x is None:
             raise ConfigError(f"party {ctx.party_id} is an input party but has no input")
-        shares = frozen(scheme.share(x, ctx.rng))  # never written again: sent without copies
-        await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
-    return stack_shares(await ctx.gather(tag, dealers), dealers, scheme)
+        seeded = seeded_holders(scheme, ctx.party_id)
+        if seeded:
+            seeds = {p: ctx.rng.random_bytes(SEED_BYTES) for p in seeded}
+            fixed = {p: scheme.domain.random(Csprng(s), x.shape) for p, s in seeds.items()}
+            rest = shamir_extend(x, fixed, [p for p in scheme.parties if p not in seeds])
+            del fixed
+            # never written again: sent without copies
+            await ctx.scatter(tag, {p: {"seed": s, "shape": list(x.shape)} for p, s in seeds.items()}
+                              | {p: frozen(v) for p, v in rest.items()})
+            del rest
+        else:
+            shares = frozen(scheme.share(x, ctx.rng))  # never written again: sent without copies
+            await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
+    got = await ctx.gather(tag, dealers)
+    seeded_to_me = seeded_from(scheme, ctx.party_id, dealers)
+    if seeded_to_me:
+        got = {d: _expand_seed(v, d, scheme) if d in seeded_to_me else v for d, v in got.items()}
+    return stack_shares(got, dealers, scheme)
 
 
 def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:
@@ -185,11 +246,12 @@ def _interpolate_tiny(me: int, share: U64, got: dict[int, Any], use: tuple[int, 
     acc = [0] * share.size
     for p, c in zip(use, coeffs, strict=True):
         arr = share if p == me else as_share(got[p], p, share.shape)
-        vals = arr.reshape(-1).tolist()
+        vals = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
         if p != me and vals and max(vals) >= P:
             raise ProtocolError("share outside the field", peer=p)
         acc = [s + c * v for s, v in zip(acc, vals)]
-    return np.array([s % P for s in acc], dtype=np.uint64).reshape(share.shape)
+    out = np.array([s % P for s in acc], dtype=np.uint64)
+    return out if share.ndim == 1 else out.reshape(share.shape)
 
 
 def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:
@@ -215,5 +277,5 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_shares", "open_values", "share_inputs",
-           "share_inputs_stacked", "stack_shares"]
+__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_shares", "open_values", "seeded_from", "seeded_holders",
+           "share_inputs", "share_inputs_stacked", "stack_shares"]

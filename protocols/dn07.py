@@ -21,8 +21,11 @@ Triples: ``a, b`` random; ``c`` by one degree reduction of the local products ``
 degree-2t sharing of ab) with a double sharing ``([r]_t, [r]_2t)``: open ``ab − r`` from 2t + 1
 shares (``reduce``), ``[c] = [r]_t + (ab − r)``. The degree-2t sharing's higher coefficients are
 uniform given any t parties' shares (extraction: dealt at random; PRSS: the zero sharing's part
-that t parties cannot compute spans them), so the opening shows nothing but ab − r. Extra double
-sharings go to the pool for online degree reductions (dot products).
+that t parties cannot compute spans them), so the opening shows nothing but ab − r. With PRSS and
+3 parties (t = 1), ``c`` comes instead from the replicated resharing of
+:class:`protocols.prss.Reshare3`: each party sends one masked product share to one neighbour
+(``reshare``, in chunks sent while the next is computed), half the bytes of the opening. Extra
+double sharings go to the pool for online degree reductions (dot products).
 
 Threat model: semi-honest, honest majority (at most t < n/2 colluding parties); PRSS adds AES as a
 PRF (computational security). The hyper-invertibility checks against malicious dealers of the
@@ -52,6 +55,7 @@ MAX_BATCHES = 4
 # 6, 7 parties (t = 3) 20; beyond, the keystreams and combinations cost more than dealing and
 # extracting random sharings
 PRSS_MAX_KEYS = 6
+RESHARE_CHUNK = 1 << 17  # elements per resharing message (1 MiB): sent while the next is computed
 
 
 def extraction_matrix(contributors: tuple[int, ...], t: int) -> list[list[int]]:
@@ -143,9 +147,12 @@ def _layout(need: Need) -> tuple[int, int, int]:
     return need.triples, n_bits, need.doubles
 
 
-async def _prss_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss.Material, tuple[U64, U64], int]:
+async def _prss_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss.Material, tuple[U64, U64], int,
+                                                                           U64 | None]:
     """Keys for every set of n − t parties in one contribution round (which also carries the
-    bounded masks), then every sharing locally (:func:`protocols.prss.generate`)."""
+    bounded masks), then every sharing locally (:class:`protocols.prss.Generator`); 3 parties
+    reshare the triples' products meanwhile and get ``c`` (else None: ``c`` comes from the
+    opening)."""
     t, me, parties = scheme.t, ctx.party_id, scheme.parties
     n_ab, n_bits, n_dbl = _layout(need)
     own = {s: ctx.rng.random_bytes(prss.KEY_BYTES) for s in prss.key_sets(parties, t) if me in s}
@@ -157,8 +164,9 @@ async def _prss_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss
             heard[s][j] = k
     keys = {s: prss.derive_key(s, heard[s]) for s in own}
     del own, heard
-    material = prss.generate(prss.Prss(parties, t, me, keys), n_ab, n_bits, n_dbl, reshare=len(parties) == 3 and t == 1)
-    return material, _bounded_masks(agreed, contrib), len(agreed)
+    gen = prss.Generator(prss.Prss(parties, t, me, keys), n_ab, n_bits, n_dbl, reshare=len(parties) == 3 and t == 1)
+    c = await _reshare(ctx, scheme, gen, gen.reshare) if gen.reshare is not None else None
+    return gen.finish(), _bounded_masks(agreed, contrib), len(agreed), c
 
 
 async def _extracted_material(ctx: Context, scheme: Scheme, need: Need) -> tuple[prss.Material, tuple[U64, U64],
@@ -206,12 +214,21 @@ async def _extracted_material(ctx: Context, scheme: Scheme, need: Need) -> tuple
     return material, masks, contributors, batch
 
 
-async def _reshare(ctx: Context, scheme: Scheme, rs: prss.Reshare3, f: U64) -> U64:
-    """:class:`protocols.prss.Reshare3`: send f_k to the previous party, combine with the next's."""
-    await ctx.send(rs.prev, "reshare", f)
-    got = await ctx.gather("reshare", (rs.next,), quorum=1)
-    f_next = check_field(as_share(got[rs.next], rs.next, f.shape), scheme, rs.next)
-    return GF61.lincomb(rs.combine, [f, f_next])
+async def _reshare(ctx: Context, scheme: Scheme, gen: prss.Generator, rs: prss.Reshare3) -> U64:
+    """:class:`protocols.prss.Reshare3`: send f_k to the previous party chunk by chunk as the
+    generator produces it (the transport moves one chunk while the next is computed), then
+    combine with the next party's chunks."""
+    f = gen.material.f
+    bounds = [(s, min(s + RESHARE_CHUNK, f.size)) for s in range(0, f.size, RESHARE_CHUNK)]
+    for k, (lo, hi) in enumerate(bounds):
+        gen.triples(hi)
+        await ctx.send(rs.prev, f"reshare{k}", f[lo:hi])
+    c = np.empty_like(f)
+    for k, (lo, hi) in enumerate(bounds):
+        got = await ctx.gather(f"reshare{k}", (rs.next,), quorum=1)
+        f_next = check_field(as_share(got[rs.next], rs.next, (hi - lo,)), scheme, rs.next)
+        GF61.lincomb(rs.combine, [f[lo:hi], f_next], out=c[lo:hi])
+    return c
 
 
 async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need, *, use_prss: bool | None = None) -> Pool:
@@ -229,8 +246,9 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need, *, use_prss: bo
     n_ab, n_bits, _ = _layout(need)
     if use_prss is None:
         use_prss = prss.keys_per_party(n, t) <= PRSS_MAX_KEYS
+    c: U64 | None = None
     if use_prss:
-        material, masks, contributors = await _prss_material(ctx, scheme, need)
+        material, masks, contributors, c = await _prss_material(ctx, scheme, need)
         batches = 1
     else:
         material, masks, contributors, batches = await _extracted_material(ctx, scheme, need)
@@ -239,9 +257,7 @@ async def dn07_prepare(ctx: Context, scheme: Scheme, need: Need, *, use_prss: bo
     if opened.size:
         opened = await open_values(ctx, scheme, material.local, "reduce", degree=2 * t)
     n_open = opened.size - n_bits
-    if material.reshare is not None:
-        c = await _reshare(ctx, scheme, material.reshare, material.f) if n_ab else material.f
-    else:
+    if c is None:
         c = GF61.add(material.r_t, opened[:n_open], out=material.r_t)
     m, m_hi, m_top = (uniform_masks(material.u, opened[n_open:], need.frac_bits) if n_bits
                       else (*masks, np.zeros(need.masks, dtype=np.uint64)))  # bounded masks never wrap

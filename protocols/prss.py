@@ -204,40 +204,69 @@ class Reshare3:
         return GF61.lincomb(self._coeffs, [product, f1, f2], out=out)
 
 
-def generate(prss: Prss, triples: int, bits: int, doubles: int, block: int = BLOCK, *,
-             reshare: bool = False) -> Material:
+class Generator:
     """All PRSS sharings of a pool, block by block (keystreams, temporaries and the local product
     of one block stay in cache; nothing is sent). ``[r]_2t = [r]_t + [0]_2t``. With ``reshare``
-    (3 parties) the triples' products become :class:`Reshare3` messages, not openings."""
-    share = {kind: Shares(prss.streams(kind), prss.coeffs, block) for kind in (KIND_A, KIND_B, KIND_U, KIND_R)}
-    zero = Shares(prss.zero_streams(KIND_ZERO), prss.zero_coeffs, block)
-    rs = Reshare3(prss) if reshare else None
-    opened = 0 if rs else triples
-    a, b, r_t, f = (np.empty(n, dtype=np.uint64) for n in (triples, triples, opened, triples - opened))
-    u, d_t, d_2t, local = (np.empty(n, dtype=np.uint64) for n in (bits, doubles, doubles, opened + bits))
-    z_buf, p_buf = np.empty(block, dtype=np.uint64), np.empty(block, dtype=np.uint64)
-    bufs = [np.empty(block, dtype=np.uint64) for _ in range(2)]
-    for s in range(0, triples, block):
-        sl = slice(s, min(s + block, triples))
-        z = z_buf[: sl.stop - s]
-        share[KIND_A].next(a[sl])
-        share[KIND_B].next(b[sl])
-        if rs is not None:
-            rs.masked(GF61.mul(a[sl], b[sl], out=p_buf[: sl.stop - s]), f[sl], bufs)
-            continue
-        GF61.add(share[KIND_R].next(r_t[sl]), zero.next(z), out=z)  # [r]_2t
-        GF61.sub(GF61.mul(a[sl], b[sl], out=local[sl]), z, out=local[sl])
-    for s in range(0, bits, block):
-        sl = slice(s, min(s + block, bits))
-        z, out = z_buf[: sl.stop - s], local[opened + s : opened + sl.stop]
-        share[KIND_U].next(u[sl])
-        GF61.add(GF61.mul(u[sl], u[sl], out=out), zero.next(z), out=out)
-    for s in range(0, doubles, block):
-        sl = slice(s, min(s + block, doubles))
-        GF61.add(share[KIND_R].next(d_t[sl]), zero.next(z_buf[: sl.stop - s]), out=d_2t[sl])
-    return Material(a=a, b=b, r_t=r_t, u=u, d_t=d_t, d_2t=d_2t, local=local, f=f, reshare=rs)
+    (3 parties) the triples' products become :class:`Reshare3` messages ``f``, not openings.
+
+    :meth:`triples` advances through the triples (so a caller can send each chunk of ``f`` while
+    the next is computed), :meth:`finish` does the rest. Keystreams are consumed in one order at
+    every party: triples, then random bits, then double sharings, in calls of equal sizes.
+    """
+
+    def __init__(self, prss: Prss, triples: int, bits: int, doubles: int, block: int = BLOCK, *,
+                 reshare: bool = False) -> None:
+        self._share = {k: Shares(prss.streams(k), prss.coeffs, block) for k in (KIND_A, KIND_B, KIND_U, KIND_R)}
+        self._zero = Shares(prss.zero_streams(KIND_ZERO), prss.zero_coeffs, block)
+        self.reshare = Reshare3(prss) if reshare else None
+        self._block, self._done, self._finished = block, 0, False
+        opened = 0 if self.reshare else triples
+        a, b, r_t, f = (np.empty(n, dtype=np.uint64) for n in (triples, triples, opened, triples - opened))
+        u, d_t, d_2t, local = (np.empty(n, dtype=np.uint64) for n in (bits, doubles, doubles, opened + bits))
+        self.material = Material(a=a, b=b, r_t=r_t, u=u, d_t=d_t, d_2t=d_2t, local=local, f=f, reshare=self.reshare)
+        self._z, self._p = np.empty(block, dtype=np.uint64), np.empty(block, dtype=np.uint64)
+        self._bufs = [np.empty(block, dtype=np.uint64) for _ in range(2)]
+
+    def triples(self, stop: int) -> None:
+        """Triples up to index ``stop`` (from where the last call ended)."""
+        m, share, rs = self.material, self._share, self.reshare
+        for s in range(self._done, stop, self._block):
+            sl = slice(s, min(s + self._block, stop))
+            z = self._z[: sl.stop - s]
+            share[KIND_A].next(m.a[sl])
+            share[KIND_B].next(m.b[sl])
+            if rs is not None:
+                rs.masked(GF61.mul(m.a[sl], m.b[sl], out=self._p[: sl.stop - s]), m.f[sl], self._bufs)
+                continue
+            GF61.add(share[KIND_R].next(m.r_t[sl]), self._zero.next(z), out=z)  # [r]_2t
+            GF61.sub(GF61.mul(m.a[sl], m.b[sl], out=m.local[sl]), z, out=m.local[sl])
+        self._done = max(self._done, stop)
+
+    def finish(self) -> Material:
+        """The remaining triples, the random bits and the double sharings."""
+        m, share, zero = self.material, self._share, self._zero
+        self.triples(m.a.size)
+        if self._finished:
+            return m
+        opened, block = m.local.size - m.u.size, self._block
+        for s in range(0, m.u.size, block):
+            sl = slice(s, min(s + block, m.u.size))
+            z, out = self._z[: sl.stop - s], m.local[opened + s : opened + sl.stop]
+            share[KIND_U].next(m.u[sl])
+            GF61.add(GF61.mul(m.u[sl], m.u[sl], out=out), zero.next(z), out=out)
+        for s in range(0, m.d_t.size, block):
+            sl = slice(s, min(s + block, m.d_t.size))
+            GF61.add(share[KIND_R].next(m.d_t[sl]), zero.next(self._z[: sl.stop - s]), out=m.d_2t[sl])
+        self._finished = True
+        return m
 
 
-__all__ = ["KEY_BYTES", "KIND_A", "KIND_B", "KIND_R", "KIND_RESHARE", "KIND_U", "KIND_ZERO", "Material", "Prss",
+def generate(prss: Prss, triples: int, bits: int, doubles: int, block: int = BLOCK, *,
+             reshare: bool = False) -> Material:
+    """Every sharing at once (:class:`Generator`)."""
+    return Generator(prss, triples, bits, doubles, block, reshare=reshare).finish()
+
+
+__all__ = ["KEY_BYTES", "KIND_A", "KIND_B", "KIND_R", "KIND_RESHARE", "KIND_U", "KIND_ZERO", "Generator", "Material", "Prss",
            "Reshare3", "Shares", "check_contribution", "contribution_payload", "derive_key", "draw", "generate",
            "key_sets", "keys_per_party", "shared_sets"]

@@ -206,3 +206,21 @@ def test_a_frozen_array_travels_without_a_copy_and_anything_else_is_copied() -> 
         assert snap is not payload and not snap.flags.writeable and np.array_equal(snap, payload)
     writable[:] = 7
     assert snap is not None and not np.shares_memory(snap, writable)
+
+
+def test_a_frozen_row_reaches_a_transport_without_a_message_sink_as_its_bytes() -> None:
+    async def main() -> tuple[int, bytes | None, dict[str, int]]:
+        net = SimNetwork((1, 2), {"latency_ms": 2})
+        a, b = net.transport(1), net.transport(2)
+        await a.start(1)
+        await b.start(1)
+        rows = np.arange(16, dtype=np.uint64).reshape(2, 8).copy()
+        rows.setflags(write=False)
+        assert a.send_messages([(2, _msg(rows[1]))]) == {}
+        got = await b.recv()  # no sink: queued, then read as bytes
+        return got[0], got[1], b.stats.as_dict()
+
+    src, data, stats = run(main())
+    want = _msg(np.arange(8, 16, dtype=np.uint64)).to_bytes()
+    assert src == 1 and data == want
+    assert stats["messages_received"] == 1 and stats["bytes_received"] == len(want)

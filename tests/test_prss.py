@@ -168,6 +168,17 @@ async def test_pools_from_either_source(n: int, t: int, use_prss: bool) -> None:
     _check_pool(scheme, res, NEED)
 
 
+async def test_three_party_resharing_in_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks that end inside a block and a last short chunk: the pool is still valid."""
+    import protocols.dn07
+
+    monkeypatch.setattr(protocols.dn07, "RESHARE_CHUNK", 333)
+    scheme = Scheme.make("shamir", (2, 4, 9), 1)
+    need = Need(triples=2000, doubles=50, masks=70, frac_bits=8, mask_bits=30)
+    res = await run_nodes(scheme.parties, dn07_prepare, scheme, need)
+    _check_pool(scheme, res, need)
+
+
 async def test_prss_uniform_masks_from_random_bits() -> None:
     scheme = Scheme.make("shamir", (1, 2, 3, 4, 5), 2)
     need = Need(triples=100, doubles=20, masks=300, frac_bits=12, mask_bits=FULL_MASK)

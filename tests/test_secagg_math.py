@@ -48,6 +48,27 @@ def test_fewer_than_threshold_shares_do_not_rebuild() -> None:
     assert not np.array_equal(limbs, crypto.secret_to_limbs(secret))
 
 
+def test_owners_with_their_own_points_rebuild_together() -> None:
+    """reconstruct_each (SecAgg+: one vectorised Lagrange over owners with different holders)
+    gives what reconstructing each owner alone gives; bad point sets are refused."""
+    rng, gen = Csprng(), np.random.default_rng(5)
+    t, owners = 6, 40
+    secrets = [rng.random_bytes(32) for _ in range(owners)]
+    points, stacked = [], []
+    for secret in secrets:
+        holders = sorted(gen.choice(np.arange(1, 5000), 11, replace=False).tolist())
+        shares = crypto.share_secrets([secret], holders, t, rng)[:, 0]
+        pick = sorted(gen.choice(11, t, replace=False).tolist())
+        points.append([holders[i] for i in pick])
+        stacked.append(shares[pick])
+        assert crypto.reconstruct_secret(points[-1], stacked[-1]) == secret
+    limbs = crypto.reconstruct_each(np.array(points), np.stack(stacked))
+    assert [crypto.limbs_to_secret(row) for row in limbs] == secrets
+    for bad in ([1, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 1 << 32]):
+        with pytest.raises(SharingError):
+            crypto.reconstruct_each(np.array([bad]), np.stack(stacked[:1]))
+
+
 def test_share_encryption_is_bound_to_round_and_direction() -> None:
     rng = Csprng()
     a_sk, a_pk = crypto.x25519_keypair(rng)
@@ -97,6 +118,20 @@ def test_pairwise_masks_cancel_and_self_masks_are_removed() -> None:
     ys12 = {u: masks.mask_input(masks.encode_input(xs[u], 3, None), selfs[u], pair[u], u) for u in (1, 2)}
     total = masks.unmask_sum(ys12.values(), (selfs[1], selfs[2]), [(1, 3, pair[1][3]), (2, 3, pair[2][3])], 257)
     assert np.array_equal(masks.decode_sum(total, None), xs[1] + xs[2])
+
+
+@pytest.mark.parametrize("dim", [1, 7, 1000, (1 << 15) + 1, 70_000])
+def test_stacked_masks_equal_one_mask_at_a_time(dim: int) -> None:
+    """add_masks stacks short keystreams into one reduction; the sum must be the per-mask one
+    (wrap-around mod 2^64 included) on both sides of the streaming cut-off."""
+    rng = Csprng()
+    seeds = [(rng.random_bytes(32), sign) for sign in (1, -1, 1, 1, -1, -1, 1) * 5]
+    base = rng.uint64(dim)
+    stacked, one_by_one = base.copy(), base.copy()
+    masks.add_masks(stacked, seeds)
+    for seed, sign in seeds:
+        masks.add_mask(one_by_one, seed, sign)
+    assert np.array_equal(stacked, one_by_one)
 
 
 def test_headroom_refuses_inputs_that_could_wrap() -> None:

@@ -123,3 +123,25 @@ def test_a_round_leaves_no_pairwise_key_behind(variant: str) -> None:
     trace = run_round(params, inputs)
     assert np.array_equal(trace.output, sum(inputs.values()))
     assert len(params.pairwise) == 0
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+def test_key_agreements_per_round(isolated: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In one process the two clients of a pair derive each key once; ``isolated=True`` (what
+    ``mpc bench secagg`` uses to report one client's cost) makes every client derive its own."""
+    clients = tuple(range(1, 8))
+    params = Params.make(clients, {"variant": "secagg+", "degree": 4}, isolated=isolated)
+    calls: list[int] = []
+    real = crypto.agree
+
+    def counted(*args: Any) -> bytes:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(crypto, "agree", counted)
+    inputs = {u: np.arange(5) + u for u in clients}
+    trace = run_round(params, inputs)
+    assert np.array_equal(trace.output, sum(inputs.values()))
+    directed = sum(len(trace.clients[u].keys) - 1 for u in clients)
+    assert len(calls) == (2 * directed if isolated else directed)  # encryption key + mask seed per pair
+    assert len(params.pairwise) == 0

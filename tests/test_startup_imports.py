@@ -39,7 +39,7 @@ NOT_FOR_A_SUM = (
     "protocols.secagg.client", "protocols.secagg.server", "protocols.secagg.crypto", "protocols.secagg.protocol",
     "protocols.secarray.array", "protocols.secarray.session", "protocols.secarray.prep",
     "mpc.app.launch", "mpc.app.cli", "mpc.app.bench", "mpc.app.deploy", "mpc.identity",
-    "netsim.clock", "netsim.transport", "netsim.links", "matplotlib", "mpyc", "scipy",
+    "netsim.clock", "netsim.transport", "netsim.links", "tomllib", "matplotlib", "mpyc", "scipy",
 )
 
 

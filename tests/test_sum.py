@@ -126,3 +126,12 @@ def test_stacked_shares_are_checked_and_the_first_culprit_is_named(bad, needle):
     with pytest.raises(ProtocolError, match="share of shape"):
         stack_shares(good, (1, 2), scheme, shape=(4,))
     assert stack_shares(good, (), scheme, shape=(8,)).shape == (0, 8)
+
+
+def test_a_list_that_numpy_would_read_as_uint64_is_not_a_share():
+    from protocols.common import Scheme, stack_shares
+
+    scheme = Scheme.make("additive", (1, 2))
+    with pytest.raises(ProtocolError, match="expected a uint64 share array") as err:
+        stack_shares({1: np.zeros(2, np.uint64), 2: [2**63, 2**63 + 1]}, (1, 2), scheme)
+    assert err.value.peer == 2

@@ -184,6 +184,7 @@ async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Sp
         raise ConfigError("real runs need a scenario file (the parties load it themselves)")
     ids = node_ids(scn)
     session = new_session()
+    doc = _scenario_table(scn.path)
     env = {**PARTY_ENV, **os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())}
     t0 = time.perf_counter()
     with _identities(ids if tls else ()) as creds:
@@ -191,7 +192,7 @@ async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Sp
             proc = group.procs[pid] = await _spawn(group, pid, env, spawn)
             cfg = {"scenario": str(Path(scn.path).resolve()), "party": pid, "parties": list(ids),
                    "session": session.hex(), "tls": creds.get(pid), "verbose": verbose,
-                   "transport": transport or scn.transport}
+                   "transport": transport or scn.transport, "doc": doc}
             proc.stdin.write((json.dumps(cfg) + "\n").encode())
         deadline = time.monotonic() + STARTUP_S + 0.1 * len(ids)
         listening = {pid: (await _line(p, deadline, "listening"))["listening"] for pid, p in group.procs.items()}
@@ -207,6 +208,21 @@ async def _start_and_wait(scn: Scenario, group: PartyGroup, tls: bool, spawn: Sp
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[2K")
     return {pid: _outcome(group, pid, finished.get(pid)) for pid in ids}, elapsed
+
+
+def _scenario_table(path: str | Path) -> Any:
+    """The scenario file's table as JSON values, for the parties to parse without reading the file
+    and loading a TOML parser again; ``None`` (they read the file, and report what is wrong with it)
+    when it holds a TOML date or can no longer be read."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+        json.dumps(doc)
+    except (OSError, TypeError, ValueError):  # TypeError: a date; ValueError: not TOML any more
+        return None
+    return doc
 
 
 async def _wait_all(scn: Scenario, group: PartyGroup) -> dict[int, bytes]:

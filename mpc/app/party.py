@@ -7,6 +7,13 @@ keeps no temporary directory. Logs go to stderr, timestamped and tagged with the
 
 The process dies with its launcher (``PR_SET_PDEATHSIG``), also when the launcher is killed with
 SIGKILL, and it runs in the launcher's party process group, so one ``killpg`` ends a run.
+
+Start-up: N parties import at once on a few cores, so a party imports only what its job runs (the
+protocol registry, transports and TLS diagnostics import the rest on first use; the configuration
+line carries the scenario's table as the launcher read it, so the party neither reads the file nor
+loads a TOML parser), and it leaves without the interpreter's teardown once its outcome is written
+(:func:`exit_now`).
+tests/test_startup_imports.py holds the list of what a plain sum must not import.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any, NoReturn, TypeVar
 
 from mpc import codec
 from mpc.app.runner import LOG_FORMAT, Outcome, bound_spec, log_level, neighbors, run_party
-from mpc.app.scenario import ProcessFault, Scenario, load
+from mpc.app.scenario import ProcessFault, Scenario, load, parse
 from mpc.message import peek_route
 from mpc.transport.base import Transport
 from mpc.transport.tcp import new_transport
@@ -93,7 +100,8 @@ def party_main() -> None:
     pid, ids = int(cfg["party"]), tuple(cfg["parties"])
     logging.basicConfig(level=log_level(int(cfg.get("verbose", 0))), stream=sys.stderr,
                         format=LOG_FORMAT.format(pid=pid))
-    scn = load(cfg["scenario"])
+    # the launcher has read the file already: its table comes along (no second read, no TOML parser)
+    scn = parse(cfg["doc"], cfg["scenario"]) if cfg.get("doc") is not None else load(cfg["scenario"])
     tls = cfg.get("tls")
     creds = TlsCreds(cert_key_file=tls["cert_key_file"], ca_file=tls["ca_file"]) if tls else None
     inner = new_transport(cfg.get("transport") or "nng", pid, tls=creds)

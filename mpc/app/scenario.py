@@ -6,7 +6,6 @@ See docs/design.md for the format. Loading validates everything a user may get w
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,6 +290,8 @@ def parse(doc: Mapping[str, Any], path: str | None = None) -> Scenario:
 
 
 def load(path: str | Path) -> Scenario:
+    import tomllib
+
     p = Path(path)
     try:
         with p.open("rb") as fh:

@@ -94,7 +94,7 @@ Row = tuple[bytes, bytes, bytes, bytes]
 """One advertisement as listed in a key list: (c_pk, s_pk, vk, sig)."""
 
 
-def advert_signed(known: Identities | None, round_id: bytes, u: int, dim: int, row: Row) -> bool:
+def advert_signed(known: Identities | None, round_id: bytes, u: int, dim: int, row: Row, *, memo: bool = True) -> bool:
     """The advertisement ``row`` is signed by party u's long-term key. Without identities there is
     nothing to check it against (the server could sign a substitute with a key of its own), so it
     is not checked: that would cost k signature checks per client and defend nothing."""
@@ -104,7 +104,7 @@ def advert_signed(known: Identities | None, round_id: bytes, u: int, dim: int, r
     c_pk, s_pk, vk, sig = row
     if identity is None or identity[1] != vk:
         return False
-    return crypto.verify(vk, sig, crypto.advertisement_message(round_id, u, dim, c_pk, s_pk))
+    return crypto.verify(vk, sig, crypto.advertisement_message(round_id, u, dim, c_pk, s_pk), memo=memo)
 
 
 class SecAggClient:
@@ -126,17 +126,16 @@ class SecAggClient:
         self.rng = rng
         self.phase = ClientPhase.INIT
         self._known = load_identities(identities)
-        if self._known is not None:
-            if signing_key is None:
-                raise ConfigError("identities are configured but this client has no signing key")
-            mine = self._known.verifying(me)
-            if mine is None or mine[1] != crypto.key_bytes(signing_key):
-                raise ConfigError(f"the identity of party {me} does not match its signing key")
+        if self._known is not None and signing_key is None:
+            raise ConfigError("identities are configured but this client has no signing key")
         self._sign_key = crypto.check_signing_key(signing_key) if signing_key is not None else crypto.signing_key(rng)
-        self._c_sk, self.c_pk = crypto.x25519_keypair(rng)
-        self._s_sk, self.s_pk = crypto.x25519_keypair(rng)
-        self._c_key, self._s_key = crypto.x25519_private(self._c_sk), crypto.x25519_private(self._s_sk)
         self.vk = crypto.verifying_bytes(self._sign_key)
+        if self._known is not None:
+            mine = self._known.verifying(me)
+            if mine is None or mine[1] != self.vk:
+                raise ConfigError(f"the identity of party {me} does not match its signing key")
+        self._c_key, _, self.c_pk = crypto.x25519_generate(rng)
+        self._s_key, self._s_sk, self.s_pk = crypto.x25519_generate(rng)
         self.dim = int(x.size)
         sig = crypto.sign(self._sign_key, crypto.advertisement_message(params.round_id, me, self.dim, self.c_pk,
                                                                        self.s_pk))
@@ -145,7 +144,7 @@ class SecAggClient:
         self.keys: dict[int, tuple[bytes, bytes, bytes]] = {}  # holder → (c_pk, s_pk, vk), verified
         self.root = b""
         self.sid = b""
-        self._enc: dict[int, bytes] = {}  # holder → share-encryption key
+        self._enc: dict[int, bytes] = {}  # holder → share-encryption key (32 bytes: an AEAD object is ~2.4 kB)
         self._b = b""
         self._held: dict[int, tuple[U64, U64]] = {}  # peer → (share of its s_sk, share of its b)
         self.u2: frozenset[int] = frozenset()  # share holders that sent me shares (and me)
@@ -191,6 +190,7 @@ class SecAggClient:
     # -- round 1 → 2: keys → encrypted shares ----------------------------------------------
     def _on_keys(self, p: m.Keys) -> m.ShareKeys:
         s, params = self.params.server, self.params
+        memo = not params.isolated
         who = wire.within(p.ids, self.neighbours | {self.me}, "key list ids", s)
         absent = wire.within(p.absent, self.neighbours, "absent neighbours", s)
         if len(who) + len(absent) != len(self.neighbours) + 1 or set(who) & set(absent):
@@ -202,7 +202,7 @@ class SecAggClient:
         if len({k for r in rows.values() for k in r[:2]}) != 2 * len(rows):
             raise ProtocolError("the key list repeats a public key", peer=s)
         forged = [u for u, r in sorted(rows.items())
-                  if u != self.me and not advert_signed(self._known, params.round_id, u, p.dim, r)]
+                  if u != self.me and not advert_signed(self._known, params.round_id, u, p.dim, r, memo=memo)]
         if forged:  # before anything derived from this client's secrets leaves it
             raise ProtocolError(f"advertisements of {forged[:5]} are not signed by their identities", peer=s)
         leaves = {u: commit.leaf(u, p.dim, r) for u, r in rows.items()}
@@ -213,7 +213,8 @@ class SecAggClient:
             listed = (*who, *absent)
             depth = commit.depth_for(len(params.clients))
             ok = p.proofs.shape == (len(listed), depth, commit.HASH) and all(
-                commit.verify(leaves[u], params.slot_of[u], p.proofs[j], p.root) for j, u in enumerate(listed))
+                commit.verify(leaves[u], params.slot_of[u], p.proofs[j], p.root, memo=memo)
+                for j, u in enumerate(listed))
         if not ok:
             raise ProtocolError("the key list does not match its commitment", peer=s)
         holders = sorted(rows)
@@ -274,7 +275,7 @@ class SecAggClient:
         message = crypto.consistency_message(self.sid, self.u3)
         # t valid signatures over the U3 this client signed are the check; more add nothing
         checked = list(zip(signers, p.sigs, strict=True))[: self.params.threshold]
-        bad = [u for u, g in checked if not crypto.verify(self.keys[u][2], g, message)]
+        bad = [u for u, g in checked if not crypto.verify(self.keys[u][2], g, message, memo=not self.params.isolated)]
         if bad:
             raise InconsistentView(f"signatures of {bad[:5]} do not cover the survivor set I signed", peer=s)
         alive = sorted(mine & set(self._held))

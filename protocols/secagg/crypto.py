@@ -54,8 +54,16 @@ INFO_GRAPH = b"secagg+/graph"
 # -- keys -------------------------------------------------------------------------------
 def x25519_keypair(rng: Csprng) -> tuple[bytes, bytes]:
     """(private, public) raw 32-byte X25519 keys from the protocol's CSPRNG."""
-    sk = X25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
-    return private_bytes(sk), sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    _, sk, pk = x25519_generate(rng)
+    return sk, pk
+
+
+def x25519_generate(rng: Csprng) -> tuple[X25519PrivateKey, bytes, bytes]:
+    """A fresh key as an object (to agree with), its raw private bytes and its raw public key;
+    the object is built once (building one derives the public key: a scalar multiplication)."""
+    raw = rng.random_bytes(KEY_BYTES)
+    sk = X25519PrivateKey.from_private_bytes(raw)
+    return sk, private_bytes(sk), sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def private_bytes(sk: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
@@ -67,8 +75,9 @@ def x25519_private(sk: bytes) -> X25519PrivateKey:
     return X25519PrivateKey.from_private_bytes(sk)
 
 
-def x25519_public(sk: bytes) -> bytes:
-    return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+def x25519_public(sk: X25519PrivateKey | bytes) -> bytes:
+    key = X25519PrivateKey.from_private_bytes(sk) if isinstance(sk, bytes) else sk
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def agree(sk: X25519PrivateKey | bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
@@ -111,11 +120,14 @@ class PairwiseKeys:
     hits and keeps only what it holds anyway until then.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, share: bool = True) -> None:
+        self.share = share  # False: every client derives every key itself (benchmarks of one client)
         self._filed: dict[tuple[bytes, bytes, bytes], dict[bytes, bytes]] = {}  # (own pk, sid, info) → peer pk → key
 
     def agree(self, sk: X25519PrivateKey, own_pk: bytes, peer_pk: bytes, sid: bytes, info: bytes) -> bytes:
         """:func:`agree` (sk, peer_pk, sid, info), where ``own_pk`` is the public key of ``sk``."""
+        if not self.share:
+            return agree(sk, peer_pk, sid, info)
         theirs = self._filed.get((peer_pk, sid, info))
         key = theirs.pop(own_pk, None) if theirs is not None else None
         if key is None:
@@ -193,22 +205,23 @@ def sign(key: SigningKey, message: bytes) -> bytes:
     return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
-def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes) -> bool:
+def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes, *, memo: bool = True) -> bool:
     """Whether ``signature`` is ``pk``'s over ``message``. Give ``pk`` as its DER bytes where
     possible: the verdict is then memoised on the exact (key, signature, message) bytes."""
     if not isinstance(pk, bytes):
         return _verify(pk, signature, message)
-    return _verify_bytes(pk, signature, message)
+    return (_verify_bytes if memo else _verify_bytes.__wrapped__)(pk, signature, message)
 
 
-@functools.lru_cache(maxsize=1 << 17)
+@functools.lru_cache(maxsize=1 << 15)
 def _verify_bytes(pk: bytes, signature: bytes, message: bytes) -> bool:
     """A verdict is a function of these three byte strings alone (Ed25519 and ECDSA verification
     are deterministic), so a memo keyed on them answers exactly as a fresh check would: every
     client still rejects what it would reject alone. It pays when one process checks the same
     signature many times — in a simulation, a SecAgg+ advertisement is checked by each of the
     signer's k neighbours and a consistency signature by up to t holders and the server; a real
-    client (one per process) checks each signature once and gains nothing."""
+    client (one per process) checks each signature once and gains nothing. Sized for a stage of
+    ~10^4 clients in one process (a few MB); beyond that hits are lost, never correctness."""
     try:
         key = verifying_key(pk)
     except ConfigError:
@@ -251,12 +264,16 @@ def consistency_message(sid: bytes, survivors: bytes) -> bytes:
 
 
 # -- share encryption ---------------------------------------------------------------------
+_LIMBS2 = struct.Struct(f"<{2 * LIMBS}Q")
+
+
 def _nonce(sender: int, receiver: int) -> bytes:
     return struct.pack(">II", sender, receiver) + bytes(4)
 
 
 def encrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, sk_share: U64, b_share: U64) -> bytes:
-    body = struct.pack(">II", sender, receiver) + sk_share.astype("<u8").tobytes() + b_share.astype("<u8").tobytes()
+    body = (struct.pack(">II", sender, receiver) + sk_share.astype("<u8", copy=False).tobytes()
+            + b_share.astype("<u8", copy=False).tobytes())
     return AESGCM(key).encrypt(_nonce(sender, receiver), body, sid)
 
 
@@ -270,10 +287,11 @@ def decrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, ct: bytes
                             peer=sender) from None
     if len(body) != SHARE_PLAINTEXT or struct.unpack_from(">II", body) != (sender, receiver):
         raise ProtocolError("share ciphertext names the wrong parties", peer=sender)
-    limbs = np.frombuffer(body, dtype="<u8", offset=8).astype(np.uint64)
-    if int(limbs.max()) >= GF61.modulus:
+    limbs = _LIMBS2.unpack_from(body, 8)  # ten Python ints: cheaper than numpy for ten values
+    if max(limbs) >= GF61.modulus:
         raise ProtocolError("share outside the field", peer=sender)
-    return limbs[:LIMBS].copy(), limbs[LIMBS:].copy()
+    both = np.array(limbs, dtype=np.uint64)
+    return both[:LIMBS], both[LIMBS:]
 
 
 # -- secret sharing of 32-byte secrets ----------------------------------------------------
@@ -312,18 +330,53 @@ def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
     return shamir_reconstruct(points, shares)
 
 
+def reconstruct_each(points: NDArray[np.int64], shares: U64) -> U64:
+    """Limbs of many secrets, each shared at its own points (SecAgg+: every owner has its own
+    holders): ``points`` (owners, t), ``shares`` (owners, t, LIMBS) → (owners, LIMBS).
+
+    Lagrange at 0 for all owners at once: λ_i = Π_j x_j / (x_i · Π_{j≠i} (x_j − x_i)), the
+    products as t vector steps, the t·owners inverses in Python ints (extended Euclid), then one
+    vector multiply-and-sum. Points must be distinct party ids in 1..2^32 − 1 per owner."""
+    m, t = points.shape
+    if shares.shape != (m, t, LIMBS):
+        raise SharingError(f"shares of shape {shares.shape} for points of shape {points.shape}")
+    x = points.astype(np.int64)
+    if m == 0 or t == 0:
+        return np.zeros((m, LIMBS), dtype=np.uint64)
+    ordered = np.sort(x, axis=1)
+    if ordered[:, 0].min() <= 0 or ordered[:, -1].max() >= 1 << 32 or (ordered[:, 1:] == ordered[:, :-1]).any():
+        raise SharingError("evaluation points are distinct party ids in 1..2^32 − 1")
+    p = GF61.modulus
+    xu = x.astype(np.uint64)
+    den = xu.copy()  # x_i · Π_{j≠i} (x_j − x_i), all exact below 2^32 before reduction
+    num = xu[:, 0].copy()  # Π_j x_j
+    for j in range(t):
+        step = ((x[:, j:j + 1] - x) % p).astype(np.uint64)
+        step[:, j] = 1
+        GF61.mul(den, step, out=den)
+        if j:
+            GF61.mul(num, xu[:, j].copy(), out=num)
+    inverses = np.array([pow(d, -1, p) for d in den.ravel().tolist()], dtype=np.uint64).reshape(m, t)
+    lam = GF61.mul(inverses, np.repeat(num[:, None], t, axis=1))
+    terms = GF61.mul(np.ascontiguousarray(shares, dtype=np.uint64), np.repeat(lam[:, :, None], LIMBS, axis=2))
+    return GF61.sum(terms, axis=1)
+
+
 # -- SecAgg+ graph ------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _ring(ids: tuple[int, ...], seed: bytes) -> tuple[NDArray[np.int64], dict[int, int]]:
-    """The seeded circular order (and each client's place in it), computed once per round: a
-    uniform random permutation, sorting by 64-bit keystream values (ties: probability ~n²/2^65)."""
+Ring = tuple[NDArray[np.int64], dict[int, int]]
+"""The seeded circular order of the clients and each client's place in it."""
+
+
+def harary_ring(ids: Sequence[int], seed: bytes) -> Ring:
+    """A uniform random permutation of the clients, sorting by 64-bit keystream values (ties:
+    probability ~n²/2^65); computed once per round (:func:`protocols.secagg.params.neighbourhoods`)."""
     order = np.sort(np.asarray(ids, dtype=np.int64))[
         np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(len(ids)), kind="stable")]
     return order, {int(u): i for i, u in enumerate(order.tolist())}
 
 
 def harary_neighbours(
-    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None
+    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None, ring: Ring | None = None
 ) -> dict[int, frozenset[int]]:
     """Bell et al.'s graph: the Harary graph H(k, n) on a seeded random permutation of the clients.
 
@@ -331,15 +384,15 @@ def harary_neighbours(
     is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
     The seed is public (fixed by the job before any client advertises), so every party computes
     the same graph and dropping clients does not change it.
-    With ``only`` the result holds just that client's neighbourhood (what a client needs).
+    With ``only`` the result holds just that client's neighbourhood (what a client needs);
+    ``ring`` is :func:`harary_ring` of the same clients and seed, if the caller kept it.
     """
-    ids = tuple(clients) if isinstance(clients, tuple) else tuple(int(v) for v in clients)
-    n = len(ids)
+    n = len(clients)
     if degree >= n - 1:
-        everyone = frozenset(ids)
-        return {u: everyone - {u} for u in (ids if only is None else (only,))}
+        everyone = frozenset(clients)
+        return {u: everyone - {u} for u in (clients if only is None else (only,))}
     half = (degree + 1) // 2
-    order, position = _ring(ids, seed)  # per client: a cache hit, no O(n) work
+    order, position = ring if ring is not None else harary_ring(clients, seed)
     offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
     if only is not None:
         return {only: frozenset(order[(position[only] + offsets) % n].tolist())}
@@ -361,9 +414,12 @@ __all__ = [
     "consistency_message",
     "decrypt_shares",
     "encrypt_shares",
+    "Ring",
     "harary_neighbours",
+    "harary_ring",
     "hkdf_sha256",
     "limbs_to_secret",
+    "reconstruct_each",
     "reconstruct_many",
     "reconstruct_secret",
     "secret_to_limbs",
@@ -372,6 +428,7 @@ __all__ = [
     "signing_key",
     "verify",
     "verifying_bytes",
+    "x25519_generate",
     "x25519_keypair",
     "x25519_private",
     "x25519_public",

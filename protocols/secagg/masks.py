@@ -13,7 +13,7 @@ about 2^37 (1.3 · 10^11) per element.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -78,12 +78,30 @@ def pairwise_sign(me: int, peer: int) -> int:
     return 1 if me < peer else -1
 
 
+def add_masks(acc: U64, masks: Sequence[tuple[bytes, int]]) -> None:
+    """acc ← acc + Σ sign · PRG(seed) over ``(seed, sign)`` pairs, in place.
+
+    Short vectors (a SecAgg+ client adds ~k masks of a few thousand elements) are dominated by
+    per-mask overhead, so up to ``_CHUNK`` elements of keystream are stacked and summed in one
+    numpy reduction (sums of uint64 wrap mod 2^64, as the ring wants); long vectors stream.
+    """
+    dim = acc.size
+    if dim > _CHUNK // 2:
+        for seed, sign in masks:
+            add_mask(acc, seed, sign)
+        return
+    rows = _CHUNK // max(1, dim)
+    for op, sign in ((np.add, 1), (np.subtract, -1)):
+        seeds = [seed for seed, g in masks if (g > 0) is (sign > 0)]
+        for lo in range(0, len(seeds), rows):
+            stream = b"".join(Csprng(seed).random_bytes(8 * dim) for seed in seeds[lo:lo + rows])
+            op(acc, np.frombuffer(stream, dtype=np.uint64).reshape(-1, dim).sum(axis=0, dtype=np.uint64), out=acc)
+
+
 def mask_input(x: U64, self_seed: bytes, pair_seeds: Mapping[int, bytes], me: int) -> U64:
     """y_u = x_u + PRG(b_u) + Σ_v ±PRG(s_uv) over the peers v that shared keys."""
     y = x.copy()
-    add_mask(y, self_seed, +1)
-    for v, seed in pair_seeds.items():
-        add_mask(y, seed, pairwise_sign(me, v))
+    add_masks(y, [(self_seed, +1), *((seed, pairwise_sign(me, v)) for v, seed in pair_seeds.items())])
     return y
 
 
@@ -101,15 +119,14 @@ def unmask_sum(
     total = np.zeros(dim, dtype=np.uint64)
     for y in masked:
         np.add(total, y, out=total)
-    for seed in self_seeds:
-        add_mask(total, seed, -1)
-    for u, v, seed in dropped_pairs:
-        add_mask(total, seed, -pairwise_sign(u, v))
+    add_masks(total, [*((seed, -1) for seed in self_seeds),
+                      *((seed, -pairwise_sign(u, v)) for u, v, seed in dropped_pairs)])
     return total
 
 
 __all__ = [
     "add_mask",
+    "add_masks",
     "decode_sum",
     "encode_input",
     "expand",

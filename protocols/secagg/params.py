@@ -61,7 +61,7 @@ from typing import Any
 
 from mpc.errors import ConfigError
 
-from .crypto import PairwiseKeys, harary_neighbours
+from .crypto import PairwiseKeys, Ring, harary_neighbours, harary_ring
 
 DEFAULT_GAMMA = 0.05  # fraction of clients that may collude with the server
 DEFAULT_DELTA = 0.1  # fraction of clients that may drop out
@@ -158,13 +158,18 @@ class Params:
     server: int = 0
     round_id: bytes = b"secagg/default-round"
     graph_seed: bytes = b"secagg/default-graph"
+    # not a parameter either: True makes every client of this process do all of its own work (no
+    # shared key agreements or memoised checks) — for benchmarks that report per-client cost
+    isolated: bool = field(default=False, compare=False)
     slot_of: dict[int, int] = field(init=False, repr=False, compare=False)  # client → registration index
     # not a parameter: the round's clients in this process share key agreements (crypto.PairwiseKeys)
     pairwise: PairwiseKeys = field(init=False, repr=False, compare=False)
+    ring: Ring | None = field(init=False, repr=False, compare=False)  # the SecAgg+ order, made on first use
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slot_of", {u: i for i, u in enumerate(self.clients)})
-        object.__setattr__(self, "pairwise", PairwiseKeys())
+        object.__setattr__(self, "pairwise", PairwiseKeys(share=not self.isolated))
+        object.__setattr__(self, "ring", None)
         if len(self.clients) < 2 or len(self.slot_of) != len(self.clients):
             raise ConfigError("secure aggregation needs at least two distinct clients")
         if self.variant not in ("secagg", "secagg+"):
@@ -192,7 +197,7 @@ class Params:
     @classmethod
     def make(cls, clients: tuple[int, ...], options: Mapping[str, Any], *,
              degree_threshold: int | None = None, fractional_bits: int | None = None,
-             round_id: bytes | None = None, session: bytes = b"") -> Params:
+             round_id: bytes | None = None, session: bytes = b"", isolated: bool = False) -> Params:
         """From a scenario's ``[options]``: variant, degree, threshold, corrupt_fraction (γ),
         dropout_fraction (δ), sigma (σ), eta (η), graph_seed (hex), result_to_clients.
 
@@ -233,7 +238,7 @@ class Params:
                    round_id=hashlib.sha256(b"secagg/round" + public + (round_id or b"") + (
                        b"/session" + len(session).to_bytes(4, "big") + session if session else b"")).digest(),
                    graph_seed=bytes.fromhex(str(seed)) if seed is not None else hashlib.sha256(
-                       b"secagg/graph" + public + (round_id or b"")).digest())
+                       b"secagg/graph" + public + (round_id or b"")).digest(), isolated=isolated)
 
 
 def _fraction(options: Mapping[str, Any], name: str, default: float) -> float:
@@ -254,7 +259,9 @@ def _digest(clients: tuple[int, ...], variant: str, degree: int, threshold: int,
 def neighbourhoods(params: Params, only: int | None = None) -> dict[int, frozenset[int]]:
     """Who shares keys with whom: everyone (SecAgg) or the Harary graph on the registered clients,
     seeded by the public job (SecAgg+); with ``only``, just that client's neighbourhood."""
-    return harary_neighbours(params.clients, params.holders - 1, params.graph_seed, only=only)
+    if params.ring is None and not params.complete:  # once per round: each client then costs O(k)
+        object.__setattr__(params, "ring", harary_ring(params.clients, params.graph_seed))
+    return harary_neighbours(params.clients, params.holders - 1, params.graph_seed, only=only, ring=params.ring)
 
 
 __all__ = ["Params", "corrupt_bound", "derive", "min_threshold", "neighbourhoods"]

@@ -68,6 +68,7 @@ class SecAggServer:
         self.sid = b""
         self.dim = 0
         self.graph: dict[int, frozenset[int]] = neighbourhoods(params)  # fixed by the public job
+        self._holders: dict[int, frozenset[int]] = {}
         self._cts: dict[int, dict[int, bytes]] = {}  # sender → receiver → ciphertext
         self._commit: dict[int, bytes] = {}
         self._masked: dict[int, U64] = {}
@@ -105,8 +106,14 @@ class SecAggServer:
         return self.rounds.get(Kind.MASKED_INPUT, ())
 
     def holders(self, u: int) -> frozenset[int]:
-        """u's share holders: its neighbours that advertised keys, and itself."""
-        return (self.graph[u] & self.keys.keys()) | {u}
+        """u's share holders: its neighbours that advertised keys, and itself (fixed once the key
+        list is out, so then remembered: every later stage asks for it per client)."""
+        got = self._holders.get(u)
+        if got is None:
+            got = (self.graph[u] & self.keys.keys()) | {u}
+            if self.sid:
+                self._holders[u] = got
+        return got
 
     def receive(self, kind: Kind | str, batch: Mapping[int, Any]) -> dict[int, m.Message]:
         nxt = transition(SERVER_TRANSITIONS, self.phase, kind)  # UnexpectedMessage if not allowed
@@ -185,12 +192,14 @@ class SecAggServer:
         levels = commit.build(leaves)
         root = commit.root(levels)
         self.sid = crypto.session_id(params.round_id, root, dim)
-        no_proofs = np.zeros((0, commit.depth_for(len(params.clients)), commit.HASH), dtype=np.uint8)
+        depth = commit.depth_for(len(params.clients))
+        # SecAgg+: every slot's proof once (n · depth hashes), each client's rows gathered in one go
+        every = np.zeros((0, depth, commit.HASH), dtype=np.uint8) if params.complete else commit.proofs(
+            levels, range(len(params.clients)))
 
         def keys_for(listed: list[int], absent: list[int]) -> m.Keys:
             ads = [self.keys[u] for u in listed]
-            proofs = no_proofs if params.complete else commit.proofs(
-                levels, [params.slot_of[u] for u in (*listed, *absent)])
+            proofs = every if params.complete else every[[params.slot_of[u] for u in (*listed, *absent)]]
             return m.Keys(ids=tuple(listed), c_pk=tuple(a.c_pk for a in ads), s_pk=tuple(a.s_pk for a in ads),
                           vk=tuple(a.vk for a in ads), sig=tuple(a.sig for a in ads), absent=tuple(absent),
                           root=root, proofs=proofs, dim=dim)
@@ -274,9 +283,9 @@ class SecAggServer:
         mask_keys = self._rebuild({v: {h: s for h, s in sk_shares[v].items() if h in u5} for v in needed})
         pairs = []
         for v, sk in mask_keys.items():
-            if crypto.x25519_public(sk) != self.keys[v].s_pk:
-                raise ProtocolError(f"rebuilt mask key of party {v} does not match its public key")
             key = crypto.x25519_private(sk)
+            if crypto.x25519_public(key) != self.keys[v].s_pk:
+                raise ProtocolError(f"rebuilt mask key of party {v} does not match its public key")
             pairs += [(u, v, crypto.agree(key, self.keys[u].s_pk, self.sid, crypto.INFO_MASK))
                       for u in sorted((self.holders(v) - {v}) & u3)]
         total = unmask_sum((self._masked[u] for u in sorted(u3)), (self_seeds[v] for v in sorted(u3)), pairs, self.dim)
@@ -285,8 +294,9 @@ class SecAggServer:
         return {u: msg for u in sorted(u5)}
 
     def _rebuild(self, shares: dict[int, dict[int, U64]]) -> dict[int, bytes]:
-        """Rebuild each owner's 32-byte secret from ``threshold`` shares; owners whose holders
-        share a point set are interpolated together (all of them, in SecAgg)."""
+        """Rebuild each owner's 32-byte secret from ``threshold`` shares. Owners whose holders
+        share a point set (all of them, in SecAgg) are interpolated together; the others (SecAgg+:
+        each owner has its own holders) in one vectorised Lagrange over all of them."""
         t = self.params.threshold
         groups: dict[tuple[int, ...], list[int]] = {}
         for v in sorted(shares):
@@ -295,15 +305,22 @@ class SecAggServer:
                 missing = self.holders(v) - set(shares[v])
                 raise QuorumLost(missing, needed=t, have=len(pts))
             groups.setdefault(pts, []).append(v)
-        out: dict[int, bytes] = {}
+        rebuilt: list[tuple[int, U64]] = []
+        alone = [(pts, owners[0]) for pts, owners in groups.items() if len(owners) == 1]
+        if alone:
+            points = np.array([pts for pts, _ in alone], dtype=np.int64)
+            stacked = np.stack([np.stack([shares[v][h] for h in pts]) for pts, v in alone])  # (owners, t, LIMBS)
+            rebuilt += zip((v for _, v in alone), crypto.reconstruct_each(points, stacked), strict=True)
         for pts, owners in groups.items():
-            stacked = np.stack([np.stack([shares[v][h] for v in owners]) for h in pts])  # (t, owners, LIMBS)
-            limbs = crypto.reconstruct_many(pts, stacked)
-            for k, v in enumerate(owners):
-                try:
-                    out[v] = crypto.limbs_to_secret(limbs[k])
-                except ValueError:
-                    raise ProtocolError(f"shares of party {v}'s secret are inconsistent") from None
+            if len(owners) > 1:
+                stacked = np.stack([np.stack([shares[v][h] for v in owners]) for h in pts])  # (t, owners, LIMBS)
+                rebuilt += zip(owners, crypto.reconstruct_many(pts, stacked), strict=True)
+        out: dict[int, bytes] = {}
+        for v, limbs in rebuilt:
+            try:
+                out[v] = crypto.limbs_to_secret(limbs)
+            except ValueError:
+                raise ProtocolError(f"shares of party {v}'s secret are inconsistent") from None
         return out
 
     def newly_rejected(self) -> dict[int, str]:

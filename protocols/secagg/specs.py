@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
 
@@ -61,12 +61,34 @@ def params_of(job: Job, instance: str = "", session: bytes = b"") -> Params:
     The round id (what advertisements are signed over) binds the session as well as the instance:
     otherwise a re-run of the same job in a new session signs over the same round id, and a server
     can replay a client's signed advertisement from an earlier run."""
+    return _per_job(job, ("params", instance, session), lambda: _params_uncached(job, instance, session))
+
+
+def _params_uncached(job: Job, instance: str, session: bytes) -> Params:
     key = (tuple(job.parties), tuple(sorted(job.options.items())), job.threshold, job.fractional_bits, instance,
            session)
     try:
         return _params(key)
     except TypeError:  # an unhashable option value: no sharing
         return _params.__wrapped__(key)
+
+
+T = TypeVar("T")
+# A simulation's parties share one Job object, so what is derived from it is found by identity first:
+# hashing its tuple of n party ids once per party would cost O(n²) per run. Entries hold their Job
+# (an id is never reused while its entry lives); jobs are immutable; the table is bounded.
+_by_job: dict[tuple[int, tuple[object, ...]], tuple[Job, object]] = {}
+
+
+def _per_job(job: Job, what: tuple[object, ...], make: Callable[[], T]) -> T:
+    hit = _by_job.get((id(job), what))
+    if hit is not None and hit[0] is job:
+        return cast(T, hit[1])
+    value = make()
+    if len(_by_job) >= 32:
+        _by_job.clear()
+    _by_job[(id(job), what)] = (job, value)
+    return value
 
 
 @functools.lru_cache(maxsize=16)
@@ -109,7 +131,7 @@ def simulated_credentials(job: Job, party: int) -> Credentials:
     if kind not in ("ed25519", "p256"):
         raise ConfigError(f"options.identity_type must be 'ed25519' or 'p256', got {kind!r}")
 
-    keys, public = _simulated_pki(tuple(job.parties), kind)
+    keys, public = _per_job(job, ("pki", kind), lambda: _simulated_pki(tuple(job.parties), kind))
     return Credentials(signing_key=keys.get(party), identities=public)
 
 
