@@ -276,10 +276,15 @@ class Mailbox:
         slots, down = self._slots, self._down
         out: dict[int, Any] = {}
         pending: set[int] = set()
-        if ((not slots or slots.keys().isdisjoint(zip(repeat(instance), repeat(tag), senders)))
-                and down.isdisjoint(senders) and (not consumed or consumed.isdisjoint(zip(repeat(tag), senders)))):
-            pending = set(senders)  # nothing buffered, received or down: the loop below, in C
-        for s in () if pending else senders:
+        check: Any = senders
+        if len(slots) <= len(senders) and down.isdisjoint(senders) and (
+                not consumed or consumed.isdisjoint(zip(repeat(tag), senders))):
+            # nobody down or received already: only the few buffered ones (this party's own message,
+            # early ones) need the loop below; the others are awaited (set operations, in C)
+            who = set(senders)
+            check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
+            pending = who.difference(check)
+        for s in check:
             if (tag, s) in consumed:
                 raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
             fut = slots.get((instance, tag, s))
@@ -300,11 +305,19 @@ class Mailbox:
             finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
                 timer.cancel()
                 del self._collect[(instance, tag)]
-            if not out and not collector.pending and not collector.failed:  # every payload arrived
-                self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
+            if not collector.pending and not collector.failed:  # every awaited payload arrived
                 arrived = collector.got
-                return {s: arrived[s] for s in senders}
-            out.update(collector.got)
+                for s, fut in out.items():  # buffered before the call (a few)
+                    if not isinstance(fut, asyncio.Future) or fut.exception() is not None:
+                        break
+                    self._forget((instance, tag, s))
+                    arrived[s] = fut.result()
+                else:
+                    self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
+                    return {s: arrived[s] for s in senders}
+                out = {**arrived, **out}  # (the futures not taken yet stay in out)
+            else:
+                out.update(collector.got)
             for s in collector.pending:
                 out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
         got = self._consumed.setdefault(instance, set())

@@ -81,3 +81,33 @@ async def test_two_waiters_on_one_message_is_a_protocol_error():
         await box.recv("i#1", "t", 2, 1.0)
     box.deliver(_msg("t"))
     assert await first == "t"
+
+
+async def test_recv_many_takes_buffered_messages_and_awaited_ones_in_the_senders_order():
+    box = Mailbox(b"s", (1, 2, 3, 4, 5))
+    box.deliver(_msg("x", sender=1))  # this party's own message, delivered locally before the gather
+    box.deliver(_msg("x", sender=4))  # an early one
+    box.deliver(_msg("y", sender=2))  # another tag: not this gather's
+    task = asyncio.create_task(box.recv_many("i#1", "x", (5, 4, 3, 2, 1), 1.0))
+    await asyncio.sleep(0)
+    for s in (2, 3, 5):
+        box.deliver(_msg("x", sender=s))
+    got = await task
+    assert list(got) == [5, 4, 3, 2, 1] and set(got.values()) == {"x"}
+    with pytest.raises(ProtocolError, match="replayed"):
+        box.deliver(_msg("x", sender=4))  # every one of them counts as received
+    with pytest.raises(ProtocolError, match="already received"):
+        await box.recv_many("i#1", "x", (3,), 1.0)
+    assert await box.recv("i#1", "y", 2, 1.0) == "y"  # untouched
+
+
+async def test_recv_many_reports_a_buffered_drop_and_a_late_sender_in_place():
+    box = Mailbox(b"s", (1, 2, 3, 4))
+    box.deliver(_msg("x", sender=1))
+    task = asyncio.create_task(box.recv_many("i#1", "x", (1, 2, 3), 0.05))
+    await asyncio.sleep(0)
+    box.deliver(_msg("x", sender=2))
+    got = await task  # 3 never answers
+    assert got[1] == got[2] == "x" and isinstance(got[3], PartyDropped)
+    box.mark_down(4, "gone")
+    assert isinstance((await box.recv_many("i#1", "z", (4, 1), 0.05))[4], PartyDropped)
