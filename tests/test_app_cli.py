@@ -78,3 +78,12 @@ def test_a_dot_product_is_a_scalar(tmp_path, capsys):
     path.write_text(path.read_text().replace("output = -5", "output = 0"))
     assert cli.main(["run", "--sim", str(path)]) == 1
     assert "does not match expected 0" in capsys.readouterr().out
+
+
+def test_report_lines_name_parties_as_ranges() -> None:
+    from mpc.app.cli import id_ranges
+
+    assert id_ranges(list(range(1, 1001))) == "1-1000"
+    assert id_ranges([0, 1, 2, 4, 6, 7]) == "0-2, 4, 6, 7"
+    assert id_ranges([1, 2, 4, 5, 6, 8, 9]) == "1, 2, 4-6, 8, 9"
+    assert id_ranges([3]) == "3"

@@ -46,10 +46,22 @@ def print_report(report: Report) -> None:
             detail = o.status + (f": {o.error}: {o.message}" if o.error else "")
         lines.setdefault(detail, []).append(pid)
     for detail, pids in lines.items():
-        who = f"party {pids[0]}" if len(pids) == 1 else f"parties {', '.join(map(str, pids))}"
+        who = f"party {pids[0]}" if len(pids) == 1 else f"parties {id_ranges(pids)}"
         print(f"  {who}: {detail}")
     if report.reason:
         print(f"  mismatch: {report.reason}")
+
+
+def id_ranges(pids: list[int]) -> str:
+    """Sorted party ids as runs: ``[0, 1, 2, 4, 6, 7]`` → ``"0-2, 4, 6, 7"`` (a 1000-party run's
+    report line lists one range, not 1000 ids)."""
+    runs: list[list[int]] = []
+    for p in pids:
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return ", ".join(f"{a}-{b}" if b > a + 1 else (f"{a}, {b}" if b == a + 1 else str(a)) for a, b in runs)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
