@@ -408,11 +408,13 @@ class Node:
                 and isinstance(payload.get("star"), bool) and isinstance(payload.get("job"), bytes | None)
                 and isinstance(payload.get("incarnation"), int) and 0 < payload["incarnation"] < 1 << 64):
             raise ProtocolError("malformed hello", peer=peer)
-        if payload["star"] and not self._shape.star and not self._started:
-            # one party's neighbours are not everyone: the whole session's agreement steps go
-            # through the root (as the star barrier does), else the root would not answer it.
-            # Only at the start barrier: a later hello (one party's, to one party) flipping the
-            # shape made that party alone wait for a root decision no one sends, splitting outcomes
+        if payload["star"] and not self._shape.star and not self._started and self.party_id == self.config.root:
+            # one party's neighbours are not everyone: the root answers its agreement steps (as
+            # the star barrier does), else it would not answer that party. Only the root: a party
+            # that talks to everyone keeps the mesh (a star claim sent to it alone handed its
+            # outcome to the root, which could then feed it a wrong output unchecked). Only at
+            # the start barrier: a later hello (one party's, to one party) flipping the shape
+            # made that party alone wait for a root decision no one sends, splitting outcomes
             self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
         if payload["job"] != self._job_digest:
             self._job_differs.add(peer)
