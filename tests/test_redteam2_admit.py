@@ -29,16 +29,22 @@ async def _run(during) -> dict:  # type: ignore[no-untyped-def]
         await close_all(ts)
 
 
+def _admits(sender: int, to: tuple[int, ...], count: int):  # type: ignore[no-untyped-def]
+    """The attacker's hook: ``sender`` sends ``count`` ADMIT frames as data to each of ``to``."""
+
+    async def during(p, node):  # type: ignore[no-untyped-def]
+        if p == sender:
+            for _ in range(count):
+                for q in to:
+                    await node.transport.send(q, ADMIT)
+
+    return during
+
+
 async def test_a_dialer_sending_admit_frames_is_rejected_as_malformed_and_the_sum_is_right():
     """Party 3 (a dialer on both its links) sends ADMIT frames as data to its listeners."""
 
-    async def during(p, node):  # type: ignore[no-untyped-def]
-        if p == 3:
-            for _ in range(5):
-                await node.transport.send(1, ADMIT)
-                await node.transport.send(2, ADMIT)
-
-    res = await _run(during)
+    res = await _run(_admits(3, (1, 2), 5))
     for p in (1, 2):
         assert not isinstance(res[p], BaseException), res
         outs, node = res[p]
@@ -52,13 +58,7 @@ async def test_repeated_admit_frames_from_a_listener_after_start_never_reach_the
     """Party 1 (the listener on both its links) repeats ADMIT after start: the dialers drop them
     before the node (no rejection, no message counted), and nothing else changes."""
 
-    async def during(p, node):  # type: ignore[no-untyped-def]
-        if p == 1:
-            for _ in range(50):
-                await node.transport.send(2, ADMIT)
-                await node.transport.send(3, ADMIT)
-
-    res = await _run(during)
+    res = await _run(_admits(1, (2, 3), 50))
     for p in (1, 2, 3):
         assert not isinstance(res[p], BaseException), res
         outs, node = res[p]
