@@ -456,9 +456,16 @@ class Node:
     def _on_early_abort(self, msg: Message) -> None:
         """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
         p = msg.payload
-        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded":
-            cause = compact_cause(p) if p.get("relayed") else {**compact_cause(p), "by": msg.sender}
-        elif msg.tag.endswith(DECISION) and isinstance(p, dict):
+        # only what the sender itself can vouch for: its own abort, or (a star leaf) the root's
+        # decision. A relayed cause, or a "decision" in a mesh, names another party as the origin:
+        # one forged to one honest party stopped it, it relayed the cause, the party named adopted
+        # it too, and every party blamed that honest party. (The agreement still reads relayed
+        # views, checking each against its origin's own.)
+        if (msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded"
+                and not p.get("relayed")):
+            cause = {**compact_cause(p), "by": msg.sender}
+        elif (msg.tag.endswith(DECISION) and isinstance(p, dict) and self._shape.star
+              and msg.sender == self._shape.root):
             cause = compact_cause(p)
         else:
             return

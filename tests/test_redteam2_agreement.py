@@ -142,3 +142,47 @@ def test_the_root_and_a_colluder_cannot_flip_an_honest_party_to_a_star():
     ids = (1, 2, 3, 4, 5)
     results = _sums({1: Feeder, 5: Flipper}, ids, b"redteam2-collude-star")
     _no_two_honest_outputs_differ(results, (2, 3, 4), [15, 5])
+
+
+class ForgedDecision(Node):
+    """Party 3 of a mesh session: right after its input shares, sends party 1 alone a survivor
+    "decision" (a message only a star's root sends) that names honest party 2 as the cause."""
+
+    async def send_many(self, instance: str, tag: str, payloads: Any, *, same: bool) -> None:
+        await super().send_many(instance, tag, payloads, same=same)
+        if tag.endswith("share"):
+            forged = {"kind": "PartyDropped", "party": 2, "by": 2}
+            await super().send_many(instance, END_TAG + DECISION, {1: forged}, same=True)
+
+
+def test_a_forged_decision_in_a_mesh_pins_no_blame_on_an_honest_party():
+    results = _sums({3: ForgedDecision}, (1, 2, 3), b"redteam2-forged-decision")
+    _no_two_honest_outputs_differ(results, (1, 2), [6, 3])
+    for p in (1, 2):
+        r = results[p]
+        if isinstance(r, MpcError):
+            assert getattr(r, "peer", None) not in (1, 2) and getattr(r, "party", None) not in (1, 2), (p, repr(r))
+
+
+class ForgedRelay(Node):
+    """Party 3: right after its input shares, sends parties 1 and 2 an END view that claims to
+    relay an abort party 2 originated (its own END view in the agreement: the same to both)."""
+
+    async def send_many(self, instance: str, tag: str, payloads: Any, *, same: bool) -> None:
+        if tag == END_TAG:
+            return  # its view already went out (below)
+        await super().send_many(instance, tag, payloads, same=same)
+        if tag.endswith("share"):
+            forged = {"ok": False, "kind": "PartyDropped", "party": 2, "by": 2, "relayed": True}
+            await super().send_many(instance, END_TAG, {1: forged, 2: forged, 3: forged}, same=True)
+
+
+def test_a_forged_relayed_abort_pins_no_blame_on_an_honest_party():
+    """Before: party 1 and 2 stopped at once, relayed "party 2 aborted", and every party agreed
+    that party 2 (honest) caused the abort. Now the relayed view is checked against party 2's own
+    ("ok") in the agreement and blamed on its sender."""
+    results = _sums({3: ForgedRelay}, (1, 2, 3), b"redteam2-forged-relay")
+    for p in (1, 2):
+        r = results[p]
+        assert isinstance(r, MpcError), results
+        assert getattr(r, "peer", None) == 3 or getattr(r, "party", None) == 3, (p, repr(r))
