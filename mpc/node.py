@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import bisect
 import logging
 import os
@@ -183,6 +184,7 @@ class Node:
         self._early_aborts: dict[str, dict[str, Any]] = {}  # aborts for instances not started here yet
         self._background: set[asyncio.Task[None]] = set()
         self._shape = Shape(party_id=config.party_id, peers=config.peers, root=config.root, star=config.star)
+        self._star_claims: set[int] = set()  # (the root) peers whose hello said star
 
     def add_send_observer(self, observer: SendObserver) -> None:
         """Call ``observer(tag)`` after every send (the application layer's crash faults use it;
@@ -204,6 +206,9 @@ class Node:
                 self.transport.set_message_sink(self.accept)
                 self._send_messages = self.transport.send_messages
             await self._barrier(HELLO, self.connect_timeout)
+            if self._shape.star and not self.config.star:  # a root turned to the star by hellos
+                claims = self._star_claims
+                self._shape = dataclasses.replace(self._shape, mesh=tuple(p for p in self.neighbors if p not in claims))
             if self.config.job is not None:
                 await self._agree_served_job(self.config.job)
         except PartyDropped:
@@ -408,6 +413,8 @@ class Node:
                 and isinstance(payload.get("star"), bool) and isinstance(payload.get("job"), bytes | None)
                 and isinstance(payload.get("incarnation"), int) and 0 < payload["incarnation"] < 1 << 64):
             raise ProtocolError("malformed hello", peer=peer)
+        if payload["star"] and not self._started and self.party_id == self.config.root:
+            self._star_claims.add(peer)
         if payload["star"] and not self._shape.star and not self._started and self.party_id == self.config.root:
             # one party's neighbours are not everyone: the root answers its agreement steps (as
             # the star barrier does), else it would not answer that party. Only the root: a party

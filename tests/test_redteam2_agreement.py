@@ -186,3 +186,35 @@ def test_a_forged_relayed_abort_pins_no_blame_on_an_honest_party():
         r = results[p]
         assert isinstance(r, MpcError), results
         assert getattr(r, "peer", None) == 3 or getattr(r, "party", None) == 3, (p, repr(r))
+
+
+def test_one_star_hello_to_the_root_neither_slows_nor_desynchronises_the_session():
+    """Party 3 tells the root alone that it is a star leaf, then runs the mesh. Before: the root
+    (star) sent its view to nobody, parties 2 and 3 waited two timeouts for it in every
+    computation, and the root, done at once, started the next computation alone: every later
+    computation of the session aborted. Now the root sends its view and echo to all and awaits
+    its mesh peers' echoes: three sums in a row, each as fast as without the hello."""
+
+    class Flip(FlipsTheRoot):
+        async def send_many(self, instance: str, tag: str, payloads: Any, *, same: bool) -> None:
+            await Node.send_many(self, instance, tag, payloads, same=same)
+
+    async def main() -> dict[int, list[Any]]:
+        ids = (1, 2, 3)
+        net = SimNetwork(ids, {"latency_ms": 2})
+
+        async def one(pid: int) -> list[Any]:
+            cfg = NodeConfig(party_id=pid, parties=ids, session=b"redteam2-flip-3", timeout=1.0)
+            async with (Flip if pid == 3 else Node).from_config(cfg, net.transport(pid)) as node:
+                out = []
+                for _ in range(3):
+                    began = asyncio.get_running_loop().time()
+                    got = await node.run(secure_sum, np.array([pid, 1]), sharing="additive")
+                    out.append((got.tolist(), asyncio.get_running_loop().time() - began))
+                return out
+
+        return dict(zip(ids, await asyncio.gather(*(one(p) for p in ids)), strict=True))
+
+    for p, runs in netsim.run(main()).items():
+        assert [r for r, _ in runs] == [[6, 3]] * 3, (p, runs)
+        assert all(took < 0.1 for _, took in runs), (p, runs)  # no two-timeout (2 s) wait
