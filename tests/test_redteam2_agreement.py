@@ -218,3 +218,27 @@ def test_one_star_hello_to_the_root_neither_slows_nor_desynchronises_the_session
     for p, runs in netsim.run(main()).items():
         assert [r for r, _ in runs] == [[6, 3]] * 3, (p, runs)
         assert all(took < 0.1 for _, took in runs), (p, runs)  # no two-timeout (2 s) wait
+
+
+class SplitView(Node):
+    """Parties 4 and 5 (colluding): their END view says "ok" to parties 1 and 2 and "abort" to
+    party 3 (and to each other: ok); their echoes are what they received. What catches them is
+    the honest parties' echoes to each other, which no colluder can touch."""
+
+    async def send_many(self, instance: str, tag: str, payloads: Any, *, same: bool) -> None:
+        if tag == END_TAG:
+            lie = {"ok": False, "kind": "ComputationAborted"}
+            payloads = {p: lie if p == 3 else v for p, v in payloads.items()}
+            same = False
+        await super().send_many(instance, tag, payloads, same=same)
+
+
+def test_two_colluders_splitting_their_views_cannot_split_five_parties_outcomes():
+    results = _sums({4: SplitView, 5: SplitView}, (1, 2, 3, 4, 5), b"redteam2-split5")
+    honest = [results[p] for p in (1, 2, 3)]
+    outputs = [r for r in honest if isinstance(r, np.ndarray)]
+    assert all(isinstance(r, np.ndarray | MpcError) for r in honest), results
+    # an honest party that outputs has every other honest party's agreement with it: none here,
+    # since party 3 holds other views than 1 and 2 and they all exchange echoes
+    assert not outputs, results
+    assert all(isinstance(r, MpcError) for r in honest), results
