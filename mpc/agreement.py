@@ -86,6 +86,11 @@ class Shape:
     peers: tuple[int, ...]
     root: int
     star: bool
+    # a root turned to the star by its leaves' hellos: the peers that did not claim the star (so
+    # run the mesh). If any, it sends its view and echo to all and awaits the echoes of these
+    # (else one false "star" hello made every mesh party wait two timeouts per step for a view
+    # the root never sent, and the session's computations fell out of step)
+    mesh: tuple[int, ...] = ()
 
 
 async def settle(port: Port, shape: Shape, instance: str, tag: str, view: Any,
@@ -100,11 +105,11 @@ async def settle(port: Port, shape: Shape, instance: str, tag: str, view: Any,
             return {"kind": "PartyDropped", "by": shape.root, "party": exc.party}
         return checked_decision(got_decision, shape.root)
     live = tuple(p for p in shape.peers if p not in port.down)
-    payloads = {me: view} if shape.star else {p: view for p in (*live, me)}
-    await port.send_many(instance, tag, payloads, same=True)
+    told = live if not shape.star or shape.mesh else ()  # (a root with mesh peers: to all, as they do)
+    await port.send_many(instance, tag, {p: view for p in (*told, me)}, same=True)
     got = await port.recv_many(instance, tag, (*live, me), 2 * timeout)
     views = {p: v for p, v in got.items() if not isinstance(v, BaseException)}
-    if not shape.star:
+    if not shape.star or shape.mesh:
         await echo(port, shape, instance, tag, views, timeout)
     decision = decide(views)
     if shape.star:
@@ -121,8 +126,9 @@ async def echo(port: Port, shape: Shape, instance: str, tag: str, views: Mapping
     if len(members) <= 2:
         return  # nobody else could have been told something different
     mine = echo_digest(instance, tag, members, views)
+    among = frozenset(shape.mesh) if shape.star else None  # a star root: only its mesh peers echo
     await port.send_many(instance, tag + ECHO, {p: mine for p in shape.peers if p not in port.down}, same=True)
-    reporters = tuple(p for p in sorted(views) if p != me)
+    reporters = tuple(p for p in sorted(views) if p != me and (among is None or p in among))
     got = await port.recv_many(instance, tag + ECHO, reporters, ECHO_WAIT * timeout)
     problem = echo_inconsistency(me, members, mine, {p: e for p, e in got.items() if not isinstance(e, BaseException)})
     if problem is not None:

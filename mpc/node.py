@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import bisect
 import logging
 import os
@@ -183,6 +184,7 @@ class Node:
         self._early_aborts: dict[str, dict[str, Any]] = {}  # aborts for instances not started here yet
         self._background: set[asyncio.Task[None]] = set()
         self._shape = Shape(party_id=config.party_id, peers=config.peers, root=config.root, star=config.star)
+        self._star_claims: set[int] = set()  # (the root) peers whose hello said star
 
     def add_send_observer(self, observer: SendObserver) -> None:
         """Call ``observer(tag)`` after every send (the application layer's crash faults use it;
@@ -204,6 +206,9 @@ class Node:
                 self.transport.set_message_sink(self.accept)
                 self._send_messages = self.transport.send_messages
             await self._barrier(HELLO, self.connect_timeout)
+            if self._shape.star and not self.config.star:  # a root turned to the star by hellos
+                claims = self._star_claims
+                self._shape = dataclasses.replace(self._shape, mesh=tuple(p for p in self.neighbors if p not in claims))
             if self.config.job is not None:
                 await self._agree_served_job(self.config.job)
         except PartyDropped:
@@ -408,11 +413,15 @@ class Node:
                 and isinstance(payload.get("star"), bool) and isinstance(payload.get("job"), bytes | None)
                 and isinstance(payload.get("incarnation"), int) and 0 < payload["incarnation"] < 1 << 64):
             raise ProtocolError("malformed hello", peer=peer)
-        if payload["star"] and not self._shape.star and not self._started:
-            # one party's neighbours are not everyone: the whole session's agreement steps go
-            # through the root (as the star barrier does), else the root would not answer it.
-            # Only at the start barrier: a later hello (one party's, to one party) flipping the
-            # shape made that party alone wait for a root decision no one sends, splitting outcomes
+        if payload["star"] and not self._started and self.party_id == self.config.root:
+            self._star_claims.add(peer)
+        if payload["star"] and not self._shape.star and not self._started and self.party_id == self.config.root:
+            # one party's neighbours are not everyone: the root answers its agreement steps (as
+            # the star barrier does), else it would not answer that party. Only the root: a party
+            # that talks to everyone keeps the mesh (a star claim sent to it alone handed its
+            # outcome to the root, which could then feed it a wrong output unchecked). Only at
+            # the start barrier: a later hello (one party's, to one party) flipping the shape
+            # made that party alone wait for a root decision no one sends, splitting outcomes
             self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
         if payload["job"] != self._job_digest:
             self._job_differs.add(peer)
@@ -454,9 +463,16 @@ class Node:
     def _on_early_abort(self, msg: Message) -> None:
         """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
         p = msg.payload
-        if msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded":
-            cause = compact_cause(p) if p.get("relayed") else {**compact_cause(p), "by": msg.sender}
-        elif msg.tag.endswith(DECISION) and isinstance(p, dict):
+        # only what the sender itself can vouch for: its own abort, or (a star leaf) the root's
+        # decision. A relayed cause, or a "decision" in a mesh, names another party as the origin:
+        # one forged to one honest party stopped it, it relayed the cause, the party named adopted
+        # it too, and every party blamed that honest party. (The agreement still reads relayed
+        # views, checking each against its origin's own.)
+        if (msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded"
+                and not p.get("relayed")):
+            cause = {**compact_cause(p), "by": msg.sender}
+        elif (msg.tag.endswith(DECISION) and isinstance(p, dict) and self._shape.star
+              and msg.sender == self._shape.root):
             cause = compact_cause(p)
         else:
             return

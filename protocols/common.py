@@ -136,8 +136,9 @@ def seeded_holders(scheme: Scheme, dealer: int) -> tuple[int, ...]:
     return tuple(p for p in (ps[(start + i) % len(ps)] for i in range(len(ps))) if p != dealer)[: scheme.t]
 
 
-def _expand_seed(payload: Any, peer: int, scheme: Scheme) -> U64:
-    """A seeded share: ``{"seed": 32 bytes, "shape": [dims]}`` expanded with the CSPRNG."""
+def _expand_seed(payload: Any, peer: int, scheme: Scheme, expected: tuple[int, ...] | None = None) -> U64:
+    """A seeded share: ``{"seed": 32 bytes, "shape": [dims]}`` expanded with the CSPRNG; refused
+    before anything is allocated if its shape is not ``expected`` (when known)."""
     if not isinstance(payload, dict) or set(payload) != {"seed", "shape"}:
         raise ProtocolError("expected a share seed", peer=peer)
     seed, shape = payload["seed"], payload["shape"]
@@ -146,7 +147,27 @@ def _expand_seed(payload: Any, peer: int, scheme: Scheme) -> U64:
     if (not isinstance(shape, list) or len(shape) > 8 or not all(type(d) is int and d >= 0 for d in shape)
             or int(np.prod(shape, dtype=object)) > MAX_SEEDED_ELEMENTS):
         raise ProtocolError(f"share seed for an unacceptable shape {shape!r}", peer=peer)
+    if expected is not None and tuple(shape) != expected:
+        raise ProtocolError(f"share seed for shape {tuple(shape)}, expected {expected}", peer=peer)
     return scheme.domain.random(Csprng(seed), tuple(shape))
+
+
+def _seed_shape(x: U64 | None, got: Mapping[int, Any], seeded: frozenset[int]) -> tuple[int, ...] | None:
+    """The shape every dealer's share must have, known before any seed is expanded (one 40-byte
+    seed made its holder allocate up to 256 MiB, and as much again to stack it): our own input's;
+    else the one shape all dealers declare (their vectors' and seeds'), or a ProtocolError naming
+    them (we cannot tell whose shape is the computation's)."""
+    if x is not None:
+        return x.shape
+    shapes: dict[int, tuple[int, ...]] = {}
+    for d, v in got.items():
+        if d not in seeded and isinstance(v, np.ndarray):
+            shapes[d] = v.shape
+        elif d in seeded and isinstance(v, dict) and isinstance(v.get("shape"), list) and len(v["shape"]) <= 8:
+            shapes[d] = tuple(v["shape"])
+    if len(set(shapes.values())) > 1:
+        raise ProtocolError(f"the dealers' shares have different shapes: {dict(sorted(shapes.items()))}"[:300])
+    return next(iter(shapes.values()), None)
 
 
 def seeded_from(scheme: Scheme, me: int, dealers: Sequence[int]) -> frozenset[int]:
@@ -195,9 +216,12 @@ async def share_inputs_stacked(
             await ctx.scatter(tag, {p: shares[k] for k, p in enumerate(scheme.parties)})
     got = await ctx.gather(tag, dealers)
     seeded_to_me = seeded_from(scheme, ctx.party_id, dealers)
+    mine = x if ctx.party_id in dealers else None
     if seeded_to_me:
-        got = {d: _expand_seed(v, d, scheme) if d in seeded_to_me else v for d, v in got.items()}
-    return stack_shares(got, dealers, scheme)
+        shape = _seed_shape(mine, got, seeded_to_me)
+        got = {d: _expand_seed(v, d, scheme, shape) if d in seeded_to_me else v for d, v in got.items()}
+    # our own input's shape, when we have one: a dealer whose share differs is named, not the others
+    return stack_shares(got, dealers, scheme, None if mine is None else mine.shape)
 
 
 def _validated(payload: Any, peer: int, shape: tuple[int, ...], scheme: Scheme) -> U64:

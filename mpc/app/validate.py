@@ -48,6 +48,11 @@ def _validate(scn: Scenario, *, real: bool, identities: bool | None) -> list[str
         raise ConfigError(f"{scn.protocol}: {exc}") from None
     if identities is False and spec.wants_identity(job):
         raise ConfigError(f"{scn.protocol}: {NEEDS_IDENTITIES}")
+    if real and job.options.get("identities") == "simulated":
+        # a test PKI: every signing key follows from the public job, so anyone (the server) can
+        # sign for every client; in a real run that is no identities at all, without the warning
+        raise ConfigError(f"{scn.protocol}: options.identities = 'simulated' derives every signing key from the "
+                          f"public job (a test PKI for --sim): a real run needs 'pki' (with --tls or tls_dir) or 'none'")
     _check_faults(scn, spec, real=real)
     _check_headroom(scn)
     notes = []
