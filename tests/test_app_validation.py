@@ -41,6 +41,9 @@ BAD = {
     "secagg-pki-without-keys": ('protocol = "secagg"\nparties = 4\n[inputs]\ndefault = { random = 3 }\n'
                                 '[options]\nidentities = "pki"\n', "uses long-term identities (options.identities = "
                                 "'pki'): run it with --tls"),
+    "secagg-simulated-identities-in-a-real-run": ('protocol = "secagg"\nparties = 4\n[inputs]\ndefault = { random = 3 }'
+                                                  '\n[options]\nidentities = "simulated"\n',
+                                                  "options.identities = 'simulated' derives every signing key"),
     "secagg-unknown-identities": ('protocol = "secagg"\nparties = 4\n[inputs]\ndefault = { random = 3 }\n'
                                   '[options]\nidentities = "x509"\n', "options.identities must be one of"),
     "crash-tag-typo": ('protocol = "sum"\nparties = 3\n' + INPUTS + '[[faults]]\nparty = 2\ncrash = "after:shar"\n',
