@@ -14,6 +14,8 @@ import contextlib
 import logging
 import socket
 import ssl
+import subprocess
+import sys
 import tracemalloc
 
 import pytest
@@ -146,39 +148,50 @@ async def test_certified_connections_that_never_say_hello_are_capped_too(tls_ids
 FLOOD = """
 import socket, sys, time
 port, hello, until = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+every, keep = int(sys.argv[4]), int(sys.argv[5])
 opened, n = [], 0
 while time.monotonic() < until:
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=0.5)
-        if n % 2 and hello:
+        if hello and n % every == every - 1:
             s.sendall(hello)
         opened.append(s)
         n += 1
     except OSError:
         pass
-    if len(opened) > 2000:  # the attacker's own descriptors
+    if len(opened) > keep:  # the attacker's own descriptors
         opened.pop(0).close()
     if n == 100:
         print("flooding", flush=True)
 """
 
 
+async def start_flood(port: int, hello: bytes, seconds: float, *, hello_every: int = 2,
+                      keep: int = 2000) -> subprocess.Popen[bytes]:
+    """Another process opening connections to ``port`` as fast as it can (every ``hello_every``-th
+    one sends ``hello`` and stalls), returned once 100 are in: the flood is under way."""
+    proc = subprocess.Popen([sys.executable, "-c", FLOOD, str(port), hello.hex(), str(seconds), str(hello_every),
+                             str(keep)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20) == b"flooding\n"
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 async def test_the_real_peer_connects_while_a_flood_of_unfinished_handshakes_goes_on(tls, tls_ids):
     """Party 1 starts listening while another process opens connections to its port as fast as it
     can (idle ones and, under TLS, ones that stall after a genuine ClientHello); party 2 dials."""
-    import subprocess
-    import sys
-
     creds = tls_ids if tls else None
     t1, port = listener(tls=None if creds is None else creds[1])
     starting = asyncio.ensure_future(t1.start(20))
-    attacker = subprocess.Popen([sys.executable, "-c", FLOOD, str(port), client_hello().hex() if tls else "", "25"],
-                                stdout=subprocess.PIPE)
+    # 100 connections in (over both caps): the flood is under way before party 2 dials
+    attacker = await start_flood(port, client_hello() if tls else b"", 25)
     try:
-        assert attacker.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(attacker.stdout.readline), 20)
-        assert line == b"flooding\n"  # 100 connections in (over both caps): the flood is under way before party 2 dials
         began = asyncio.get_running_loop().time()
         await the_real_peer_still_gets_in(t1, port, starting, tls=None if creds is None else creds[2])
         took = asyncio.get_running_loop().time() - began
