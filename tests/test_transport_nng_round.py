@@ -1,4 +1,4 @@
-"""The pynng transport's round path: nng's C API directly, a small send buffer, one task thread."""
+"""The pynng transport's round path: nng's C API directly, a small send buffer, two task threads."""
 
 from __future__ import annotations
 
@@ -81,8 +81,9 @@ async def test_messages_queued_for_a_peer_that_went_down_never_reach_its_restart
             await again.close()
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
-def test_the_transport_starts_nng_with_one_task_thread():
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+                    reason="counts threads in /proc; nng's default equals ours on one CPU")
+def test_the_transport_starts_nng_with_fewer_task_threads():
     """Set before nng starts (the first transport); a process that opened a pynng socket first
     keeps nng's default (2 per CPU), which shows as more threads."""
     code = ("import os, sys, pynng\n"
