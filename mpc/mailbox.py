@@ -64,6 +64,45 @@ class _Collector:
             self.done.set_result(None)
 
 
+class _Deadlines:
+    """The deadlines of :meth:`Mailbox.recv_many` waits under one loop timer, armed for the
+    earliest: a wait that ends in time just leaves the table (a dependent round would otherwise
+    start and cancel a timer every time). The timer, when it fires, expires what is due and re-arms
+    for the next deadline, so each wait still ends by its own deadline."""
+
+    __slots__ = ("_loop", "_waits", "_timer", "_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waits: dict[asyncio.Future[None], float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = 0.0
+
+    def add(self, done: asyncio.Future[None], timeout: float) -> None:
+        at = self._loop.time() + timeout
+        self._waits[done] = at
+        if self._timer is None or at < self._at:
+            self._arm(at)
+
+    def discard(self, done: asyncio.Future[None]) -> None:
+        self._waits.pop(done, None)
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._at = self._loop.call_at(at, self._fire), at
+
+    def _fire(self) -> None:
+        self._timer = None
+        now, waits = self._loop.time(), self._waits
+        due = [done for done, at in waits.items() if at <= now]
+        for done in due:
+            del waits[done]
+            _expire_group(done)
+        if waits:
+            self._arm(min(waits.values()))
+
+
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...], limits: Limits = DEFAULT_LIMITS) -> None:
         self.session = session
@@ -82,11 +121,13 @@ class Mailbox:
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
         self._collect: dict[tuple[str, str], _Collector] = {}  # (instance, tag) a recv_many waits on
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines: _Deadlines | None = None
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # the node's loop, looked up once: asyncio.get_running_loop() costs a getpid() system call
         # on CPython 3.11, several times per round
         self._loop = asyncio.get_running_loop()
+        self._deadlines = _Deadlines(self._loop)
         return self._loop
 
     @property
@@ -299,11 +340,13 @@ class Mailbox:
         if pending:
             loop = self._loop or self._bind_loop()
             collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future())
-            timer = loop.call_later(timeout, _expire_group, collector.done)
+            deadlines = self._deadlines
+            assert deadlines is not None
+            deadlines.add(collector.done, timeout)
             try:
                 await collector.done
             finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
-                timer.cancel()
+                deadlines.discard(collector.done)
                 del self._collect[(instance, tag)]
             if not collector.pending and not collector.failed:  # every awaited payload arrived
                 arrived = collector.got

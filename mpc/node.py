@@ -492,6 +492,12 @@ class Node:
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
         """Send to several parties at once; a payload for this party is delivered locally."""
+        if same and self._try_send is not None and self._send_messages is None and payloads:
+            # a round's broadcast to live peers (the common case): encoded once, written directly
+            members, down, me = self.mailbox.parties, self.mailbox.down, self.party_id
+            if me not in payloads and members.issuperset(payloads) and (not down or down.isdisjoint(payloads)):
+                await self._broadcast(instance, tag, payloads)
+                return
         msg: Message | None = None
         sends: list[tuple[int, Message]] = []
         members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
@@ -510,6 +516,34 @@ class Node:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
                 if isinstance(r, TransportError):
                     # a peer we cannot send to is treated like one that dropped
+                    self.log.info("party %d: %s", self.party_id, r)
+                    self.mailbox.mark_down(peer, str(r))
+                elif r is not None:
+                    raise r
+        for observer in self._send_observers:
+            observer(tag)
+
+    async def _broadcast(self, instance: str, tag: str, payloads: Mapping[int, Any]) -> None:
+        """:meth:`send_many` of one payload to known, live peers over a ``try_send`` transport: the
+        same outcome (a peer that cannot be written to is marked down), no list per send."""
+        data = self._message(instance, tag, next(iter(payloads.values()))).to_bytes()
+        try_send = self._try_send
+        assert try_send is not None
+        waiting: list[int] | None = None
+        for peer in payloads:
+            try:
+                if try_send(peer, data):
+                    continue
+            except TransportError as exc:  # a peer we cannot send to is treated like one that dropped
+                self.log.info("party %d: %s", self.party_id, exc)
+                self.mailbox.mark_down(peer, str(exc))
+                continue
+            waiting = [peer] if waiting is None else [*waiting, peer]  # above the high-water mark
+        if waiting is not None:
+            sends = [(peer, self._message(instance, tag, payloads[peer])) for peer in waiting]
+            # (the general path: encodes again, a rare case — only a full send buffer gets here)
+            for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
+                if isinstance(r, TransportError):
                     self.log.info("party %d: %s", self.party_id, r)
                     self.mailbox.mark_down(peer, str(r))
                 elif r is not None:
