@@ -273,11 +273,11 @@ async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degre
     mine = own if own is not None else share.ravel().tolist()
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
-        acc = mine
+        total = mine
         for p, v in got.items():
             if p != me:
-                acc = [a + b for a, b in zip(acc, _share_ints(v, p, shape, 0), strict=True)]
-        return [a % P for a in acc]
+                total = [a + b for a, b in zip(total, _share_ints(v, p, shape, 0), strict=True)]
+        return [a % P for a in total]
     deg = scheme.t if degree is None else degree
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
     use, coeffs = _interpolation(me, tuple(p for p in got if p != me), deg + 1, P)
