@@ -164,9 +164,25 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
         n = data[7]
         if n > 64:
             return None
-        session = bytes(data[8 : 8 + n])
-        instance, p = _read_str(data, 8 + n, limits.max_str_len)
-        tag, p = _read_str(data, p, limits.max_str_len)
+        p = 8 + n
+        session = bytes(data[8:p])
+        lim = limits.max_str_len
+        b = data[p]
+        if 0xA0 <= b <= 0xBF and (b & 0x1F) <= lim:  # a short name (the usual): read inline
+            q = p + 1 + (b & 0x1F)
+            instance = str(data[p + 1 : q], "utf-8")
+            p = q
+        else:
+            instance, p = _read_str(data, p, lim)
+        b = data[p]
+        if 0xA0 <= b <= 0xBF and (b & 0x1F) <= lim:
+            q = p + 1 + (b & 0x1F)
+            tag = str(data[p + 1 : q], "utf-8")
+            p = q
+        else:
+            tag, p = _read_str(data, p, lim)
+        if p >= end:
+            return None
         b = data[p]
         if b < 0x80:
             sender, p = b, p + 1

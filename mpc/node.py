@@ -337,8 +337,11 @@ class Node:
             return  # not even decoded
         try:
             # a round's one-array message is read by hand; anything else by the general codec
-            decoded = _decode_array_message(data, self.limits) or Message.from_bytes_charged(data, self.limits)
-            self._accept(peer, *decoded)
+            msg, charge = _decode_array_message(data, self.limits) or Message.from_bytes_charged(data, self.limits)
+            if msg.sender == peer and msg.instance != CONTROL and msg.tag not in AGREEMENT_TAGS:
+                self.mailbox.deliver(msg, charge)  # a protocol's message (what _accept would do)
+            else:
+                self._accept(peer, msg, charge)
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 

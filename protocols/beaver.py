@@ -69,8 +69,23 @@ class Beaver:
 
     async def mul(self, x: U64, y: U64) -> U64:
         if x.size <= TINY and x.shape == y.shape and x.dtype == np.uint64 and y.dtype == np.uint64:
+            if x.size == 1:
+                return await self._mul_one(x, y)
             return (await self._mul_tiny(((x, y),), *self.pool.triple_ints(x.size)))[0]
         return (await self.mul_layer([(x, y)]))[0]
+
+    async def _mul_one(self, x: U64, y: U64) -> U64:
+        """:meth:`_mul_tiny` of one element (a scalar chain's step): the same message and value."""
+        P = self.dom.modulus
+        (a,), (b,), (c,) = self.pool.triple_ints(1)
+        xv, yv = x.item(), y.item()
+        own = [(xv - a) % P, (yv - b) % P]
+        self.opened_elements += 2
+        d, e = await open_ints(self.ctx, self.scheme, np.array(own, dtype=np.uint64).reshape(2, 1),
+                               self._tag("open"), own=own)
+        self.multiplications += 1
+        z = np.array([(c + d * yv + e * a) % P], dtype=np.uint64)
+        return z if x.ndim == 1 else z.reshape(x.shape)
 
     async def mul_layer(self, pairs: Sequence[tuple[U64, U64]]) -> list[U64]:
         """Independent products ``x_k · y_k`` in one round (one message per party)."""

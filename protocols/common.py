@@ -252,7 +252,7 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
     if check:
         return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
-    use, coeffs = _interpolation(ctx.party_id, tuple(p for p in got if p != ctx.party_id), deg + 1, dom.modulus)
+    use, coeffs = _interpolation(ctx.party_id, tuple(got), deg + 1, dom.modulus)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
     return dom.lincomb(coeffs, arrays)
 
@@ -280,7 +280,7 @@ async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degre
         return [a % P for a in total]
     deg = scheme.t if degree is None else degree
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
-    use, coeffs = _interpolation(me, tuple(p for p in got if p != me), deg + 1, P)
+    use, coeffs = _interpolation(me, tuple(got), deg + 1, P)
     acc: list[int] | None = None
     for p, c in zip(use, coeffs, strict=True):
         vals = mine if p == me else _share_ints(got[p], p, shape, P)
@@ -291,7 +291,9 @@ async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degre
 
 def _share_ints(payload: Any, peer: int, shape: tuple[int, ...], field: int) -> list[int]:
     """A received share's values (:func:`as_share`'s checks; below ``field`` when it is not 0)."""
-    arr = as_share(payload, peer, shape)
+    arr = payload
+    if arr.__class__ is not np.ndarray or arr.dtype != np.uint64 or arr.shape != shape:
+        arr = as_share(payload, peer, shape)  # (raises, or accepts an ndarray subclass)
     vals: list[int] = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
     if field and vals and max(vals) >= field:
         raise ProtocolError("share outside the field", peer=peer)
@@ -299,9 +301,10 @@ def _share_ints(payload: Any, peer: int, shape: tuple[int, ...], field: int) -> 
 
 
 @functools.lru_cache(maxsize=256)
-def _interpolation(me: int, others: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The reconstruction set and its Lagrange coefficients at 0 (the same few sets every round)."""
-    use = reconstruction_set(me, others, size)
+def _interpolation(me: int, answered: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The reconstruction set among ``me`` and the parties that ``answered`` (``me`` may be among
+    them), and its Lagrange coefficients at 0 (the same few sets every round)."""
+    use = reconstruction_set(me, tuple(p for p in answered if p != me), size)
     return use, tuple(c % modulus for c in lagrange_at_zero(use, modulus))
 
 
