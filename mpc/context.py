@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Awaitable, Iterable, Mapping, Set
 from typing import Any, Protocol
 
 from .errors import PartyDropped, QuorumLost
@@ -37,7 +37,7 @@ class Port(Protocol):
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None: ...
     async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any: ...
-    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]: ...
+    def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float, /) -> Awaitable[dict[int, Any]]: ...
     def traffic(self) -> dict[str, int]:
         """Messages and bytes this node has sent and received so far."""
         ...

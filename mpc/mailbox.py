@@ -259,60 +259,12 @@ class Mailbox:
     async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
         """:meth:`recv` from each sender under one shared deadline; a missing sender's entry is a
         :class:`PartyDropped` instead of its payload. One timer for all: with thousands of senders a
-        task and a timer per sender would dominate."""
-        if (instance, tag) not in self._collect:
-            return await self._collect_many(instance, tag, senders, timeout)
-        consumed = self._consumed.get(instance, ())
-        loop = self._loop or self._bind_loop()
-        slots: dict[int, asyncio.Future[Any]] = {}
-        out: dict[int, Any] = {}
-        for s in senders:
-            if (tag, s) in consumed:
-                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
-            key = (instance, tag, s)
-            fut = self._slots.get(key)
-            if fut is None:
-                if s in self._down:
-                    out[s] = PartyDropped(s, "connection lost")
-                    continue
-                fut = self._slots[key] = loop.create_future()
-            slots[s] = fut
-        pending = [(instance, tag, s) for s, f in slots.items() if not f.done()]
-        if pending:
-            # one future for the whole group, settled by deliver/mark_down: no callback per slot
-            group = _Group(len(pending), loop.create_future())
-            for key in pending:
-                self._watch.setdefault(key, []).append(group)
-            timer = loop.call_later(timeout, _expire_group, group.done)
-            try:
-                await group.done
-            except BaseException:  # cancelled: leave no timer-less slot behind
-                for key in pending:
-                    self._forget(key)
-                raise
-            finally:
-                timer.cancel()
-                for key in pending:
-                    waiting = self._watch.get(key)
-                    if waiting is not None and group in waiting:
-                        waiting.remove(group)
-                        if not waiting:
-                            del self._watch[key]
-        got = self._consumed.setdefault(instance, set())
-        for s, fut in slots.items():
-            if not fut.done() or fut.cancelled():
-                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
-            elif fut.exception() is not None:
-                out[s] = fut.exception()
-            else:
-                out[s] = fut.result()
-                got.add((tag, s))
-            self._forget((instance, tag, s))
-        return {s: out[s] for s in senders}
+        task and a timer per sender would dominate.
 
-    async def _collect_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
-        """:meth:`recv_many` through one :class:`_Collector`: buffered messages are taken now, the
-        others are stored by :meth:`deliver` as they come; one future and one timer in all."""
+        Through one :class:`_Collector`: buffered messages are taken now, the others are stored by
+        :meth:`deliver` as they come; one future in all, and a deadline in :class:`_Deadlines`."""
+        if (instance, tag) in self._collect:
+            return await self._recv_group(instance, tag, senders, timeout)
         consumed = self._consumed.get(instance, ())
         slots, down = self._slots, self._down
         out: dict[int, Any] = {}
@@ -374,6 +326,57 @@ class Mailbox:
                 got.add((tag, s))
             result[s] = value
         return result
+
+    async def _recv_group(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+        """:meth:`recv_many` while another one already collects ``(instance, tag)``: a future per
+        slot, settled through a :class:`_Group`."""
+        consumed = self._consumed.get(instance, ())
+        loop = self._loop or self._bind_loop()
+        slots: dict[int, asyncio.Future[Any]] = {}
+        out: dict[int, Any] = {}
+        for s in senders:
+            if (tag, s) in consumed:
+                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
+            key = (instance, tag, s)
+            fut = self._slots.get(key)
+            if fut is None:
+                if s in self._down:
+                    out[s] = PartyDropped(s, "connection lost")
+                    continue
+                fut = self._slots[key] = loop.create_future()
+            slots[s] = fut
+        pending = [(instance, tag, s) for s, f in slots.items() if not f.done()]
+        if pending:
+            # one future for the whole group, settled by deliver/mark_down: no callback per slot
+            group = _Group(len(pending), loop.create_future())
+            for key in pending:
+                self._watch.setdefault(key, []).append(group)
+            timer = loop.call_later(timeout, _expire_group, group.done)
+            try:
+                await group.done
+            except BaseException:  # cancelled: leave no timer-less slot behind
+                for key in pending:
+                    self._forget(key)
+                raise
+            finally:
+                timer.cancel()
+                for key in pending:
+                    waiting = self._watch.get(key)
+                    if waiting is not None and group in waiting:
+                        waiting.remove(group)
+                        if not waiting:
+                            del self._watch[key]
+        got = self._consumed.setdefault(instance, set())
+        for s, fut in slots.items():
+            if not fut.done() or fut.cancelled():
+                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
+            elif fut.exception() is not None:
+                out[s] = fut.exception()
+            else:
+                out[s] = fut.result()
+                got.add((tag, s))
+            self._forget((instance, tag, s))
+        return {s: out[s] for s in senders}
 
     def _forget(self, key: Key) -> None:
         fut = self._slots.pop(key, None)

@@ -170,14 +170,14 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
         b = data[p]
         if 0xA0 <= b <= 0xBF and (b & 0x1F) <= lim:  # a short name (the usual): read inline
             q = p + 1 + (b & 0x1F)
-            instance = str(data[p + 1 : q], "utf-8")
+            instance = data[p + 1 : q].decode()  # bytes or bytearray (anything else: the generic path)
             p = q
         else:
             instance, p = _read_str(data, p, lim)
         b = data[p]
         if 0xA0 <= b <= 0xBF and (b & 0x1F) <= lim:
             q = p + 1 + (b & 0x1F)
-            tag = str(data[p + 1 : q], "utf-8")
+            tag = data[p + 1 : q].decode()
             p = q
         else:
             tag, p = _read_str(data, p, lim)
@@ -208,8 +208,8 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
                 or sender >= 1 << 20):
             return None
         arr = _ndarray(shape, dt, data, end)  # a read-only view when data is bytes, as frombuffer's
-    except (IndexError, ValueError, TypeError, struct.error):
-        return None  # malformed here: the generic decoder says why
+    except (IndexError, ValueError, TypeError, AttributeError, struct.error):
+        return None  # malformed here (or not bytes): the generic decoder says why
     return (_build(Message, session, instance, tag, sender, arr),
             size + codec.DECODED_PER_ENVELOPE_BYTE * env_len + codec.DECODE_OVERHEAD)  # decode_charged's
 

@@ -499,8 +499,12 @@ class Node:
             # a round's broadcast to live peers (the common case): encoded once, written directly
             members, down, me = self.mailbox.parties, self.mailbox.down, self.party_id
             if me not in payloads and members.issuperset(payloads) and (not down or down.isdisjoint(payloads)):
-                await self._broadcast(instance, tag, payloads)
-                return
+                waiting = self._broadcast(instance, tag, payloads)
+                if waiting is None:
+                    for observer in self._send_observers:
+                        observer(tag)
+                    return
+                payloads = {peer: payloads[peer] for peer in waiting}  # sent again below: they wait
         msg: Message | None = None
         sends: list[tuple[int, Message]] = []
         members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
@@ -526,9 +530,10 @@ class Node:
         for observer in self._send_observers:
             observer(tag)
 
-    async def _broadcast(self, instance: str, tag: str, payloads: Mapping[int, Any]) -> None:
-        """:meth:`send_many` of one payload to known, live peers over a ``try_send`` transport: the
-        same outcome (a peer that cannot be written to is marked down), no list per send."""
+    def _broadcast(self, instance: str, tag: str, payloads: Mapping[int, Any]) -> list[int] | None:
+        """:meth:`send_many` of one payload to known, live peers over a ``try_send`` transport,
+        without a coroutine or a list per send: a peer that cannot be written to is marked down;
+        returns the peers whose send buffer was full (None: none), for the general path."""
         data = self._message(instance, tag, next(iter(payloads.values()))).to_bytes()
         try_send = self._try_send
         assert try_send is not None
@@ -542,17 +547,7 @@ class Node:
                 self.mailbox.mark_down(peer, str(exc))
                 continue
             waiting = [peer] if waiting is None else [*waiting, peer]  # above the high-water mark
-        if waiting is not None:
-            sends = [(peer, self._message(instance, tag, payloads[peer])) for peer in waiting]
-            # (the general path: encodes again, a rare case — only a full send buffer gets here)
-            for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
-                if isinstance(r, TransportError):
-                    self.log.info("party %d: %s", self.party_id, r)
-                    self.mailbox.mark_down(peer, str(r))
-                elif r is not None:
-                    raise r
-        for observer in self._send_observers:
-            observer(tag)
+        return waiting
 
     async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
         """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
