@@ -138,8 +138,11 @@ class Mailbox:
     def deliver(self, msg: Message, size: int = 0) -> None:
         """Store a message from the network (``size``: the memory it holds, its decoded charge);
         raises :class:`ProtocolError` to reject it."""
-        sender, instance, tag = msg.sender, msg.instance, msg.tag
-        if msg.session != self.session:
+        self.put(msg.session, msg.instance, msg.tag, msg.sender, msg.payload, size)
+
+    def put(self, session: bytes, instance: str, tag: str, sender: int, payload: Any, size: int = 0) -> None:
+        """:meth:`deliver` of a message's fields (a decoded round message needs no object)."""
+        if session != self.session:
             raise ProtocolError("message for another session", peer=sender)
         if sender not in self.parties:
             raise ProtocolError(f"unknown sender {sender}", peer=sender)
@@ -153,7 +156,7 @@ class Mailbox:
             collector = self._collect.get((instance, tag))
             if collector is not None:
                 if sender in collector.pending:
-                    collector.settle(sender, msg.payload)
+                    collector.settle(sender, payload)
                     return
                 if sender in collector.got:
                     raise ProtocolError(f"duplicate message {instance}/{tag}", peer=sender)
@@ -167,7 +170,7 @@ class Mailbox:
             self._slots[key] = fut
             self._early.setdefault(sender, {})[key] = size
             self._early_bytes[sender] = self._early_bytes.get(sender, 0) + size
-        fut.set_result(msg.payload)
+        fut.set_result(payload)
         if key in self._watch:
             self._settled(key)
 

@@ -150,9 +150,21 @@ def _read_str(data: Any, p: int, limit: int) -> tuple[str, int]:
     return str(data[p : p + n], "utf-8"), p + n
 
 
-def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np.dtype] = codec.DTYPES,
-                          _ndarray: type = np.ndarray) -> tuple[Message, int] | None:
+Parts = tuple[bytes, str, str, int, Any, int]  # session, instance, tag, sender, payload, charge
+
+
+def _decode_array_message(data: Any, limits: codec.Limits) -> tuple[Message, int] | None:
     """The message and its charge, or None: not this form (the generic decoder decides)."""
+    parts = decode_array_parts(data, limits)
+    if parts is None:
+        return None
+    return _build(Message, *parts[:5]), parts[5]
+
+
+def decode_array_parts(data: Any, limits: codec.Limits, _dtypes: dict[int, np.dtype] = codec.DTYPES,
+                       _ndarray: type = np.ndarray) -> Parts | None:
+    """A round's one-array message as its fields and charge, without a :class:`Message` (the
+    node's hot path hands them straight to the mailbox), or None: not this form."""
     try:
         size = len(data)
         if size > limits.max_message_bytes or size < 8:
@@ -210,7 +222,7 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
         arr = _ndarray(shape, dt, data, end)  # a read-only view when data is bytes, as frombuffer's
     except (IndexError, ValueError, TypeError, AttributeError, struct.error):
         return None  # malformed here (or not bytes): the generic decoder says why
-    return (_build(Message, session, instance, tag, sender, arr),
+    return (session, instance, tag, sender, arr,
             size + codec.DECODED_PER_ENVELOPE_BYTE * env_len + codec.DECODE_OVERHEAD)  # decode_charged's
 
 

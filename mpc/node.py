@@ -61,7 +61,7 @@ from .errors import (
 )
 from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, MAX_NAME, Message, _build, _decode_array_message
+from .message import CONTROL, MAX_NAME, Message, _build, _decode_generic, decode_array_parts
 from .rng import Csprng
 from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately, try_sender
 
@@ -337,11 +337,13 @@ class Node:
             return  # not even decoded
         try:
             # a round's one-array message is read by hand; anything else by the general codec
-            msg, charge = _decode_array_message(data, self.limits) or Message.from_bytes_charged(data, self.limits)
-            if msg.sender == peer and msg.instance != CONTROL and msg.tag not in AGREEMENT_TAGS:
-                self.mailbox.deliver(msg, charge)  # a protocol's message (what _accept would do)
+            parts = decode_array_parts(data, self.limits)
+            if parts is None:
+                self._accept(peer, *_decode_generic(Message, data, self.limits))  # (not the array form)
+            elif parts[3] == peer and parts[1] != CONTROL and parts[2] not in AGREEMENT_TAGS:
+                self.mailbox.put(*parts)  # a protocol's message (what _accept would do), no object
             else:
-                self._accept(peer, msg, charge)
+                self._accept(peer, _build(Message, *parts[:5]), parts[5])
         except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
             self._reject(peer, exc)
 
