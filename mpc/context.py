@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Awaitable, Iterable, Mapping, Set
 from typing import Any, Protocol
 
 from .errors import PartyDropped, QuorumLost
@@ -37,7 +37,7 @@ class Port(Protocol):
 
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None: ...
     async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any: ...
-    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]: ...
+    def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float, /) -> Awaitable[dict[int, Any]]: ...
     def traffic(self) -> dict[str, int]:
         """Messages and bytes this node has sent and received so far."""
         ...
@@ -137,9 +137,11 @@ class Context:
         """Broadcast ``payload`` to the live parties of ``among`` (default: all) and gather theirs.
 
         One round. Parties already known to have dropped are neither sent to nor waited for;
-        ``quorum`` (if given) is checked against the answers.
+        ``quorum`` (if given) is checked against the answers. This party's own entry is
+        ``payload`` itself (it is not sent through the node), in the order of ``among``.
         """
-        down = self._node.down
+        node = self._node
+        down = node.down
         group = self.parties if among is None else tuple(among)
         live = group
         if down:  # usually nobody: then every round skips this
@@ -149,14 +151,37 @@ class Context:
             if quorum is None and len(live) < len(group):
                 gone = sorted(set(group) - set(live))
                 raise PartyDropped(gone[0], f"needed for {self._tag(tag)!r} but gone (with {gone[1:]})")
-        await self._node.send_many(self.instance, self._prefix + tag, dict.fromkeys(live, payload), same=True)
-        got = await self.gather(tag, live, quorum=quorum if quorum is None else 0)
+        me, full = self.party_id, self._prefix + tag
+        others = _without(live, me) if len(live) <= 64 else tuple(p for p in live if p != me)
+        await node.send_many(self.instance, full, dict.fromkeys(others, payload), same=True)
+        results = await node.recv_many(self.instance, full, others, self.timeout) if others else {}
+        got: dict[int, Any] = {}
+        missing: list[int] = []
+        for s in live:
+            if s == me:
+                got[s] = payload
+                continue
+            r = results[s]
+            if isinstance(r, BaseException):
+                if not isinstance(r, PartyDropped):
+                    raise r
+                missing.append(s)
+            else:
+                got[s] = r
+        if missing and quorum is None:
+            raise PartyDropped(missing[0], f"missing {full!r} from {missing}")
         if quorum is not None and len(got) < quorum:
             raise QuorumLost(set(group) - set(got), needed=quorum, have=len(got))
         return got
 
     def stats(self) -> dict[str, int]:
         return self._node.traffic()
+
+
+@functools.lru_cache(maxsize=256)
+def _without(parties: tuple[int, ...], me: int) -> tuple[int, ...]:
+    """``parties`` without ``me`` (the same few small groups every round; large ones are not cached)."""
+    return tuple(p for p in parties if p != me)
 
 
 __all__ = ["Context", "Port"]

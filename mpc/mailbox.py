@@ -64,6 +64,45 @@ class _Collector:
             self.done.set_result(None)
 
 
+class _Deadlines:
+    """The deadlines of :meth:`Mailbox.recv_many` waits under one loop timer, armed for the
+    earliest: a wait that ends in time just leaves the table (a dependent round would otherwise
+    start and cancel a timer every time). The timer, when it fires, expires what is due and re-arms
+    for the next deadline, so each wait still ends by its own deadline."""
+
+    __slots__ = ("_loop", "_waits", "_timer", "_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waits: dict[asyncio.Future[None], float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = 0.0
+
+    def add(self, done: asyncio.Future[None], timeout: float) -> None:
+        at = self._loop.time() + timeout
+        self._waits[done] = at
+        if self._timer is None or at < self._at:
+            self._arm(at)
+
+    def discard(self, done: asyncio.Future[None]) -> None:
+        self._waits.pop(done, None)
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._at = self._loop.call_at(at, self._fire), at
+
+    def _fire(self) -> None:
+        self._timer = None
+        now, waits = self._loop.time(), self._waits
+        due = [done for done, at in waits.items() if at <= now]
+        for done in due:
+            del waits[done]
+            _expire_group(done)
+        if waits:
+            self._arm(min(waits.values()))
+
+
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...], limits: Limits = DEFAULT_LIMITS) -> None:
         self.session = session
@@ -82,11 +121,13 @@ class Mailbox:
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
         self._collect: dict[tuple[str, str], _Collector] = {}  # (instance, tag) a recv_many waits on
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines: _Deadlines | None = None
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # the node's loop, looked up once: asyncio.get_running_loop() costs a getpid() system call
         # on CPython 3.11, several times per round
         self._loop = asyncio.get_running_loop()
+        self._deadlines = _Deadlines(self._loop)
         return self._loop
 
     @property
@@ -97,8 +138,11 @@ class Mailbox:
     def deliver(self, msg: Message, size: int = 0) -> None:
         """Store a message from the network (``size``: the memory it holds, its decoded charge);
         raises :class:`ProtocolError` to reject it."""
-        sender, instance, tag = msg.sender, msg.instance, msg.tag
-        if msg.session != self.session:
+        self.put(msg.session, msg.instance, msg.tag, msg.sender, msg.payload, size)
+
+    def put(self, session: bytes, instance: str, tag: str, sender: int, payload: Any, size: int = 0) -> None:
+        """:meth:`deliver` of a message's fields (a decoded round message needs no object)."""
+        if session != self.session:
             raise ProtocolError("message for another session", peer=sender)
         if sender not in self.parties:
             raise ProtocolError(f"unknown sender {sender}", peer=sender)
@@ -112,7 +156,7 @@ class Mailbox:
             collector = self._collect.get((instance, tag))
             if collector is not None:
                 if sender in collector.pending:
-                    collector.settle(sender, msg.payload)
+                    collector.settle(sender, payload)
                     return
                 if sender in collector.got:
                     raise ProtocolError(f"duplicate message {instance}/{tag}", peer=sender)
@@ -126,7 +170,7 @@ class Mailbox:
             self._slots[key] = fut
             self._early.setdefault(sender, {})[key] = size
             self._early_bytes[sender] = self._early_bytes.get(sender, 0) + size
-        fut.set_result(msg.payload)
+        fut.set_result(payload)
         if key in self._watch:
             self._settled(key)
 
@@ -218,9 +262,77 @@ class Mailbox:
     async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
         """:meth:`recv` from each sender under one shared deadline; a missing sender's entry is a
         :class:`PartyDropped` instead of its payload. One timer for all: with thousands of senders a
-        task and a timer per sender would dominate."""
-        if (instance, tag) not in self._collect:
-            return await self._collect_many(instance, tag, senders, timeout)
+        task and a timer per sender would dominate.
+
+        Through one :class:`_Collector`: buffered messages are taken now, the others are stored by
+        :meth:`deliver` as they come; one future in all, and a deadline in :class:`_Deadlines`."""
+        if (instance, tag) in self._collect:
+            return await self._recv_group(instance, tag, senders, timeout)
+        consumed = self._consumed.get(instance, ())
+        slots, down = self._slots, self._down
+        out: dict[int, Any] = {}
+        pending: set[int] = set()
+        check: Any = senders
+        if len(slots) <= len(senders) and down.isdisjoint(senders) and (
+                not consumed or consumed.isdisjoint(zip(repeat(tag), senders))):
+            # nobody down or received already: only the few buffered ones (this party's own message,
+            # early ones) need the loop below; the others are awaited (set operations, in C)
+            who = set(senders)
+            check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
+            pending = who.difference(check)
+        for s in check:
+            if (tag, s) in consumed:
+                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
+            fut = slots.get((instance, tag, s))
+            if fut is not None and not fut.done():
+                raise ProtocolError(f"{instance}/{tag} from {s} is already being awaited", peer=s)
+            if fut is not None:
+                out[s] = fut
+            elif s in down:
+                out[s] = PartyDropped(s, "connection lost")
+            else:
+                pending.add(s)
+        if pending:
+            loop = self._loop or self._bind_loop()
+            collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future())
+            deadlines = self._deadlines
+            assert deadlines is not None
+            deadlines.add(collector.done, timeout)
+            try:
+                await collector.done
+            finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
+                deadlines.discard(collector.done)
+                del self._collect[(instance, tag)]
+            if not collector.pending and not collector.failed:  # every awaited payload arrived
+                arrived = collector.got
+                for s, fut in out.items():  # buffered before the call (a few)
+                    if not isinstance(fut, asyncio.Future) or fut.exception() is not None:
+                        break
+                    self._forget((instance, tag, s))
+                    arrived[s] = fut.result()
+                else:
+                    self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
+                    return {s: arrived[s] for s in senders}
+                out = {**arrived, **out}  # (the futures not taken yet stay in out)
+            else:
+                out.update(collector.got)
+            for s in collector.pending:
+                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
+        got = self._consumed.setdefault(instance, set())
+        result: dict[int, Any] = {}
+        for s in senders:
+            value = out[s]
+            if isinstance(value, asyncio.Future):  # buffered before the call
+                self._forget((instance, tag, s))
+                value = value.exception() or value.result()
+            if not isinstance(value, BaseException):
+                got.add((tag, s))
+            result[s] = value
+        return result
+
+    async def _recv_group(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+        """:meth:`recv_many` while another one already collects ``(instance, tag)``: a future per
+        slot, settled through a :class:`_Group`."""
         consumed = self._consumed.get(instance, ())
         loop = self._loop or self._bind_loop()
         slots: dict[int, asyncio.Future[Any]] = {}
@@ -268,69 +380,6 @@ class Mailbox:
                 got.add((tag, s))
             self._forget((instance, tag, s))
         return {s: out[s] for s in senders}
-
-    async def _collect_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
-        """:meth:`recv_many` through one :class:`_Collector`: buffered messages are taken now, the
-        others are stored by :meth:`deliver` as they come; one future and one timer in all."""
-        consumed = self._consumed.get(instance, ())
-        slots, down = self._slots, self._down
-        out: dict[int, Any] = {}
-        pending: set[int] = set()
-        check: Any = senders
-        if len(slots) <= len(senders) and down.isdisjoint(senders) and (
-                not consumed or consumed.isdisjoint(zip(repeat(tag), senders))):
-            # nobody down or received already: only the few buffered ones (this party's own message,
-            # early ones) need the loop below; the others are awaited (set operations, in C)
-            who = set(senders)
-            check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
-            pending = who.difference(check)
-        for s in check:
-            if (tag, s) in consumed:
-                raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
-            fut = slots.get((instance, tag, s))
-            if fut is not None and not fut.done():
-                raise ProtocolError(f"{instance}/{tag} from {s} is already being awaited", peer=s)
-            if fut is not None:
-                out[s] = fut
-            elif s in down:
-                out[s] = PartyDropped(s, "connection lost")
-            else:
-                pending.add(s)
-        if pending:
-            loop = self._loop or self._bind_loop()
-            collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future())
-            timer = loop.call_later(timeout, _expire_group, collector.done)
-            try:
-                await collector.done
-            finally:  # cancelled: what arrived meanwhile is dropped, later messages are buffered
-                timer.cancel()
-                del self._collect[(instance, tag)]
-            if not collector.pending and not collector.failed:  # every awaited payload arrived
-                arrived = collector.got
-                for s, fut in out.items():  # buffered before the call (a few)
-                    if not isinstance(fut, asyncio.Future) or fut.exception() is not None:
-                        break
-                    self._forget((instance, tag, s))
-                    arrived[s] = fut.result()
-                else:
-                    self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
-                    return {s: arrived[s] for s in senders}
-                out = {**arrived, **out}  # (the futures not taken yet stay in out)
-            else:
-                out.update(collector.got)
-            for s in collector.pending:
-                out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
-        got = self._consumed.setdefault(instance, set())
-        result: dict[int, Any] = {}
-        for s in senders:
-            value = out[s]
-            if isinstance(value, asyncio.Future):  # buffered before the call
-                self._forget((instance, tag, s))
-                value = value.exception() or value.result()
-            if not isinstance(value, BaseException):
-                got.add((tag, s))
-            result[s] = value
-        return result
 
     def _forget(self, key: Key) -> None:
         fut = self._slots.pop(key, None)

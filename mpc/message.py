@@ -150,9 +150,21 @@ def _read_str(data: Any, p: int, limit: int) -> tuple[str, int]:
     return str(data[p : p + n], "utf-8"), p + n
 
 
-def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np.dtype] = codec.DTYPES,
-                          _ndarray: type = np.ndarray) -> tuple[Message, int] | None:
+Parts = tuple[bytes, str, str, int, Any, int]  # session, instance, tag, sender, payload, charge
+
+
+def _decode_array_message(data: Any, limits: codec.Limits) -> tuple[Message, int] | None:
     """The message and its charge, or None: not this form (the generic decoder decides)."""
+    parts = decode_array_parts(data, limits)
+    if parts is None:
+        return None
+    return _build(Message, *parts[:5]), parts[5]
+
+
+def decode_array_parts(data: Any, limits: codec.Limits, _dtypes: dict[int, np.dtype] = codec.DTYPES,
+                       _ndarray: type = np.ndarray) -> Parts | None:
+    """A round's one-array message as its fields and charge, without a :class:`Message` (the
+    node's hot path hands them straight to the mailbox), or None: not this form."""
     try:
         size = len(data)
         if size > limits.max_message_bytes or size < 8:
@@ -164,9 +176,25 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
         n = data[7]
         if n > 64:
             return None
-        session = bytes(data[8 : 8 + n])
-        instance, p = _read_str(data, 8 + n, limits.max_str_len)
-        tag, p = _read_str(data, p, limits.max_str_len)
+        p = 8 + n
+        session = bytes(data[8:p])
+        lim = limits.max_str_len
+        b = data[p]
+        if 0xA0 <= b <= 0xBF and (b & 0x1F) <= lim:  # a short name (the usual): read inline
+            q = p + 1 + (b & 0x1F)
+            instance = data[p + 1 : q].decode()  # bytes or bytearray (anything else: the generic path)
+            p = q
+        else:
+            instance, p = _read_str(data, p, lim)
+        b = data[p]
+        if 0xA0 <= b <= 0xBF and (b & 0x1F) <= lim:
+            q = p + 1 + (b & 0x1F)
+            tag = data[p + 1 : q].decode()
+            p = q
+        else:
+            tag, p = _read_str(data, p, lim)
+        if p >= end:
+            return None
         b = data[p]
         if b < 0x80:
             sender, p = b, p + 1
@@ -192,9 +220,9 @@ def _decode_array_message(data: Any, limits: codec.Limits, _dtypes: dict[int, np
                 or sender >= 1 << 20):
             return None
         arr = _ndarray(shape, dt, data, end)  # a read-only view when data is bytes, as frombuffer's
-    except (IndexError, ValueError, TypeError, struct.error):
-        return None  # malformed here: the generic decoder says why
-    return (_build(Message, session, instance, tag, sender, arr),
+    except (IndexError, ValueError, TypeError, AttributeError, struct.error):
+        return None  # malformed here (or not bytes): the generic decoder says why
+    return (session, instance, tag, sender, arr,
             size + codec.DECODED_PER_ENVELOPE_BYTE * env_len + codec.DECODE_OVERHEAD)  # decode_charged's
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import bisect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,14 +31,11 @@ from numpy.typing import NDArray
 
 from . import codec
 from .agreement import (
-    AGREEMENT_TAGS,
-    DECISION,
     END_TAG,
     JOB_TAG,
     Decision,
     Shape,
     agreed_error,
-    compact_cause,
     decide_end,
     decide_job,
     end_view,
@@ -48,8 +44,10 @@ from .agreement import (
 )
 from .config import Barrier, NodeConfig, session_bytes
 from .context import Context, Port
+from .control import BYE, HELLO
+from .receiving import ReceivePath
+from .sending import SendObserver
 from .errors import (
-    CodecError,
     ConfigError,
     Crashed,
     Excluded,
@@ -61,22 +59,18 @@ from .errors import (
 )
 from .job import JobDescriptor
 from .mailbox import Mailbox
-from .message import CONTROL, MAX_NAME, Message, _build, _decode_array_message
+from .message import MAX_NAME, Message
 from .rng import Csprng
-from .transport.base import PEER_DOWN, DirectDelivery, MessageTransport, Transport, sends_immediately, try_sender
+from .transport.base import DirectDelivery, MessageTransport, Transport, sends_immediately, try_sender
 
 if TYPE_CHECKING:
     from .transport.nng import TlsCreds
 
 R = TypeVar("R")
-HELLO, BYE = "hello", "bye"
-MAX_EARLY_ABORTS = 1024
 SERVED_JOB = "~job"  # the instance of the start-up job agreement in a star (names cannot start with ~)
-SendObserver = Callable[[str], None]
-"""Called with the full round tag after every send of this node (e.g. a crash fault trigger)."""
 
 
-class Node:
+class Node(ReceivePath):
     """One party: identity, transport, mailbox and the protocol instances it runs.
 
     ``Node(party_id, peers={id: address}, session=...)`` opens a pynng transport (``tls`` for
@@ -273,295 +267,6 @@ class Node:
                 await self._pump_task
             self._pump_task = None
         await self.transport.close()
-
-    def _barrier_plan(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """Whom to tell first, whom to wait for, whom to tell once they all arrived."""
-        peers = self.neighbors
-        if self.config.barrier == "mesh":
-            return peers, peers, ()
-        if self.party_id == self.config.root:
-            return (), peers, peers
-        root = (self.config.root,)
-        return root, root, ()
-
-    async def _barrier(self, kind: str, timeout: float, tolerate_down: bool = False) -> None:
-        """Tell ``kind`` and wait for it, in the configured shape (see :class:`NodeConfig`)."""
-        first, wait, then = self._barrier_plan()
-        try:
-            async with asyncio.timeout(timeout):
-                await self._tell(kind, first, tolerate_down)
-                # a set that _on_control and lost connections shrink: O(1) per answer, not O(peers)
-                down = self.mailbox.down
-                waiting = self._waiting[kind] = {p for p in wait if p not in self._control[kind] and p not in down}
-                while waiting:
-                    self._control_event.clear()
-                    await self._control_event.wait()
-                await self._tell(kind, then, tolerate_down)
-        except TimeoutError:
-            missing = [p for p in wait if p not in self._control[kind]]
-            if not missing:  # everyone answered; only our own sends were slow (a loaded loop)
-                return
-            raise PartyDropped(missing[0], f"no {kind} within {timeout:g}s (also waiting for {missing[1:]})") from None
-        dropped = [p for p in wait if p not in self._control[kind]]
-        if dropped and not tolerate_down:
-            raise PartyDropped(dropped[0], f"went away before {kind}")
-
-    async def _tell(self, kind: str, peers: tuple[int, ...], tolerate_down: bool) -> None:
-        down = self.mailbox.down
-        live = [p for p in peers if p not in down]
-        if not live:
-            return
-        payload = None
-        if kind == HELLO:
-            payload = {"count": self._instances, "star": self.config.star, "job": self._job_digest,
-                       "incarnation": self._incarnation}
-        msg = self._message(CONTROL, kind, payload)
-        for p, r in zip(live, await self._send_all([(p, msg) for p in live]), strict=True):
-            if isinstance(r, BaseException) and not tolerate_down:
-                raise PartyDropped(p, f"cannot reach it: {r}")
-
-    # -- receiving --------------------------------------------------------------------
-    async def _pump(self) -> None:
-        """Feed :meth:`ingress` from a transport that only offers ``recv()``."""
-        while True:
-            peer, data = await self.transport.recv()
-            self.ingress(peer, data)
-
-    def ingress(self, peer: int, data: bytes | None) -> None:
-        """The one ingress point: bytes → Message → mailbox; bad input is rejected, never fatal."""
-        if data is PEER_DOWN:
-            self.log.info("party %d: connection to %d lost", self.party_id, peer)
-            self._gone(peer, "connection lost")
-            return
-        if peer in self.mailbox.cut_off:
-            return  # not even decoded
-        try:
-            # a round's one-array message is read by hand; anything else by the general codec
-            decoded = _decode_array_message(data, self.limits) or Message.from_bytes_charged(data, self.limits)
-            self._accept(peer, *decoded)
-        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
-            self._reject(peer, exc)
-
-    def accept(self, peer: int, msg: Message, size: int, charge: int) -> None:
-        """Ingress of a message that arrived as an object (a transport's message path): the same
-        checks as for decoded bytes; its payload is an immutable snapshot, ``size`` its wire size,
-        ``charge`` what decoding it would have charged (:func:`mpc.codec.decode_charged`)."""
-        if peer in self.mailbox.cut_off:
-            return
-        try:
-            if size > self.limits.max_message_bytes:
-                raise CodecError(f"message of {size} bytes exceeds the limit of {self.limits.max_message_bytes}")
-            self._accept(peer, msg, charge)
-        except Exception as exc:  # noqa: BLE001 - whatever a peer sends, the node keeps serving
-            self._reject(peer, exc)
-
-    def _accept(self, peer: int, msg: Message, charge: int) -> None:
-        if msg.sender != peer:
-            raise ProtocolError(f"claims to be party {msg.sender}", peer=peer)
-        if msg.instance == CONTROL:
-            self._on_control(msg)
-        else:
-            self.mailbox.deliver(msg, charge)
-            if msg.tag in AGREEMENT_TAGS:
-                self._on_early_abort(msg)
-
-    def _reject(self, peer: int, exc: Exception) -> None:
-        if not isinstance(exc, ProtocolError):
-            # the type only: the text of an arbitrary exception could quote peer data
-            self.log.error("party %d: internal error (%s) on a message from %d",
-                           self.party_id, type(exc).__name__, peer)
-            exc = ProtocolError(f"message could not be processed: {type(exc).__name__}", peer=peer)
-        if exc.peer is None:
-            exc.peer = peer
-        # kept for inspection without its traceback: the frames that decoded the message would keep
-        # the decoded payload (up to ~20 MiB per 256 KiB envelope) alive outside the sender's quota
-        exc.__traceback__ = exc.__context__ = exc.__cause__ = None
-        self.rejected_count += 1
-        self.rejected = [*self.rejected[-31:], exc]
-        if self.rejected_count <= 32 or self.rejected_count % 1000 == 0:  # a flood is not a log flood
-            self.log.warning("party %d rejected a message from %d (%d so far): %s", self.party_id, peer,
-                             self.rejected_count, exc)
-        if self.mailbox.strike(peer, asyncio.get_running_loop().time()):
-            self.log.warning("party %d: cut off party %d: too many rejected messages", self.party_id, peer)
-            self._gone(peer, "cut off")
-
-    def _gone(self, peer: int, reason: str) -> None:
-        self.mailbox.mark_down(peer, reason)
-        for waiting in self._waiting.values():
-            waiting.discard(peer)
-        self._control_event.set()
-
-    def _on_control(self, msg: Message) -> None:
-        if msg.session != self.session:
-            self._hello_notes[msg.sender] = "is in another session (check the session both sides use)"
-            raise ProtocolError("control message for another session", peer=msg.sender)
-        if msg.tag not in self._control:
-            raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
-        if msg.sender not in self.mailbox.parties:
-            raise ProtocolError("control message from a party outside this session", peer=msg.sender)
-        if msg.tag == HELLO:
-            self._on_hello(msg.sender, msg.payload)
-        self._control[msg.tag].add(msg.sender)
-        waiting = self._waiting[msg.tag]
-        if msg.sender in waiting:
-            waiting.discard(msg.sender)
-            if not waiting:
-                self._control_event.set()
-
-    def _on_hello(self, peer: int, payload: Any) -> None:
-        if not (isinstance(payload, dict) and isinstance(payload.get("count"), int) and 0 <= payload["count"] < 1 << 62
-                and isinstance(payload.get("star"), bool) and isinstance(payload.get("job"), bytes | None)
-                and isinstance(payload.get("incarnation"), int) and 0 < payload["incarnation"] < 1 << 64):
-            raise ProtocolError("malformed hello", peer=peer)
-        if payload["star"] and not self._started and self.party_id == self.config.root:
-            self._star_claims.add(peer)
-        if payload["star"] and not self._shape.star and not self._started and self.party_id == self.config.root:
-            # one party's neighbours are not everyone: the root answers its agreement steps (as
-            # the star barrier does), else it would not answer that party. Only the root: a party
-            # that talks to everyone keeps the mesh (a star claim sent to it alone handed its
-            # outcome to the root, which could then feed it a wrong output unchecked). Only at
-            # the start barrier: a later hello (one party's, to one party) flipping the shape
-            # made that party alone wait for a root decision no one sends, splitting outcomes
-            self._shape = Shape(party_id=self.party_id, peers=self.neighbors, root=self.config.root, star=True)
-        if payload["job"] != self._job_digest:
-            self._job_differs.add(peer)
-        else:
-            self._job_differs.discard(peer)
-        if self._seen is None:
-            self._seen = np.zeros(len(self.neighbors), dtype=np.uint64)
-        slot = bisect.bisect_left(self.neighbors, peer)
-        if slot < len(self.neighbors) and self.neighbors[slot] == peer:
-            known = int(self._seen[slot])
-            self._seen[slot] = payload["incarnation"]
-        else:
-            known = self._seen_other.get(peer, 0)
-            self._seen_other[peer] = payload["incarnation"]
-        if not known:  # this peer's first hello: its one vote for the counter
-            self._count_votes[payload["count"]] = self._count_votes.get(payload["count"], 0) + 1
-        if known and known != payload["incarnation"]:
-            self._peer_restarted(peer)
-
-    def _peer_count(self) -> int:
-        """The computation counter most peers reported (ties: the smaller)."""
-        if not self._count_votes:
-            return 0
-        return min(self._count_votes, key=lambda c: (-self._count_votes[c], c))
-
-    def _peer_restarted(self, peer: int) -> None:
-        """A new incarnation of ``peer`` said hello: what its old one owed us is lost (waits on it
-        fail now), it takes part in the next computation, and it needs our hello to start."""
-        self.log.info("party %d: party %d restarted", self.party_id, peer)
-        self.mailbox.mark_down(peer, "it restarted; its part of the computation in flight is lost")
-        self.mailbox.mark_up(peer)
-        self._control[BYE].discard(peer)
-        star, root = self.config.barrier == "star", self.config.root
-        if self._started and (not star or root in (self.party_id, peer)):
-            task = asyncio.get_running_loop().create_task(self._tell(HELLO, (peer,), tolerate_down=True))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    def _on_early_abort(self, msg: Message) -> None:
-        """Another party's abort ended its run: stop ours now rather than wait out its deadline."""
-        p = msg.payload
-        # only what the sender itself can vouch for: its own abort, or (a star leaf) the root's
-        # decision. A relayed cause, or a "decision" in a mesh, names another party as the origin:
-        # one forged to one honest party stopped it, it relayed the cause, the party named adopted
-        # it too, and every party blamed that honest party. (The agreement still reads relayed
-        # views, checking each against its origin's own.)
-        if (msg.tag == END_TAG and isinstance(p, dict) and p.get("ok") is False and p.get("kind") != "Excluded"
-                and not p.get("relayed")):
-            cause = {**compact_cause(p), "by": msg.sender}
-        elif (msg.tag.endswith(DECISION) and isinstance(p, dict) and self._shape.star
-              and msg.sender == self._shape.root):
-            cause = compact_cause(p)
-        else:
-            return
-        task = self._running.pop(msg.instance, None)
-        if task is None:  # not started here yet: stop it as soon as it starts
-            self._early_aborts[msg.instance] = cause
-            while len(self._early_aborts) > MAX_EARLY_ABORTS:
-                self._early_aborts.pop(next(iter(self._early_aborts)))
-        elif not task.done():
-            self._abort_cause[msg.instance] = cause
-            task.cancel()
-
-    # -- sending ----------------------------------------------------------------------
-    def _message(self, instance: str, tag: str, payload: Any) -> Message:
-        # every send builds one: the slot-writing constructor, ~3x cheaper than the dataclass __init__
-        return _build(Message, self.session, instance, tag, self.party_id, payload)
-
-    async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None:
-        """Send to several parties at once; a payload for this party is delivered locally."""
-        msg: Message | None = None
-        sends: list[tuple[int, Message]] = []
-        members, down = self.mailbox.parties, self.mailbox.down  # sets: O(1) per peer at any scale
-        for peer, payload in payloads.items():
-            if peer == self.party_id:
-                self.mailbox.deliver(self._message(instance, tag, payload))
-                continue
-            if peer not in members:
-                raise ConfigError(f"unknown party {peer}")
-            if peer in down:
-                continue  # it is gone; the protocol's quorum logic decides whether that matters
-            if not same or msg is None:
-                msg = self._message(instance, tag, payload)
-            sends.append((peer, msg))
-        if sends:
-            for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
-                if isinstance(r, TransportError):
-                    # a peer we cannot send to is treated like one that dropped
-                    self.log.info("party %d: %s", self.party_id, r)
-                    self.mailbox.mark_down(peer, str(r))
-                elif r is not None:
-                    raise r
-        for observer in self._send_observers:
-            observer(tag)
-
-    async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
-        """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
-
-        A message object repeated in ``sends`` (a broadcast) is encoded once. On a transport's
-        message path nothing is encoded. A transport whose ``send`` never suspends (netsim's,
-        marked ``immediate_send``) is called in a plain loop: a task per message would dominate a
-        simulation of thousands of parties. A single send is awaited directly too (no task, which
-        matters for dependent round trips).
-        """
-        out: list[BaseException | None] = []
-        if self._send_messages is not None:
-            failed = self._send_messages(sends)  # an unencodable payload raises, as to_bytes() below
-            return [failed.get(peer) for peer, _ in sends] if failed else [None] * len(sends)
-        encoded: list[tuple[int, bytes]] = []
-        last: tuple[Message, bytes] | None = None
-        for peer, msg in sends:
-            if last is None or last[0] is not msg:
-                last = (msg, msg.to_bytes())
-            encoded.append((peer, last[1]))
-        try_send = self._try_send
-        if try_send is not None:  # no coroutine per message; await only the sends that must wait
-            waiting: list[int] = []
-            for i, (peer, data) in enumerate(encoded):
-                try:
-                    sent = try_send(peer, data)
-                except Exception as exc:  # as gather(return_exceptions=True) would hand it back
-                    out.append(exc)
-                    continue
-                out.append(None)
-                if not sent:
-                    waiting.append(i)
-            if waiting:
-                done = await asyncio.gather(*(self.transport.send(*encoded[i]) for i in waiting), return_exceptions=True)
-                for i, r in zip(waiting, done, strict=True):
-                    out[i] = r
-            return out
-        if len(encoded) > 1 and not self._immediate:
-            return list(await asyncio.gather(*(self.transport.send(p, d) for p, d in encoded), return_exceptions=True))
-        for peer, data in encoded:
-            try:
-                await self.transport.send(peer, data)
-                out.append(None)
-            except Exception as exc:  # as gather(return_exceptions=True) would hand it back
-                out.append(exc)
-        return out
 
     # -- the Port a Context sees ---------------------------------------------------------
     @property

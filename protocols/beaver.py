@@ -27,7 +27,7 @@ from mpc.context import Context
 from mpc.errors import ConfigError
 from mpc.field import GF61, TINY, U64
 
-from .common import Scheme, open_values
+from .common import Scheme, open_ints, open_values
 from .triples import Pool
 
 
@@ -68,7 +68,24 @@ class Beaver:
         return await open_values(self.ctx, self.scheme, share, self._tag(kind), degree=degree)
 
     async def mul(self, x: U64, y: U64) -> U64:
+        if x.size <= TINY and x.shape == y.shape and x.dtype == np.uint64 and y.dtype == np.uint64:
+            if x.size == 1:
+                return await self._mul_one(x, y)
+            return (await self._mul_tiny(((x, y),), *self.pool.triple_ints(x.size)))[0]
         return (await self.mul_layer([(x, y)]))[0]
+
+    async def _mul_one(self, x: U64, y: U64) -> U64:
+        """:meth:`_mul_tiny` of one element (a scalar chain's step): the same message and value."""
+        P = self.dom.modulus
+        (a,), (b,), (c,) = self.pool.triple_ints(1)
+        xv, yv = x.item(), y.item()
+        own = [(xv - a) % P, (yv - b) % P]
+        self.opened_elements += 2
+        d, e = await open_ints(self.ctx, self.scheme, np.array(own, dtype=np.uint64).reshape(2, 1),
+                               self._tag("open"), own=own)
+        self.multiplications += 1
+        z = np.array([(c + d * yv + e * a) % P], dtype=np.uint64)
+        return z if x.ndim == 1 else z.reshape(x.shape)
 
     async def mul_layer(self, pairs: Sequence[tuple[U64, U64]]) -> list[U64]:
         """Independent products ``x_k · y_k`` in one round (one message per party)."""
@@ -77,9 +94,9 @@ class Beaver:
                 raise ConfigError(f"cannot multiply shares of shapes {x.shape} and {y.shape}")
         sizes = [x.size for x, _ in pairs]
         total = sum(sizes)
-        a, b, c = self.pool.triples(total)
         if total <= TINY:  # a dependent chain's round: Python ints beat a dozen numpy calls
-            return await self._mul_tiny(pairs, a, b, c)
+            return await self._mul_tiny(pairs, *self.pool.triple_ints(total))
+        a, b, c = self.pool.triples(total)
         masked = np.empty((2, total), dtype=np.uint64)  # row 0: x − a, row 1: y − b
         off = 0
         for (x, y), n in zip(pairs, sizes, strict=True):
@@ -97,7 +114,8 @@ class Beaver:
             off += n
         return out
 
-    async def _mul_tiny(self, pairs: Sequence[tuple[U64, U64]], a: U64, b: U64, c: U64) -> list[U64]:
+    async def _mul_tiny(self, pairs: Sequence[tuple[U64, U64]], al: list[int], bl: list[int],
+                        cl: list[int]) -> list[U64]:
         """:meth:`mul_layer` on at most :data:`TINY` elements, in Python ints: the same values and
         the same message (a (2, total) uint64 array) as the numpy path; the domain's modulus does
         the reduction (2^61 − 1, or 2^64 for Z_2^64's wrap-around)."""
@@ -107,15 +125,18 @@ class Beaver:
         else:
             xs = [v for x, _ in pairs for v in _ints(x)]
             ys = [v for _, y in pairs for v in _ints(y)]
-        al, bl = a.tolist(), b.tolist()
         n = len(xs)
-        masked = np.array([(x - av) % P for x, av in zip(xs, al)] + [(y - bv) % P for y, bv in zip(ys, bl)],
-                          dtype=np.uint64).reshape(2, n)
-        opened = await self.open(masked, kind="open")
+        own = [(x - av) % P for x, av in zip(xs, al)] + [(y - bv) % P for y, bv in zip(ys, bl)]
+        masked = np.array(own, dtype=np.uint64).reshape(2, n)
+        self.opened_elements += 2 * n
+        flat = await open_ints(self.ctx, self.scheme, masked, self._tag("open"), own=own)
         self.multiplications += n
-        flat = opened.ravel().tolist()
         # [xy] = c + d·[y] + e·[a] (see mpc.field.PrimeField.beaver_combine)
-        zs = [(cv + d * y + e * av) % P for cv, d, y, e, av in zip(c.tolist(), flat[:n], ys, flat[n:], al)]
+        zs = [(cv + d * y + e * av) % P for cv, d, y, e, av in zip(cl, flat[:n], ys, flat[n:], al)]
+        if len(pairs) == 1:
+            x = pairs[0][0]
+            z = np.array(zs, dtype=np.uint64)
+            return [z if x.ndim == 1 else z.reshape(x.shape)]
         out, off = [], 0
         for x, _ in pairs:
             k = x.size

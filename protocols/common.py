@@ -235,6 +235,9 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     consistent, so any surviving quorum yields the same value. Additive: all shares are needed.
     """
     dom = scheme.domain
+    if _in_ints(scheme, share, degree):
+        out = np.array(await open_ints(ctx, scheme, share, tag, degree=degree), dtype=np.uint64)
+        return out if share.ndim == 1 else out.reshape(share.shape)
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
         others = [p for p in got if p != ctx.party_id]
@@ -245,37 +248,75 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     deg = scheme.t if degree is None else degree
     # verified: a consistency check needs one share more than the degree fixes (else unverifiable:
     # a degree-2t reduction among n = 2t + 1 parties is opened as usual)
-    check = scheme.verify and len(scheme.parties) >= deg + 2
+    check = _verifies(scheme, degree)
     got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
     if check:
         return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
-    use, coeffs = _interpolation(ctx.party_id, tuple(p for p in got if p != ctx.party_id), deg + 1, dom.modulus)
-    if share.size <= TINY:
-        return _interpolate_tiny(ctx.party_id, share, got, use, coeffs, dom.modulus)
+    use, coeffs = _interpolation(ctx.party_id, tuple(got), deg + 1, dom.modulus)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
     return dom.lincomb(coeffs, arrays)
 
 
-@functools.lru_cache(maxsize=256)
-def _interpolation(me: int, others: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The reconstruction set and its Lagrange coefficients at 0 (the same few sets every round)."""
-    use = reconstruction_set(me, others, size)
-    return use, tuple(c % modulus for c in lagrange_at_zero(use, modulus))
+def _verifies(scheme: Scheme, degree: int | None) -> bool:
+    return scheme.verify and scheme.kind == "shamir" and len(scheme.parties) >= (
+        scheme.t if degree is None else degree) + 2
 
 
-def _interpolate_tiny(me: int, share: U64, got: dict[int, Any], use: tuple[int, ...], coeffs: tuple[int, ...],
-                      P: int) -> U64:
-    """:meth:`PrimeField.lincomb` of the shares of ``use`` in Python ints (a round's opening of a
-    few elements), with the checks of :func:`_validated`."""
-    acc = [0] * share.size
+FEW_SHARES = 16  # up to this many shares combined, an opening of TINY elements runs in Python ints
+
+
+def _in_ints(scheme: Scheme, share: U64, degree: int | None) -> bool:
+    """An opening cheaper in Python ints than in numpy: a few elements from a few shares (a
+    dependent chain's round), unverified. A sum over 1000 parties' shares stays in numpy."""
+    combined = len(scheme.parties) if scheme.kind == "additive" else (scheme.t if degree is None else degree) + 1
+    return share.size <= TINY and combined <= FEW_SHARES and not _verifies(scheme, degree)
+
+
+async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None,
+                    own: list[int] | None = None) -> list[int]:
+    """:func:`open_values` as a flat list of Python ints: for a few elements from a few shares (a
+    round of a dependent chain, see :func:`_in_ints`) computed in ints, the same message, checks
+    and values without a numpy round trip; otherwise through the arrays. ``own``: ``share`` as a
+    flat list, when the caller has it."""
+    if not _in_ints(scheme, share, degree):  # verified, or many shares: on arrays
+        return list((await open_values(ctx, scheme, share, tag, degree=degree)).ravel().tolist())
+    me, P, shape = ctx.party_id, scheme.domain.modulus, share.shape
+    mine = own if own is not None else share.ravel().tolist()
+    if scheme.kind == "additive":
+        got = await ctx.exchange(tag, share, among=scheme.parties)
+        total = mine
+        for p, v in got.items():
+            if p != me:
+                total = [a + b for a, b in zip(total, _share_ints(v, p, shape, 0), strict=True)]
+        return [a % P for a in total]
+    deg = scheme.t if degree is None else degree
+    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 1)
+    use, coeffs = _interpolation(me, tuple(got), deg + 1, P)
+    acc: list[int] | None = None
     for p, c in zip(use, coeffs, strict=True):
-        arr = share if p == me else as_share(got[p], p, share.shape)
-        vals = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
-        if p != me and vals and max(vals) >= P:
-            raise ProtocolError("share outside the field", peer=p)
-        acc = [s + c * v for s, v in zip(acc, vals)]
-    out = np.array([s % P for s in acc], dtype=np.uint64)
-    return out if share.ndim == 1 else out.reshape(share.shape)
+        vals = mine if p == me else _share_ints(got[p], p, shape, P)
+        acc = [c * v for v in vals] if acc is None else [a + c * v for a, v in zip(acc, vals, strict=True)]
+    assert acc is not None
+    return [a % P for a in acc]
+
+
+def _share_ints(payload: Any, peer: int, shape: tuple[int, ...], field: int) -> list[int]:
+    """A received share's values (:func:`as_share`'s checks; below ``field`` when it is not 0)."""
+    arr = payload
+    if arr.__class__ is not np.ndarray or arr.dtype != np.uint64 or arr.shape != shape:
+        arr = as_share(payload, peer, shape)  # (raises, or accepts an ndarray subclass)
+    vals: list[int] = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
+    if field and vals and max(vals) >= field:
+        raise ProtocolError("share outside the field", peer=peer)
+    return vals
+
+
+@functools.lru_cache(maxsize=256)
+def _interpolation(me: int, answered: tuple[int, ...], size: int, modulus: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The reconstruction set among ``me`` and the parties that ``answered`` (``me`` may be among
+    them), and its Lagrange coefficients at 0 (the same few sets every round)."""
+    use = reconstruction_set(me, tuple(p for p in answered if p != me), size)
+    return use, tuple(c % modulus for c in lagrange_at_zero(use, modulus))
 
 
 def _verified_open(me: int, scheme: Scheme, share: U64, got: dict[int, Any], deg: int, tag: str) -> U64:
@@ -301,5 +342,5 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_shares", "open_values", "seeded_from", "seeded_holders",
+__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_ints", "open_shares", "open_values", "seeded_from", "seeded_holders",
            "share_inputs", "share_inputs_stacked", "stack_shares"]

@@ -68,6 +68,7 @@ class Need:
 
 
 KINDS = ("a", "b", "c", "r_t", "r_2t", "m", "m_hi", "m_top")
+INT_BLOCK = 256  # triples converted to Python ints at a time by Pool.triple_ints
 
 
 class Pool:
@@ -80,6 +81,8 @@ class Pool:
         self.meta = dict(meta or {})
         self._shares = dict(shares)
         self._used = {"triples": 0, "doubles": 0, "masks": 0}
+        # triples as Python ints, a block at a time, for dependent chains (triple_ints)
+        self._int_block: tuple[int, int, list[int], list[int], list[int]] | None = None
 
     def _take(self, kind: str, keys: tuple[str, ...], n: int) -> tuple[U64, ...]:
         start = self._used[kind]
@@ -91,6 +94,22 @@ class Pool:
 
     def triples(self, n: int) -> tuple[U64, U64, U64]:
         return self._take("triples", ("a", "b", "c"), n)  # type: ignore[return-value]
+
+    def triple_ints(self, n: int) -> tuple[list[int], list[int], list[int]]:
+        """:meth:`triples` as lists of Python ints (for a few elements at a time: a dependent
+        chain's round), converted a block of :data:`INT_BLOCK` at a time."""
+        start = self._used["triples"]
+        if start + n > self.need.triples:
+            raise PoolExhausted(f"asked for {n} more triples, {self.need.triples - start} left")
+        self._used["triples"] = start + n
+        block = self._int_block
+        if block is None or not block[0] <= start or start + n > block[1]:
+            hi = min(self.need.triples, start + max(n, INT_BLOCK))
+            sh = self._shares
+            block = self._int_block = (start, hi, sh["a"][start:hi].tolist(), sh["b"][start:hi].tolist(),
+                                       sh["c"][start:hi].tolist())
+        lo, stop = start - block[0], start - block[0] + n
+        return block[2][lo:stop], block[3][lo:stop], block[4][lo:stop]
 
     def doubles(self, n: int) -> tuple[U64, U64]:
         return self._take("doubles", ("r_t", "r_2t"), n)  # type: ignore[return-value]
