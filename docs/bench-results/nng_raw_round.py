@@ -1,7 +1,13 @@
-"""Raw all-to-all rounds between N processes over pynng Pair0 (no MPC code).
+"""Raw all-to-all rounds between N processes over pynng Pair0 sockets, no MPC code (issue 14).
 
-python raw.py VARIANT N K     variants: pynng | direct | direct1 | tcp ; env NNG_PARAMS=task,poller,expire ; RECVBUF=n ; IPC=1
-Prints per-round wall (party 1), CPU per round (all processes), context switches per round.
+    python docs/bench-results/nng_raw_round.py VARIANT N K
+
+VARIANT: ``pynng`` (pynng's send/recv, draining until TryAgain), ``direct`` (nng's C API through
+pynng.lib, draining), ``direct1`` (C API, one message per readable event), ``tcp`` (uvloop TCP).
+Environment: ``NNG_PARAMS=task,poller,expire`` (nng_init_set_parameter thread counts, 0 = nng's
+default), ``SENDBUF=n`` / ``RECVBUF=n`` (Pair0 buffers), ``IPC=1`` (ipc:// instead of tcp://),
+``BASE=port``. Prints per-round wall time (party 1), CPU time and context switches per round
+(all processes, getrusage), and how many non-blocking sends came back EAGAIN.
 """
 import asyncio
 import os
@@ -22,6 +28,14 @@ def addr(a: int, b: int) -> str:
     if os.environ.get("IPC"):
         return f"ipc:///tmp/nng/sock-{BASE}-{lo}-{hi}"
     return f"tcp://127.0.0.1:{BASE + lo * 10 + hi}"
+
+
+def report(me: int, t0: float, ru0: resource.struct_rusage, rounds: int, eagain: int) -> None:
+    t1 = time.perf_counter()
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    sw = (ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw)
+    print(f"{me} {(t1 - t0) / rounds * 1e6:.1f} {cpu / rounds * 1e6:.1f} {sw / rounds:.2f} {eagain}", flush=True)
 
 
 def setup_nng():
@@ -132,11 +146,7 @@ async def party_nng(me: int) -> None:
             send(h, payload)
         if not all(v >= need[0] for v in got.values()):
             await ev.wait()
-    t1 = time.perf_counter()
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    sw = (ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw)
-    print(f"{me} {(t1 - t0) / rounds * 1e6:.1f} {cpu / rounds * 1e6:.1f} {sw / rounds:.2f} {eagain[0]}", flush=True)
+    report(me, t0, ru0, rounds, eagain[0])
     await asyncio.sleep(0.3)
     for s in socks.values():
         s.close()
@@ -205,11 +215,7 @@ async def party_tcp(me: int) -> None:
             tr.write(frame)
         if not all(v >= need[0] for v in got.values()):
             await ev.wait()
-    t1 = time.perf_counter()
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    sw = (ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw)
-    print(f"{me} {(t1 - t0) / k * 1e6:.1f} {cpu / k * 1e6:.1f} {sw / k:.2f} 0", flush=True)
+    report(me, t0, ru0, k, 0)
     await asyncio.sleep(0.3)
 
 
