@@ -235,7 +235,7 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     consistent, so any surviving quorum yields the same value. Additive: all shares are needed.
     """
     dom = scheme.domain
-    if share.size <= TINY and not _verifies(scheme, degree):
+    if _in_ints(scheme, share, degree):
         out = np.array(await open_ints(ctx, scheme, share, tag, degree=degree), dtype=np.uint64)
         return out if share.ndim == 1 else out.reshape(share.shape)
     if scheme.kind == "additive":
@@ -262,12 +262,23 @@ def _verifies(scheme: Scheme, degree: int | None) -> bool:
         scheme.t if degree is None else degree) + 2
 
 
+FEW_SHARES = 16  # up to this many shares combined, an opening of TINY elements runs in Python ints
+
+
+def _in_ints(scheme: Scheme, share: U64, degree: int | None) -> bool:
+    """An opening cheaper in Python ints than in numpy: a few elements from a few shares (a
+    dependent chain's round), unverified. A sum over 1000 parties' shares stays in numpy."""
+    combined = len(scheme.parties) if scheme.kind == "additive" else (scheme.t if degree is None else degree) + 1
+    return share.size <= TINY and combined <= FEW_SHARES and not _verifies(scheme, degree)
+
+
 async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degree: int | None = None,
                     own: list[int] | None = None) -> list[int]:
-    """:func:`open_values` of at most :data:`~mpc.field.TINY` elements (a round of a dependent
-    chain) in Python ints, flattened: the same message, checks and values, no numpy round trip.
-    ``own``: ``share`` as a flat list, when the caller has it."""
-    if _verifies(scheme, degree):  # the consistency check runs on arrays
+    """:func:`open_values` as a flat list of Python ints: for a few elements from a few shares (a
+    round of a dependent chain, see :func:`_in_ints`) computed in ints, the same message, checks
+    and values without a numpy round trip; otherwise through the arrays. ``own``: ``share`` as a
+    flat list, when the caller has it."""
+    if not _in_ints(scheme, share, degree):  # verified, or many shares: on arrays
         return list((await open_values(ctx, scheme, share, tag, degree=degree)).ravel().tolist())
     me, P, shape = ctx.party_id, scheme.domain.modulus, share.shape
     mine = own if own is not None else share.ravel().tolist()

@@ -111,3 +111,41 @@ async def test_recv_many_reports_a_buffered_drop_and_a_late_sender_in_place():
     assert got[1] == got[2] == "x" and isinstance(got[3], PartyDropped)
     box.mark_down(4, "gone")
     assert isinstance((await box.recv_many("i#1", "z", (4, 1), 0.05))[4], PartyDropped)
+
+
+def test_each_wait_ends_by_its_own_deadline_under_the_shared_timer():
+    """recv_many's deadlines share one loop timer armed for the earliest; a wait that ended in time
+    leaves a stale timer behind. In virtual time: a later, shorter wait still ends at its own
+    deadline (not the stale one's), a longer one is not cut short when the stale timer fires, and
+    of two overlapping waits only the due one ends."""
+    from netsim.clock import run
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        box = Mailbox(b"s", (1, 2, 3))
+        ends = {}
+
+        async def wait(tag, timeout):
+            got = await box.recv_many("i#1", tag, (2, 3), timeout)
+            ends[tag] = (round(loop.time(), 6), {s: not isinstance(v, PartyDropped) for s, v in got.items()})
+
+        # a: ends in time (both arrive at 0.1); the timer for its deadline (0.2) stays armed
+        loop.call_later(0.1, lambda: (box.deliver(_msg("a", 2)), box.deliver(_msg("a", 3))))
+        await wait("a", 0.2)
+        # b: a longer wait started at 0.1 is not expired by the stale timer firing at 0.2
+        loop.call_later(2.0, lambda: (box.deliver(_msg("b", 2)), box.deliver(_msg("b", 3))))
+        await wait("b", 5.0)
+        # c and d overlap: d (1 s) expires alone, c (10 s) gets its messages at 2.1 + 3
+        loop.call_later(3.0, lambda: (box.deliver(_msg("c", 2)), box.deliver(_msg("c", 3))))
+        await asyncio.gather(wait("c", 10.0), wait("d", 1.0))
+        # e: a short wait after the long ones (the armed timer is later than its deadline)
+        loop.call_later(0.05, lambda: box.deliver(_msg("e", 3)))
+        await wait("e", 0.5)
+        return ends
+
+    ends = run(main())
+    assert ends["a"] == (0.1, {2: True, 3: True})
+    assert ends["b"] == (2.1, {2: True, 3: True})
+    assert ends["d"] == (3.1, {2: False, 3: False})
+    assert ends["c"] == (5.1, {2: True, 3: True})
+    assert ends["e"] == (5.6, {2: False, 3: True})

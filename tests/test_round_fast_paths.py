@@ -166,3 +166,55 @@ def test_a_forwarding_wrapper_does_not_lend_its_inner_try_send() -> None:
     inner = TcpTransport(1, {1: "tcp://127.0.0.1:2000", 2: "tcp://127.0.0.1:2100"})
     assert try_sender(inner) is not None
     assert try_sender(SendCounter(inner, "open", 1, lambda: None)) is None
+
+
+# -- a one-element product (Beaver.mul's scalar path) ---------------------------------------------
+async def _scalar_chain(ctx: Any, scheme: Scheme, dealt: dict[int, dict[str, Any]], shape: tuple[int, ...]) -> list[Any]:
+    """Each element multiplied alone through ``Beaver.mul`` (the one-element path), reshaped to
+    ``shape``, and opened; one pool serves all of them in order."""
+    mine = dealt[ctx.party_id]
+    pool = Pool(Need(triples=mine["x"].size), {"a": mine["a"], "b": mine["b"], "c": mine["c"]})
+    bv = Beaver(ctx, scheme, pool)
+    out = []
+    for i in range(mine["x"].size):
+        z = await bv.mul(mine["x"][i : i + 1].reshape(shape), mine["y"][i : i + 1].reshape(shape))
+        assert z.shape == shape and z.dtype == np.uint64
+        out.append(int((await bv.open(z)).reshape(-1)[0]))
+    assert bv.multiplications == mine["x"].size and pool._used["triples"] == mine["x"].size
+    return out
+
+
+@pytest.mark.parametrize("kind", ["shamir", "additive"])
+@pytest.mark.parametrize("shape", [(1,), (), (1, 1)])
+async def test_one_element_products_equal_the_plaintext(kind: str, shape: tuple[int, ...]) -> None:
+    scheme = Scheme.make(kind, IDS)
+    P = scheme.domain.modulus
+    xs = _edges(P)
+    ys = [P - 1, 2, P // 3, 0, 1, P - 2, 7, 1 << 40, P // 2, 3, (1 << 61) - 5][: len(xs)]
+    dealt = _dealt(scheme, xs, ys, seed=9)
+    res = await run_nodes(IDS, _scalar_chain, scheme, dealt, shape)
+    want = [(x * y) % P for x, y in zip(xs, ys, strict=True)]
+    for p in IDS:
+        assert res[p] == want, (p, res[p])
+
+
+def test_triple_ints_follow_the_arrays_across_blocks() -> None:
+    """Python-int triples (taken a few at a time, across conversion blocks, mixed with array takes)
+    are the array triples at the same positions; the pool runs out at the same point."""
+    from protocols.triples import INT_BLOCK, PoolExhausted
+
+    n = 2 * INT_BLOCK + 37
+    arrays = {k: np.arange(n, dtype=np.uint64) * (i + 3) for i, k in enumerate("abc")}
+    pool = Pool(Need(triples=n), arrays)
+    pos = 0
+    rng = random.Random(3)
+    while pos < n:
+        k = min(rng.choice([1, 2, 5, 32]), n - pos)
+        if rng.random() < 0.2:
+            got = [x.tolist() for x in pool.triples(k)]
+        else:
+            got = list(pool.triple_ints(k))
+        assert got == [arrays[c][pos : pos + k].tolist() for c in "abc"], pos
+        pos += k
+    with pytest.raises(PoolExhausted):
+        pool.triple_ints(1)
