@@ -40,7 +40,8 @@ NOT_FOR_A_SUM = (
     "protocols.secagg.signatures", "protocols.secagg.keyshares", "protocols.secagg.graph",
     "protocols.secarray.array", "protocols.secarray.session", "protocols.secarray.prep",
     "mpc.app.launch", "mpc.app.cli", "mpc.app.bench", "mpc.app.deploy", "mpc.identity",
-    "netsim.clock", "netsim.transport", "netsim.endpoint", "netsim.arrivals", "netsim.delivery", "netsim.links", "tomllib", "matplotlib", "mpyc", "scipy",
+    "netsim.clock", "netsim.transport", "netsim.endpoint", "netsim.arrivals", "netsim.delivery", "netsim.links",
+    "tomllib", "matplotlib", "mpyc", "scipy",
 )
 
 
