@@ -4,7 +4,8 @@ The runner uses two entry points, :func:`build_network` and :func:`run`; everyth
 netsim's own business: :mod:`netsim.clock` (the virtual-time event loop), :mod:`netsim.links`
 (latency, jitter, bandwidth, loss), :mod:`netsim.faults` (typed faults, parsed once),
 :mod:`netsim.objects` (the object wire mode), :mod:`netsim.trace` and :mod:`netsim.summary`
-(JSONL traces and their summary).
+(JSONL traces and their summary); :mod:`netsim.transport` (the shared network, built from
+:mod:`netsim.arrivals` and :mod:`netsim.delivery`, and its per-party :mod:`netsim.endpoint`).
 """
 
 from __future__ import annotations

@@ -37,9 +37,11 @@ party.exit_now(0)
 NOT_FOR_A_SUM = (
     "cryptography.x509", "cryptography.hazmat.primitives.asymmetric", "protocols.api",
     "protocols.secagg.client", "protocols.secagg.server", "protocols.secagg.crypto", "protocols.secagg.protocol",
+    "protocols.secagg.signatures", "protocols.secagg.keyshares", "protocols.secagg.graph",
     "protocols.secarray.array", "protocols.secarray.session", "protocols.secarray.prep",
     "mpc.app.launch", "mpc.app.cli", "mpc.app.bench", "mpc.app.deploy", "mpc.identity",
-    "netsim.clock", "netsim.transport", "netsim.links", "tomllib", "matplotlib", "mpyc", "scipy",
+    "netsim.clock", "netsim.transport", "netsim.endpoint", "netsim.arrivals", "netsim.delivery", "netsim.links",
+    "tomllib", "matplotlib", "mpyc", "scipy",
 )
 
 

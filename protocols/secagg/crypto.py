@@ -1,54 +1,67 @@
-"""Pure cryptography of secure aggregation: key agreement, share encryption, secret sharing of keys.
-
-Everything here is a function of bytes and arrays (no Context, no I/O), tested alone.
+"""Pairwise keys of secure aggregation: key agreement and share encryption (functions of bytes
+and arrays, no Context, no I/O, tested alone).
 
 * Key agreement: X25519; the shared secret goes through HKDF-SHA256 with the round's session id
   as salt, so a key is bound to one round and one purpose (``info``).
 * Share encryption: AES-256-GCM; the nonce encodes (sender, receiver) — the pairwise key is the
   same in both directions, so the direction must make the nonce unique — and the session id is
   the associated data, so a ciphertext replayed from another round fails authentication.
-* Secret sharing of 32-byte secrets (the self-mask seed b_u and the mask key s_u^SK) over
-  GF(2^61 − 1): a secret is cut into 5 limbs of at most 56 bits (each < p), and every limb is
-  Shamir-shared with the same evaluation points by :func:`mpc.sharing.shamir_share`; reconstruction
-  is :func:`mpc.sharing.shamir_reconstruct`.
+
+The rest of SecAgg's cryptography has its own modules, re-exported here so that
+``crypto.<name>`` keeps working: :mod:`.signatures` (long-term identities, the signed statements,
+the session id), :mod:`.keyshares` (Shamir sharing of 32-byte secrets over GF(2^61 − 1)) and
+:mod:`.graph` (the SecAgg+ Harary graph).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import struct
-from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import NDArray
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-    load_der_public_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from mpc.errors import ConfigError, ProtocolError
+from mpc.errors import ProtocolError
 from mpc.field import GF61, U64
 from mpc.rng import Csprng
-from mpc.sharing import SharingError, shamir_reconstruct, shamir_share
 
-KEY_BYTES = 32
-LIMB_BYTES = 7  # 56-bit limbs stay below p = 2^61 − 1
-LIMBS = -(-KEY_BYTES // LIMB_BYTES)  # 5 field elements per 32-byte secret
+from .graph import INFO_GRAPH, Ring, harary_neighbours, harary_ring
+from .keyshares import (
+    KEY_BYTES,
+    LIMB_BYTES,
+    LIMBS,
+    limbs_to_secret,
+    reconstruct_each,
+    reconstruct_many,
+    reconstruct_secret,
+    secret_to_limbs,
+    share_secrets,
+)
+from .signatures import (
+    MAX_KEY_BYTES,
+    MAX_SIG_BYTES,
+    SigningKey,
+    VerifyingKey,
+    advertisement_message,
+    check_signing_key,
+    consistency_message,
+    key_bytes,
+    session_id,
+    sign,
+    signing_key,
+    verify,
+    verifying_bytes,
+    verifying_key,
+)
+
 SHARE_PLAINTEXT = 8 + 2 * LIMBS * 8  # sender, receiver, then the two shares' limbs
 INFO_ENC = b"secagg/share-encryption"
 INFO_MASK = b"secagg/pairwise-mask"
-INFO_GRAPH = b"secagg+/graph"
 
 
 # -- keys -------------------------------------------------------------------------------
@@ -142,127 +155,6 @@ class PairwiseKeys:
         return sum(len(d) for d in self._filed.values())
 
 
-SigningKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
-VerifyingKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
-MAX_KEY_BYTES = 128  # DER SubjectPublicKeyInfo: 44 bytes (Ed25519), 91 (P-256)
-MAX_SIG_BYTES = 80  # 64 (Ed25519), at most 72 (DER ECDSA P-256)
-
-
-def signing_key(rng: Csprng) -> Ed25519PrivateKey:
-    """An ephemeral Ed25519 key (used when no long-term identities are configured)."""
-    return Ed25519PrivateKey.from_private_bytes(rng.random_bytes(KEY_BYTES))
-
-
-def check_signing_key(key: object) -> SigningKey:
-    if isinstance(key, Ed25519PrivateKey) or (
-        isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
-    ):
-        return key
-    raise ConfigError("a SecAgg signing key is an Ed25519 or ECDSA P-256 private key")
-
-
-def verifying_key(key: object) -> VerifyingKey:
-    """A verification key from a key object, DER SubjectPublicKeyInfo bytes or raw Ed25519 bytes."""
-    if isinstance(key, bytes):
-        return _parsed_key(key)
-    return _checked_key(key)
-
-
-@functools.lru_cache(maxsize=1 << 15)
-def _parsed_key(key: bytes) -> VerifyingKey:
-    """Parsed once per process per encoding (a function of the bytes: every simulated client that
-    checks the same neighbour shares the result). Errors are not cached."""
-    if len(key) == 32:
-        return Ed25519PublicKey.from_public_bytes(key)
-    try:
-        loaded: object = load_der_public_key(key)
-    except ValueError:
-        raise ConfigError("not a DER-encoded public key") from None
-    return _checked_key(loaded)
-
-
-def _checked_key(key: object) -> VerifyingKey:
-    if isinstance(key, Ed25519PublicKey) or (
-        isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
-    ):
-        return key
-    raise ConfigError("a SecAgg identity is an Ed25519 or ECDSA P-256 public key")
-
-
-def key_bytes(key: SigningKey | VerifyingKey) -> bytes:
-    """The DER SubjectPublicKeyInfo of a key (of its public half for a private key)."""
-    pub = key.public_key() if isinstance(key, (Ed25519PrivateKey, ec.EllipticCurvePrivateKey)) else key
-    return pub.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-
-
-def verifying_bytes(sk: SigningKey) -> bytes:
-    return key_bytes(sk)
-
-
-def sign(key: SigningKey, message: bytes) -> bytes:
-    if isinstance(key, Ed25519PrivateKey):
-        return key.sign(message)
-    return key.sign(message, ec.ECDSA(hashes.SHA256()))
-
-
-def verify(pk: VerifyingKey | bytes, signature: bytes, message: bytes, *, memo: bool = True) -> bool:
-    """Whether ``signature`` is ``pk``'s over ``message``. Give ``pk`` as its DER bytes where
-    possible: the verdict is then memoised on the exact (key, signature, message) bytes."""
-    if not isinstance(pk, bytes):
-        return _verify(pk, signature, message)
-    return (_verify_bytes if memo else _verify_bytes.__wrapped__)(pk, signature, message)
-
-
-@functools.lru_cache(maxsize=1 << 15)
-def _verify_bytes(pk: bytes, signature: bytes, message: bytes) -> bool:
-    """A verdict is a function of these three byte strings alone (Ed25519 and ECDSA verification
-    are deterministic), so a memo keyed on them answers exactly as a fresh check would: every
-    client still rejects what it would reject alone. It pays when one process checks the same
-    signature many times — in a simulation, a SecAgg+ advertisement is checked by each of the
-    signer's k neighbours and a consistency signature by up to t holders and the server; a real
-    client (one per process) checks each signature once and gains nothing. Sized for a stage of
-    ~10^4 clients in one process (a few MB); beyond that hits are lost, never correctness."""
-    try:
-        key = verifying_key(pk)
-    except ConfigError:
-        return False
-    return _verify(key, signature, message)
-
-
-def _verify(key: VerifyingKey, signature: bytes, message: bytes) -> bool:
-    try:
-        if isinstance(key, Ed25519PublicKey):
-            key.verify(signature, message)
-        else:
-            key.verify(signature, message, _ECDSA_SHA256)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-
-
-def advertisement_message(round_id: bytes, party: int, dim: int, c_pk: bytes, s_pk: bytes) -> bytes:
-    """What a client signs with its long-term key: its two fresh X25519 keys for this round."""
-    return b"secagg/advertise/v2" + round_id + struct.pack(">IQ", party, dim) + c_pk + s_pk
-
-
-# -- the round's identity -----------------------------------------------------------------
-def session_id(round_id: bytes, root: bytes, dim: int) -> bytes:
-    """SHA-256 over the round id, the dimension and the Merkle root of the round's advertisements
-    (:mod:`protocols.secagg.commit`). Fresh keys every round make it unique per round; every later
-    message is bound to it.
-    """
-    return hashlib.sha256(b"secagg/session/v3" + round_id + struct.pack(">Q", dim) + root).digest()
-
-
-def consistency_message(sid: bytes, survivors: bytes) -> bytes:
-    """What each client signs in the consistency check: the survivor set U3 (a bitmap over the
-    registered clients) of this round."""
-    return b"secagg/consistency/v2" + sid + hashlib.sha256(survivors).digest()
-
-
 # -- share encryption ---------------------------------------------------------------------
 _LIMBS2 = struct.Struct(f"<{2 * LIMBS}Q")
 
@@ -294,140 +186,44 @@ def decrypt_shares(key: bytes, sid: bytes, sender: int, receiver: int, ct: bytes
     return both[:LIMBS], both[LIMBS:]
 
 
-# -- secret sharing of 32-byte secrets ----------------------------------------------------
-def secret_to_limbs(secret: bytes) -> U64:
-    if len(secret) != KEY_BYTES:
-        raise ValueError("secrets are 32 bytes")
-    padded = secret + bytes(LIMBS * LIMB_BYTES - KEY_BYTES)
-    return np.array([int.from_bytes(padded[i * LIMB_BYTES:(i + 1) * LIMB_BYTES], "little") for i in range(LIMBS)],
-                    dtype=np.uint64)
-
-
-def limbs_to_secret(limbs: U64) -> bytes:
-    raw = b"".join(int(v).to_bytes(LIMB_BYTES, "little") if int(v) < 1 << (8 * LIMB_BYTES) else b"\xff" * 8
-                   for v in limbs)
-    if len(raw) != LIMBS * LIMB_BYTES or any(raw[KEY_BYTES:]):
-        raise SharingError("reconstructed limbs do not encode a 32-byte secret")
-    return raw[:KEY_BYTES]
-
-
-def share_secrets(secrets: Sequence[bytes], points: Sequence[int], needed: int, rng: Csprng) -> U64:
-    """Shamir shares of 32-byte secrets' limbs at ``points`` (:func:`mpc.sharing.shamir_share`,
-    degree ``needed − 1``, all secrets in one call); shape (len(points), len(secrets), LIMBS).
-    Degree 0 is refused: its "shares" are the secret itself."""
-    if not 2 <= needed <= len(points):
-        raise SharingError(f"need 2 <= needed={needed} <= {len(points)} points (degree 0 is no sharing)")
-    return shamir_share(np.stack([secret_to_limbs(s) for s in secrets]), points, needed - 1, rng)
-
-
-def reconstruct_secret(points: Sequence[int], shares: U64) -> bytes:
-    """The 32-byte secret from ``needed`` shares (stacked on axis 0) at ``points``."""
-    return limbs_to_secret(shamir_reconstruct(points, shares))
-
-
-def reconstruct_many(points: Sequence[int], shares: U64) -> U64:
-    """Limbs of many secrets shared at the same points: ``shares`` is (points, secrets, LIMBS)."""
-    return shamir_reconstruct(points, shares)
-
-
-def reconstruct_each(points: NDArray[np.int64], shares: U64) -> U64:
-    """Limbs of many secrets, each shared at its own points (SecAgg+: every owner has its own
-    holders): ``points`` (owners, t), ``shares`` (owners, t, LIMBS) → (owners, LIMBS).
-
-    Lagrange at 0 for all owners at once: λ_i = Π_j x_j / (x_i · Π_{j≠i} (x_j − x_i)), the
-    products as t vector steps, the t·owners inverses in Python ints (extended Euclid), then one
-    vector multiply-and-sum. Points must be distinct party ids in 1..2^32 − 1 per owner."""
-    m, t = points.shape
-    if shares.shape != (m, t, LIMBS):
-        raise SharingError(f"shares of shape {shares.shape} for points of shape {points.shape}")
-    x = points.astype(np.int64)
-    if m == 0 or t == 0:
-        return np.zeros((m, LIMBS), dtype=np.uint64)
-    ordered = np.sort(x, axis=1)
-    if ordered[:, 0].min() <= 0 or ordered[:, -1].max() >= 1 << 32 or (ordered[:, 1:] == ordered[:, :-1]).any():
-        raise SharingError("evaluation points are distinct party ids in 1..2^32 − 1")
-    p = GF61.modulus
-    xu = x.astype(np.uint64)
-    den = xu.copy()  # x_i · Π_{j≠i} (x_j − x_i), all exact below 2^32 before reduction
-    num = xu[:, 0].copy()  # Π_j x_j
-    for j in range(t):
-        step = ((x[:, j:j + 1] - x) % p).astype(np.uint64)
-        step[:, j] = 1
-        GF61.mul(den, step, out=den)
-        if j:
-            GF61.mul(num, xu[:, j].copy(), out=num)
-    inverses = np.array([pow(d, -1, p) for d in den.ravel().tolist()], dtype=np.uint64).reshape(m, t)
-    lam = GF61.mul(inverses, np.repeat(num[:, None], t, axis=1))
-    terms = GF61.mul(np.ascontiguousarray(shares, dtype=np.uint64), np.repeat(lam[:, :, None], LIMBS, axis=2))
-    return GF61.sum(terms, axis=1)
-
-
-# -- SecAgg+ graph ------------------------------------------------------------------------
-Ring = tuple[NDArray[np.int64], dict[int, int]]
-"""The seeded circular order of the clients and each client's place in it."""
-
-
-def harary_ring(ids: Sequence[int], seed: bytes) -> Ring:
-    """A uniform random permutation of the clients, sorting by 64-bit keystream values (ties:
-    probability ~n²/2^65); computed once per round (:func:`protocols.secagg.params.neighbourhoods`)."""
-    order = np.sort(np.asarray(ids, dtype=np.int64))[
-        np.argsort(Csprng(hashlib.sha256(INFO_GRAPH + seed).digest()).uint64(len(ids)), kind="stable")]
-    return order, {int(u): i for i, u in enumerate(order.tolist())}
-
-
-def harary_neighbours(
-    clients: Sequence[int], degree: int, seed: bytes, only: int | None = None, ring: Ring | None = None
-) -> dict[int, frozenset[int]]:
-    """Bell et al.'s graph: the Harary graph H(k, n) on a seeded random permutation of the clients.
-
-    Each client is joined to the k/2 nearest on either side of a random circular order; ``degree``
-    is rounded up to even and capped at n − 1 (then every pair is joined, i.e. plain SecAgg).
-    The seed is public (fixed by the job before any client advertises), so every party computes
-    the same graph and dropping clients does not change it.
-    With ``only`` the result holds just that client's neighbourhood (what a client needs);
-    ``ring`` is :func:`harary_ring` of the same clients and seed, if the caller kept it.
-    """
-    n = len(clients)
-    if degree >= n - 1:
-        everyone = frozenset(clients)
-        return {u: everyone - {u} for u in (clients if only is None else (only,))}
-    half = (degree + 1) // 2
-    order, position = ring if ring is not None else harary_ring(clients, seed)
-    offsets = np.concatenate([np.arange(1, half + 1), -np.arange(1, half + 1)])
-    if only is not None:
-        return {only: frozenset(order[(position[only] + offsets) % n].tolist())}
-    table = order[(np.arange(n)[:, None] + offsets[None, :]) % n]  # row i: neighbours of order[i]
-    return {int(u): frozenset(row.tolist()) for u, row in zip(order, table, strict=True)}
-
 
 __all__ = [
+    "INFO_ENC",
+    "INFO_GRAPH",
+    "INFO_MASK",
+    "KEY_BYTES",
     "LIMBS",
+    "LIMB_BYTES",
+    "MAX_KEY_BYTES",
+    "MAX_SIG_BYTES",
+    "SHARE_PLAINTEXT",
     "PairwiseKeys",
+    "Ring",
     "SigningKey",
     "VerifyingKey",
     "advertisement_message",
-    "check_signing_key",
-    "key_bytes",
-    "sign",
-    "verifying_key",
     "agree",
+    "check_signing_key",
     "consistency_message",
     "decrypt_shares",
     "encrypt_shares",
-    "Ring",
     "harary_neighbours",
     "harary_ring",
     "hkdf_sha256",
+    "key_bytes",
     "limbs_to_secret",
+    "private_bytes",
     "reconstruct_each",
     "reconstruct_many",
     "reconstruct_secret",
     "secret_to_limbs",
     "session_id",
     "share_secrets",
+    "sign",
     "signing_key",
     "verify",
     "verifying_bytes",
+    "verifying_key",
     "x25519_generate",
     "x25519_keypair",
     "x25519_private",

@@ -17,8 +17,9 @@ from mpc.field import U64
 
 from . import wire
 from .commit import HASH
-from .crypto import KEY_BYTES, LIMBS, MAX_KEY_BYTES, MAX_SIG_BYTES
+from .keyshares import KEY_BYTES, LIMBS
 from .phases import Kind
+from .signatures import MAX_KEY_BYTES, MAX_SIG_BYTES
 
 PK_BYTES = 32
 VK = wire.blob(most=MAX_KEY_BYTES)

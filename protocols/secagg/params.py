@@ -61,7 +61,8 @@ from typing import Any
 
 from mpc.errors import ConfigError
 
-from .crypto import PairwiseKeys, Ring, harary_neighbours, harary_ring
+from .crypto import PairwiseKeys
+from .graph import Ring, harary_neighbours, harary_ring
 
 DEFAULT_GAMMA = 0.05  # fraction of clients that may collude with the server
 DEFAULT_DELTA = 0.1  # fraction of clients that may drop out
