@@ -51,7 +51,7 @@ def _tune_nng() -> None:
     """Before nng starts its threads (the process's first socket): as few task threads as nng
     allows. Every message crosses nng's task queue, a received one twice (header, then body), and
     each hand-off wakes an idle task thread: with fewer of them, more often the running one takes
-    the next task itself (a raw 3-party round: ~27 instead of ~33 futex calls per party, ~10 fewer
+    the next task itself (a raw 3-party round: 24-27 instead of 33 futex calls per party, ~10 fewer
     context switches in all). nng ignores this once it runs (a process that opened a pynng socket
     before)."""
     global _tuned
@@ -317,7 +317,7 @@ class NngTransport(Endpoint):
         msgp = self._msgp
         rv = _lib.nng_recvmsg(self._handles[peer], msgp, _NONBLOCK)
         if rv:
-            if rv != _EAGAIN:  # closed: the socket, or (a short message) nng gave up on it
+            if rv != _EAGAIN:  # the socket is closed
                 if not self._closing:
                     self._report_down(self._links[peer])
                 with contextlib.suppress(Exception):
