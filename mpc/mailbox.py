@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from itertools import repeat
 from typing import Any
 
 from .codec import DEFAULT_LIMITS, Limits
@@ -109,7 +108,7 @@ class Mailbox:
         self.parties = _members(tuple(parties))
         self.limits = limits
         self._slots: dict[Key, asyncio.Future[Any]] = {}
-        self._consumed: dict[str, set[tuple[str, int]]] = {}
+        self._consumed: dict[str, dict[str, set[int]]] = {}  # instance -> tag -> senders received
         self._finished: dict[str, None] = {}  # insertion-ordered set, bounded
         # buffered before anyone asked, per sender, oldest first: key -> charge
         self._early: dict[int, dict[Key, int]] = {}
@@ -150,7 +149,8 @@ class Mailbox:
             raise ProtocolError("sender is cut off", peer=sender)
         if instance in self._finished:
             raise ProtocolError(f"message for finished instance {instance!r}", peer=sender)
-        if (tag, sender) in self._consumed.get(instance, ()):
+        taken = self._consumed.get(instance)
+        if taken is not None and sender in taken.get(tag, ()):
             raise ProtocolError(f"replayed message {instance}/{tag}", peer=sender)
         if self._collect:
             collector = self._collect.get((instance, tag))
@@ -231,7 +231,7 @@ class Mailbox:
 
     async def recv(self, instance: str, tag: str, sender: int, timeout: float) -> Any:
         key = (instance, tag, sender)
-        if (tag, sender) in self._consumed.get(instance, ()):
+        if sender in self._consumed.get(instance, {}).get(tag, ()):
             raise ProtocolError(f"{instance}/{tag} from {sender} was already received", peer=sender)
         fut = self._slots.get(key)
         collector = self._collect.get((instance, tag))
@@ -256,7 +256,7 @@ class Mailbox:
             raise ProtocolError(f"{instance}/{tag} from {sender} is already being awaited", peer=sender)
         payload = fut.result()  # an early message, or the one just awaited
         self._forget(key)
-        self._consumed.setdefault(instance, set()).add((tag, sender))
+        self._received(instance, tag).add(sender)
         return payload
 
     async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
@@ -268,20 +268,20 @@ class Mailbox:
         :meth:`deliver` as they come; one future in all, and a deadline in :class:`_Deadlines`."""
         if (instance, tag) in self._collect:
             return await self._recv_group(instance, tag, senders, timeout)
-        consumed = self._consumed.get(instance, ())
+        consumed = self._consumed.get(instance, {}).get(tag, ())
         slots, down = self._slots, self._down
         out: dict[int, Any] = {}
         pending: set[int] = set()
         check: Any = senders
         if len(slots) <= len(senders) and down.isdisjoint(senders) and (
-                not consumed or consumed.isdisjoint(zip(repeat(tag), senders))):
+                not consumed or consumed.isdisjoint(senders)):
             # nobody down or received already: only the few buffered ones (this party's own message,
             # early ones) need the loop below; the others are awaited (set operations, in C)
             who = set(senders)
             check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
             pending = who.difference(check)
         for s in check:
-            if (tag, s) in consumed:
+            if s in consumed:
                 raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
             fut = slots.get((instance, tag, s))
             if fut is not None and not fut.done():
@@ -311,14 +311,14 @@ class Mailbox:
                     self._forget((instance, tag, s))
                     arrived[s] = fut.result()
                 else:
-                    self._consumed.setdefault(instance, set()).update(zip(repeat(tag), senders))
+                    self._received(instance, tag).update(senders)
                     return {s: arrived[s] for s in senders}
                 out = {**arrived, **out}  # (the futures not taken yet stay in out)
             else:
                 out.update(collector.got)
             for s in collector.pending:
                 out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
-        got = self._consumed.setdefault(instance, set())
+        got = self._received(instance, tag)
         result: dict[int, Any] = {}
         for s in senders:
             value = out[s]
@@ -326,19 +326,19 @@ class Mailbox:
                 self._forget((instance, tag, s))
                 value = value.exception() or value.result()
             if not isinstance(value, BaseException):
-                got.add((tag, s))
+                got.add(s)
             result[s] = value
         return result
 
     async def _recv_group(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
         """:meth:`recv_many` while another one already collects ``(instance, tag)``: a future per
         slot, settled through a :class:`_Group`."""
-        consumed = self._consumed.get(instance, ())
+        consumed = self._consumed.get(instance, {}).get(tag, ())
         loop = self._loop or self._bind_loop()
         slots: dict[int, asyncio.Future[Any]] = {}
         out: dict[int, Any] = {}
         for s in senders:
-            if (tag, s) in consumed:
+            if s in consumed:
                 raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)
             key = (instance, tag, s)
             fut = self._slots.get(key)
@@ -369,7 +369,7 @@ class Mailbox:
                         waiting.remove(group)
                         if not waiting:
                             del self._watch[key]
-        got = self._consumed.setdefault(instance, set())
+        got = self._received(instance, tag)
         for s, fut in slots.items():
             if not fut.done() or fut.cancelled():
                 out[s] = PartyDropped(s, f"no {tag!r} message within {timeout:g}s")
@@ -377,9 +377,19 @@ class Mailbox:
                 out[s] = fut.exception()
             else:
                 out[s] = fut.result()
-                got.add((tag, s))
+                got.add(s)
             self._forget((instance, tag, s))
         return {s: out[s] for s in senders}
+
+    def _received(self, instance: str, tag: str) -> set[int]:
+        """The senders whose ``(instance, tag)`` message was received (a second one is a replay)."""
+        tags = self._consumed.get(instance)
+        if tags is None:
+            tags = self._consumed[instance] = {}
+        got = tags.get(tag)
+        if got is None:
+            got = tags[tag] = set()
+        return got
 
     def _forget(self, key: Key) -> None:
         fut = self._slots.pop(key, None)
