@@ -278,8 +278,11 @@ class Mailbox:
             # nobody down or received already: only the few buffered ones (this party's own message,
             # early ones) need the loop below; the others are awaited (set operations, in C)
             who = set(senders)
-            check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
-            pending = who.difference(check)
+            if slots:
+                check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
+                pending = who.difference(check)
+            else:  # nothing buffered at all: wait for everyone
+                check, pending = (), who
         for s in check:
             if s in consumed:
                 raise ProtocolError(f"{instance}/{tag} from {s} was already received", peer=s)

@@ -81,7 +81,7 @@ class Beaver:
         xv, yv = x.item(), y.item()
         own = [(xv - a) % P, (yv - b) % P]
         self.opened_elements += 2
-        d, e = await open_ints(self.ctx, self.scheme, np.array(own, dtype=np.uint64).reshape(2, 1),
+        d, e = await open_ints(self.ctx, self.scheme, np.array([own[:1], own[1:]], dtype=np.uint64),
                                self._tag("open"), own=own)
         self.multiplications += 1
         z = np.array([(c + d * yv + e * a) % P], dtype=np.uint64)
