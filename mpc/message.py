@@ -129,10 +129,17 @@ def _encode_array_message(msg: Message) -> bytes | None:
             or type(sender) is not int or not 0 <= sender < 1 << 32 or type(msg.instance) is not str
             or type(msg.tag) is not str or len(msg.instance) > MAX_NAME or len(msg.tag) > MAX_NAME):
         return None
-    header = _DIMS[arr.ndim].pack(code, arr.ndim, *arr.shape)  # ext 8: 2 + 4·ndim bytes (6..34)
-    env = b"".join((_head(session, msg.instance), _pack_str(msg.tag), _pack_uint(sender),
-                    bytes((0xC7, len(header), codec.EXT_NDARRAY)), header))
-    return b"".join((_ENV_LEN.pack(len(env)), env, arr.data.cast("B")))
+    env = b"".join((_head(session, msg.instance), _pack_str(msg.tag), _pack_uint(sender), _array_ext(code, arr.shape)))
+    # a small body is copied (one C call); a large one is written from the array's memory
+    body = arr.tobytes() if arr.nbytes <= 4096 else arr.data.cast("B")
+    return b"".join((_ENV_LEN.pack(len(env)), env, body))
+
+
+@functools.lru_cache(maxsize=256)
+def _array_ext(code: int, shape: tuple[int, ...]) -> bytes:
+    """The ndarray ext header (ext 8: 2 + 4·ndim bytes, 6..34) for a dtype code and shape."""
+    header = _DIMS[len(shape)].pack(code, len(shape), *shape)
+    return bytes((0xC7, len(header), codec.EXT_NDARRAY)) + header
 
 
 def _read_str(data: Any, p: int, limit: int) -> tuple[str, int]:
