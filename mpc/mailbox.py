@@ -19,6 +19,7 @@ from typing import Any
 
 from .codec import DEFAULT_LIMITS, Limits
 from .errors import PartyDropped, ProtocolError
+from .deadlines import Deadlines, expire
 from .message import Message
 
 Key = tuple[str, str, int]
@@ -37,11 +38,6 @@ class _Group:
     def __init__(self, remaining: int, done: asyncio.Future[None]) -> None:
         self.remaining = remaining
         self.done = done
-
-
-def _expire_group(done: asyncio.Future[None]) -> None:
-    if not done.done():
-        done.set_result(None)
 
 
 class _Collector:
@@ -63,45 +59,6 @@ class _Collector:
             self.done.set_result(None)
 
 
-class _Deadlines:
-    """The deadlines of :meth:`Mailbox.recv_many` waits under one loop timer, armed for the
-    earliest: a wait that ends in time just leaves the table (a dependent round would otherwise
-    start and cancel a timer every time). The timer, when it fires, expires what is due and re-arms
-    for the next deadline, so each wait still ends by its own deadline."""
-
-    __slots__ = ("_loop", "_waits", "_timer", "_at")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._waits: dict[asyncio.Future[None], float] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._at = 0.0
-
-    def add(self, done: asyncio.Future[None], timeout: float) -> None:
-        at = self._loop.time() + timeout
-        self._waits[done] = at
-        if self._timer is None or at < self._at:
-            self._arm(at)
-
-    def discard(self, done: asyncio.Future[None]) -> None:
-        self._waits.pop(done, None)
-
-    def _arm(self, at: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer, self._at = self._loop.call_at(at, self._fire), at
-
-    def _fire(self) -> None:
-        self._timer = None
-        now, waits = self._loop.time(), self._waits
-        due = [done for done, at in waits.items() if at <= now]
-        for done in due:
-            del waits[done]
-            _expire_group(done)
-        if waits:
-            self._arm(min(waits.values()))
-
-
 class Mailbox:
     def __init__(self, session: bytes, parties: tuple[int, ...], limits: Limits = DEFAULT_LIMITS) -> None:
         self.session = session
@@ -120,13 +77,13 @@ class Mailbox:
         self._watch: dict[Key, list[_Group]] = {}  # slots a recv_many waits on, and its group
         self._collect: dict[tuple[str, str], _Collector] = {}  # (instance, tag) a recv_many waits on
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._deadlines: _Deadlines | None = None
+        self._deadlines: Deadlines | None = None
 
     def _bind_loop(self) -> asyncio.AbstractEventLoop:
         # the node's loop, looked up once: asyncio.get_running_loop() costs a getpid() system call
         # on CPython 3.11, several times per round
         self._loop = asyncio.get_running_loop()
-        self._deadlines = _Deadlines(self._loop)
+        self._deadlines = Deadlines(self._loop)
         return self._loop
 
     @property
@@ -265,7 +222,7 @@ class Mailbox:
         task and a timer per sender would dominate.
 
         Through one :class:`_Collector`: buffered messages are taken now, the others are stored by
-        :meth:`deliver` as they come; one future in all, and a deadline in :class:`_Deadlines`."""
+        :meth:`deliver` as they come; one future in all, and a deadline in :class:`~mpc.deadlines.Deadlines`."""
         if (instance, tag) in self._collect:
             return await self._recv_group(instance, tag, senders, timeout)
         consumed = self._consumed.get(instance, {}).get(tag, ())
@@ -357,7 +314,7 @@ class Mailbox:
             group = _Group(len(pending), loop.create_future())
             for key in pending:
                 self._watch.setdefault(key, []).append(group)
-            timer = loop.call_later(timeout, _expire_group, group.done)
+            timer = loop.call_later(timeout, expire, group.done)
             try:
                 await group.done
             except BaseException:  # cancelled: leave no timer-less slot behind
