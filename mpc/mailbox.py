@@ -18,8 +18,8 @@ import functools
 from typing import Any
 
 from .codec import DEFAULT_LIMITS, Limits
-from .errors import PartyDropped, ProtocolError
 from .deadlines import Deadlines, expire
+from .errors import PartyDropped, ProtocolError
 from .message import Message
 
 Key = tuple[str, str, int]
@@ -232,8 +232,8 @@ class Mailbox:
         check: Any = senders
         if len(slots) <= len(senders) and down.isdisjoint(senders) and (
                 not consumed or consumed.isdisjoint(senders)):
-            # nobody down or received already: only the few buffered ones (this party's own message,
-            # early ones) need the loop below; the others are awaited (set operations, in C)
+            # nobody down or received already: only the few buffered ones (early messages, a
+            # scatter's own entry) need the loop below; the others are awaited (set operations, in C)
             who = set(senders)
             if slots:
                 check = [k[2] for k in slots if k[2] in who and k[0] == instance and k[1] == tag]
