@@ -23,6 +23,7 @@ from .message import Message
 
 Key = tuple[str, str, int]
 MAX_FINISHED = 1 << 16
+CLOCK_STEP = 1e-3  # uvloop's clock granularity: a timer due sooner than this after now runs at once
 
 
 @functools.lru_cache(maxsize=16)
@@ -94,12 +95,16 @@ class _Deadlines:
     def _fire(self) -> None:
         self._timer = None
         now, waits = self._loop.time(), self._waits
+        early = now < self._at  # the loop's clock is coarser than the deadline (uvloop: 1 ms steps)
         due = [done for done, at in waits.items() if at <= now]
         for done in due:
             del waits[done]
             _expire_group(done)
         if waits:
-            self._arm(min(waits.values()))
+            # fired early: re-arming for the same instant would run again at once until the clock's
+            # next step (a busy loop of up to 1 ms); wait for that step instead
+            at = min(waits.values())
+            self._arm(max(at, now + CLOCK_STEP) if early else at)
 
 
 class Mailbox:

@@ -654,15 +654,14 @@ async def test_a_peer_that_stops_reading_is_dropped_by_the_send_timeout_and_noth
     assert any(not isinstance(e[1], list) for p in (1, 2) for e in rounds[p])  # a round saw it go
 
 
-@pytest.mark.xfail(strict=True, reason="_Deadlines._fire re-arms for a deadline less than uvloop's 1 ms clock step "
-                   "ahead and spins (100-260 firings per expired wait); each wait still ends in time")
 def test_the_shared_deadline_timer_does_not_spin_on_uvloop() -> None:
     """Real time on uvloop (what ``mpc run`` uses): a silent sender's recv_many wait of 0.2505 s
     ends by its deadline, with one or two timer firings. Under uvloop loop.time() moves in whole
-    milliseconds and a delay under 0.5 ms is a call_soon: ``_Deadlines._fire`` finds nothing due
-    (now < at), re-arms for the same instant and runs again, every loop iteration, until the
+    milliseconds and a delay under 0.5 ms is a call_soon: ``_Deadlines._fire`` found nothing due
+    (now < at), re-armed for the same instant and ran again, every loop iteration, until the
     clock's next millisecond: 100-260 firings (a busy loop of up to 1 ms) per expired wait whose
-    deadline is not a whole millisecond (measured; the per-wait timer before fired once)."""
+    deadline is not a whole millisecond (measured before the fix; the per-wait timer before the
+    shared one fired once). Now a timer that fired early waits for the clock's next step."""
     uvloop = pytest.importorskip("uvloop")
     from mpc import mailbox as mb
 
@@ -691,4 +690,4 @@ def test_the_shared_deadline_timer_does_not_spin_on_uvloop() -> None:
     finally:
         mb._Deadlines._fire = original  # type: ignore[method-assign]
     assert all(0.2505 <= waited < 0.3 for _, waited in out), out  # the defence: each wait ends in time
-    assert all(n <= 3 for n, _ in out), out  # the cost: no busy loop (fails: see the xfail reason)
+    assert all(n <= 3 for n, _ in out), out  # the cost: no busy loop
