@@ -83,9 +83,10 @@ def _reasons(node: Node) -> list[str]:
 
 
 # -- replays, duplicates, spoofed senders, other sessions (byte ingress) -------------------------
-ATTACKS = ["dup-before-wait", "dup-while-waiting", "replay-after-received", "spoof-sender",
+ATTACKS = ["dup-before-wait", "dup-while-waiting", "dup-across-wait", "replay-after-received", "spoof-sender",
            "spoof-receiver", "wrong-session", "unknown-sender"]
 EXPECT = {"dup-before-wait": "duplicate message", "dup-while-waiting": "duplicate message",
+          "dup-across-wait": "duplicate message",
           "replay-after-received": "replayed message", "spoof-sender": "claims to be party 3",
           "spoof-receiver": "claims to be party", "wrong-session": "another session",
           "unknown-sender": "claims to be party 7"}
@@ -104,11 +105,17 @@ async def test_replayed_duplicated_and_spoofed_round_messages_are_rejected(attac
         if me != EVIL:
             if attack == "dup-before-wait":
                 await asyncio.sleep(1.0)  # both copies arrive before this party waits
+            elif attack == "dup-across-wait":  # party 1 waits (for party 3) from 1 s to 1.5 s
+                await asyncio.sleep(1.0 if me == 1 else 1.5)
             first = await open_values(ctx, scheme, share, "r1/open")
             await asyncio.sleep(1.0)  # the replay after the round arrives meanwhile
             return first, await ctx.exchange("r2", second + np.uint64(me))
         if attack == "dup-before-wait":
             await _raw(ctx, HONEST, own)
+            await _raw(ctx, HONEST, own)
+        elif attack == "dup-across-wait":  # the first copy early, the second while party 1 waits
+            await _raw(ctx, HONEST, own)
+            await asyncio.sleep(1.2)
             await _raw(ctx, HONEST, own)
         elif attack == "dup-while-waiting":
             await asyncio.sleep(0.5)  # the receivers wait already (party 3's share arrived)
@@ -422,6 +429,39 @@ async def test_a_computation_cancelled_mid_round_leaves_nothing_and_rejects_the_
         assert left == ({}, {}, []) and after == []
         # its share, the copy, and its view of the outcome of "slow": all for a finished computation
         assert len(reasons) == 3 and all("finished instance 'slow'" in r for r in reasons), reasons
+
+
+async def test_after_a_cancelled_round_copies_are_buffered_once_within_quota_and_finish_drops_them() -> None:
+    """Mailbox level: a recv_many from 2 and 3 is cancelled after 2's message reached it (that
+    message is dropped with the wait, not marked received). Copies of it keep coming: the first is
+    buffered as early, the others are duplicates; 3's late message is buffered; nothing exceeds the
+    quota; no collector or deadline is left. After ``finish`` everything is dropped and every later
+    message for the round is rejected."""
+    box = Mailbox(b"s", IDS, Limits(max_buffered_per_sender=8))
+
+    def msg(sender: int, tag: str = "r1/open") -> Message:
+        return Message(session=b"s", instance="c", tag=tag, sender=sender, payload=np.ones(2, np.uint64))
+
+    task = asyncio.ensure_future(box.recv_many("c", "r1/open", (2, 3), 5.0))
+    await asyncio.sleep(0)
+    box.deliver(msg(2), 100)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not box._collect and not box._deadlines._waits and not box._slots
+    box.deliver(msg(2), 100)  # buffered (the cancelled wait took nothing)
+    for _ in range(1000):
+        with pytest.raises(ProtocolError, match="duplicate"):
+            box.deliver(msg(2), 100)
+    for k in range(100):  # made-up tags: only the sender's own oldest are evicted
+        box.deliver(msg(2, f"x{k}"), 100)
+    box.deliver(msg(3), 100)
+    assert len(box._early[2]) <= 8 and box._early_bytes[2] <= 8 * 100 and len(box._early[3]) == 1
+    box.finish("c")
+    assert not box._slots and box._early_bytes == {2: 0, 3: 0}
+    for s in (2, 3):
+        with pytest.raises(ProtocolError, match="finished instance"):
+            box.deliver(msg(s), 100)
 
 
 async def test_an_early_flood_stays_within_quota_and_the_round_is_right() -> None:
