@@ -66,9 +66,7 @@ class SendPath:
         if sends:
             for (peer, _), r in zip(sends, await self._send_all(sends), strict=True):
                 if isinstance(r, TransportError):
-                    # a peer we cannot send to is treated like one that dropped
-                    self.log.info("party %d: %s", self.party_id, r)
-                    self.mailbox.mark_down(peer, str(r))
+                    self._unreachable(peer, r)
                 elif r is not None:
                     raise r
         for observer in self._send_observers:
@@ -86,12 +84,16 @@ class SendPath:
             try:
                 if try_send(peer, data):
                     continue
-            except TransportError as exc:  # a peer we cannot send to is treated like one that dropped
-                self.log.info("party %d: %s", self.party_id, exc)
-                self.mailbox.mark_down(peer, str(exc))
+            except TransportError as exc:
+                self._unreachable(peer, exc)
                 continue
             waiting = [peer] if waiting is None else [*waiting, peer]  # above the high-water mark
         return waiting
+
+    def _unreachable(self, peer: int, exc: TransportError) -> None:
+        """A peer we cannot send to is treated like one that dropped."""
+        self.log.info("party %d: %s", self.party_id, exc)
+        self.mailbox.mark_down(peer, str(exc))
 
     async def _send_all(self, sends: list[tuple[int, Message]]) -> list[BaseException | None]:
         """Send each ``(peer, message)`` concurrently; a failed send's exception is returned in its place.
