@@ -27,12 +27,8 @@ from mpc.context import Context
 from mpc.errors import ConfigError
 from mpc.field import GF61, TINY, U64
 
-from .common import Scheme, open_ints, open_values
+from .common import Scheme, flat_ints, open_ints, open_values
 from .triples import Pool
-
-
-def _ints(a: U64) -> list[int]:
-    return a.tolist() if a.ndim == 1 else a.ravel().tolist()  # (a reshape costs more than tolist)
 
 
 def add_public(scheme: Scheme, share: U64, value: U64, party: int) -> U64:
@@ -121,10 +117,10 @@ class Beaver:
         the reduction (2^61 − 1, or 2^64 for Z_2^64's wrap-around)."""
         P = self.dom.modulus
         if len(pairs) == 1:  # a chain's step: one pair
-            xs, ys = _ints(pairs[0][0]), _ints(pairs[0][1])
+            xs, ys = flat_ints(pairs[0][0]), flat_ints(pairs[0][1])
         else:
-            xs = [v for x, _ in pairs for v in _ints(x)]
-            ys = [v for _, y in pairs for v in _ints(y)]
+            xs = [v for x, _ in pairs for v in flat_ints(x)]
+            ys = [v for _, y in pairs for v in flat_ints(y)]
         n = len(xs)
         own = [(x - av) % P for x, av in zip(xs, al)] + [(y - bv) % P for y, bv in zip(ys, bl)]
         masked = np.array(own, dtype=np.uint64).reshape(2, n)

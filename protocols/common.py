@@ -236,7 +236,7 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     """
     dom = scheme.domain
     if _in_ints(scheme, share, degree):
-        out = np.array(await open_ints(ctx, scheme, share, tag, degree=degree), dtype=np.uint64)
+        out = np.array(await _open_in_ints(ctx, scheme, share, tag, degree, None), dtype=np.uint64)
         return out if share.ndim == 1 else out.reshape(share.shape)
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
@@ -279,9 +279,15 @@ async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degre
     and values without a numpy round trip; otherwise through the arrays. ``own``: ``share`` as a
     flat list, when the caller has it."""
     if not _in_ints(scheme, share, degree):  # verified, or many shares: on arrays
-        return list((await open_values(ctx, scheme, share, tag, degree=degree)).ravel().tolist())
+        return flat_ints(await open_values(ctx, scheme, share, tag, degree=degree))
+    return await _open_in_ints(ctx, scheme, share, tag, degree, own)
+
+
+async def _open_in_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, degree: int | None,
+                        own: list[int] | None) -> list[int]:
+    """:func:`open_ints` once :func:`_in_ints` holds."""
     me, P, shape = ctx.party_id, scheme.domain.modulus, share.shape
-    mine = own if own is not None else share.ravel().tolist()
+    mine = own if own is not None else flat_ints(share)
     if scheme.kind == "additive":
         got = await ctx.exchange(tag, share, among=scheme.parties)
         total = mine
@@ -300,12 +306,18 @@ async def open_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, *, degre
     return [a % P for a in acc]
 
 
+def flat_ints(a: U64) -> list[int]:
+    """An array's values as Python ints, flattened (a reshape costs more than a 1-D tolist)."""
+    vals: list[int] = a.tolist() if a.ndim == 1 else a.ravel().tolist()
+    return vals
+
+
 def _share_ints(payload: Any, peer: int, shape: tuple[int, ...], field: int) -> list[int]:
     """A received share's values (:func:`as_share`'s checks; below ``field`` when it is not 0)."""
     arr = payload
     if arr.__class__ is not np.ndarray or arr.dtype != np.uint64 or arr.shape != shape:
         arr = as_share(payload, peer, shape)  # (raises, or accepts an ndarray subclass)
-    vals: list[int] = arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()
+    vals = flat_ints(arr)
     if field and vals and max(vals) >= field:
         raise ProtocolError("share outside the field", peer=peer)
     return vals
@@ -342,5 +354,5 @@ async def open_shares(ctx: Context, share: U64, scheme: Scheme, tag: str = "open
     return await open_values(ctx, scheme, share, tag)
 
 
-__all__ = ["Scheme", "as_share", "check_field", "frozen", "open_ints", "open_shares", "open_values", "seeded_from", "seeded_holders",
-           "share_inputs", "share_inputs_stacked", "stack_shares"]
+__all__ = ["Scheme", "as_share", "check_field", "flat_ints", "frozen", "open_ints", "open_shares", "open_values",
+           "seeded_from", "seeded_holders", "share_inputs", "share_inputs_stacked", "stack_shares"]
