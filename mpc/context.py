@@ -41,6 +41,12 @@ class Port(Protocol):
     def traffic(self) -> dict[str, int]:
         """Messages and bytes this node has sent and received so far."""
         ...
+    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int], /) -> tuple[int, ...]:
+        """Keep an opening share for pulls by ``group``; returns who pulled it already."""
+        ...
+    async def pull(self, instance: str, tag: str, peers: tuple[int, ...], /) -> None:
+        """Ask ``peers`` for their opening share of ``(instance, tag)``."""
+        ...
 
 
 class Context:
@@ -174,6 +180,48 @@ class Context:
             raise QuorumLost(set(group) - set(got), needed=quorum, have=len(got))
         return got
 
+    async def open_round(self, tag: str, payload: Any, *, among: tuple[int, ...], need: int) -> dict[int, Any]:
+        """An opening's round with the fewest messages: ``need`` shares (this party's and those of
+        the ``need − 1`` parties after it in ``among``, cyclically) instead of everyone's.
+
+        Each party sends its share to the ``need − 1`` parties before it: n·(need − 1) messages a
+        round instead of n·(n − 1) (a Shamir opening of degree t needs t + 1 shares). A sender
+        known or found to be gone is replaced by the next live parties of the ring, which are
+        *pulled* (their nodes keep their shares, :mod:`mpc.retained`); fewer than ``need`` shares
+        raise :class:`QuorumLost`. Returns ``need`` entries (this party's is ``payload``).
+        With ``need`` ≥ the group's size, or outside the group, it is :meth:`exchange`.
+        """
+        node, me = self._node, self.party_id
+        if need >= len(among) or me not in among:
+            return await self.exchange(tag, payload, among=among, quorum=need)
+        senders, receivers, spares = _ring(among, me, need - 1)
+        full = self._prefix + tag
+        pulled = node.keep(self.instance, full, payload, frozenset(among))
+        down = node.down
+        to = receivers
+        if pulled or down:
+            to = tuple(p for p in dict.fromkeys((*receivers, *pulled)) if p not in down)
+        await node.send_many(self.instance, full, dict.fromkeys(to, payload), same=True)
+        ask = senders if not down else tuple(p for p in senders if p not in down)
+        got: dict[int, Any] = {me: payload}
+        while True:
+            if ask:
+                for s, r in (await node.recv_many(self.instance, full, ask, self.timeout)).items():
+                    if not isinstance(r, BaseException):
+                        got[s] = r
+                    elif not isinstance(r, PartyDropped):
+                        raise r
+            short = need - len(got)
+            if not short:
+                return got
+            # replacements: the next live parties of the ring that were not asked yet
+            down = node.down
+            ask = tuple(p for p in spares if p not in down)[:short]
+            if not ask:
+                raise QuorumLost(set(among) - set(got), needed=need, have=len(got))
+            spares = spares[spares.index(ask[-1]) + 1:]
+            await node.pull(self.instance, full, ask)
+
     def stats(self) -> dict[str, int]:
         return self._node.traffic()
 
@@ -182,6 +230,15 @@ class Context:
 def _without(parties: tuple[int, ...], me: int) -> tuple[int, ...]:
     """``parties`` without ``me`` (the same few small groups every round; large ones are not cached)."""
     return tuple(p for p in parties if p != me)
+
+
+@functools.lru_cache(maxsize=256)
+def _ring(group: tuple[int, ...], me: int, d: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """``me``'s place in the ring of ``group``: the ``d`` parties after it (its senders), the ``d``
+    before it (its receivers), and the rest after its senders, in ring order (its replacements)."""
+    k, n = group.index(me), len(group)
+    after = tuple(group[(k + i) % n] for i in range(1, n))
+    return after[:d], tuple(group[(k - i) % n] for i in range(1, d + 1)), after[d:]
 
 
 __all__ = ["Context", "Port"]

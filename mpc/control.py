@@ -16,12 +16,14 @@ from numpy.typing import NDArray
 
 from .agreement import DECISION, END_TAG, Shape, compact_cause
 from .config import NodeConfig
-from .errors import PartyDropped, ProtocolError
+from .errors import PartyDropped, ProtocolError, TransportError
 from .mailbox import Mailbox
-from .message import CONTROL, Message
+from .message import CONTROL, MAX_NAME, Message
+from .retained import Retained
 from .sending import SendPath
 
 HELLO, BYE = "hello", "bye"
+PULL = "pull"  # a party asks for an opening share it was not sent (see mpc.retained)
 MAX_EARLY_ABORTS = 1024
 
 
@@ -53,6 +55,7 @@ class ControlPlane(SendPath):
     _abort_cause: dict[str, dict[str, Any]]
     _early_aborts: dict[str, dict[str, Any]]
     _background: set[asyncio.Task[None]]
+    _retained: Retained
 
     def _barrier_plan(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """Whom to tell first, whom to wait for, whom to tell once they all arrived."""
@@ -110,10 +113,13 @@ class ControlPlane(SendPath):
         if msg.session != self.session:
             self._hello_notes[msg.sender] = "is in another session (check the session both sides use)"
             raise ProtocolError("control message for another session", peer=msg.sender)
-        if msg.tag not in self._control:
+        if msg.tag not in self._control and msg.tag != PULL:
             raise ProtocolError(f"unknown control message {msg.tag!r}", peer=msg.sender)
         if msg.sender not in self.mailbox.parties:
             raise ProtocolError("control message from a party outside this session", peer=msg.sender)
+        if msg.tag == PULL:
+            self._on_pull(msg.sender, msg.payload)
+            return
         if msg.tag == HELLO:
             self._on_hello(msg.sender, msg.payload)
         self._control[msg.tag].add(msg.sender)
@@ -122,6 +128,48 @@ class ControlPlane(SendPath):
             waiting.discard(msg.sender)
             if not waiting:
                 self._control_event.set()
+
+    # -- pulled opening shares (mpc.retained) -------------------------------------------
+    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
+        """Keep this party's opening share of ``(instance, tag)`` for pulls by ``group``; returns
+        the members that pulled it already (the caller sends it to them with the round)."""
+        return self._retained.keep(instance, tag, payload, group)
+
+    async def pull(self, instance: str, tag: str, peers: tuple[int, ...]) -> None:
+        """Ask ``peers`` for their opening share of ``(instance, tag)`` (it arrives as their
+        ordinary message of that round); a peer that cannot be reached is marked down."""
+        msg = self._message(CONTROL, PULL, {"instance": instance, "tag": tag})
+        for peer, r in zip(peers, await self._send_all([(p, msg) for p in peers]), strict=True):
+            if isinstance(r, TransportError):
+                self._unreachable(peer, r)
+            elif r is not None:
+                raise r
+
+    def _on_pull(self, peer: int, payload: Any) -> None:
+        if not (isinstance(payload, dict) and len(payload) == 2 and type(payload.get("instance")) is str
+                and type(payload.get("tag")) is str and 0 < len(payload["instance"]) <= MAX_NAME
+                and 0 < len(payload["tag"]) <= MAX_NAME):
+            raise ProtocolError("malformed pull", peer=peer)
+        instance, tag = payload["instance"], payload["tag"]
+        if self.mailbox.finished(instance):
+            return  # over here: the puller's wait ends at its deadline, as for a party gone
+        ready, share = self._retained.pull(peer, instance, tag)
+        if ready:
+            self._give(instance, tag, (peer,), share)
+
+    def _give(self, instance: str, tag: str, peers: tuple[int, ...], share: Any) -> None:
+        """Send a kept share to the peers that pulled it, in the background (a send to a peer
+        that cannot be reached marks it down, as any send does)."""
+        task = asyncio.get_running_loop().create_task(
+            self.send_many(instance, tag, dict.fromkeys(peers, share), same=True))
+        self._background.add(task)
+        task.add_done_callback(self._given)
+
+    def _given(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.warning("party %d: a pulled share was not sent (%s)", self.party_id,
+                             type(task.exception()).__name__)
 
     def _on_hello(self, peer: int, payload: Any) -> None:
         if not (isinstance(payload, dict) and isinstance(payload.get("count"), int) and 0 <= payload["count"] < 1 << 62

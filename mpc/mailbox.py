@@ -359,6 +359,10 @@ class Mailbox:
         if early is not None and key in early:
             self._early_bytes[key[2]] -= early.pop(key)
 
+    def finished(self, instance: str) -> bool:
+        """Whether ``instance`` finished here (one of the last ``MAX_FINISHED``)."""
+        return instance in self._finished
+
     def finish(self, instance: str) -> None:
         """Drop everything buffered for ``instance``; later messages for it are rejected."""
         for key in [k for k in self._slots if k[0] == instance]:

@@ -46,6 +46,7 @@ from .config import Barrier, NodeConfig, session_bytes
 from .context import Context, Port
 from .control import BYE, HELLO
 from .receiving import ReceivePath
+from .retained import Retained
 from .sending import SendObserver
 from .errors import (
     ConfigError,
@@ -177,6 +178,7 @@ class Node(ReceivePath):
         self._abort_cause: dict[str, dict[str, Any]] = {}  # instance -> the abort that stopped it
         self._early_aborts: dict[str, dict[str, Any]] = {}  # aborts for instances not started here yet
         self._background: set[asyncio.Task[None]] = set()
+        self._retained = Retained()  # opening shares others may pull (mpc.retained)
         self._shape = Shape(party_id=config.party_id, peers=config.peers, root=config.root, star=config.star)
         self._star_claims: set[int] = set()  # (the root) peers whose hello said star
 
@@ -370,6 +372,7 @@ class Node(ReceivePath):
             self._abort_cause.pop(instance, None)
             self._early_aborts.pop(instance, None)  # views that arrived during the agreement itself
             self.mailbox.finish(instance)
+            self._retained.finish(instance)
 
 
 if TYPE_CHECKING:  # Node is what a Context talks to (checked by mypy, no runtime cost)

@@ -71,9 +71,10 @@ def test_malformed_dn07_messages() -> None:
 
 @pytest.mark.parametrize("bad", ["shape", "field"])
 async def test_opening_rejects_bad_shares(bad: str) -> None:
-    """Party 1 sends a bad share. Party 2 interpolates from {2, 1} (nearest ids, ties to the lower)
-    and rejects it; party 3 interpolates from {3, 2} and never looks at it, but the survivor
-    agreement makes it drop its output too, with the same error type."""
+    """Party 1 sends a bad share. Each party interpolates from its own share and the t parties
+    after it in the ring (Context.open_round): party 3 from {3, 1}, so it rejects it; party 2
+    from {2, 3} never sees it, but the survivor agreement makes it drop its output too, with the
+    same error type."""
 
     async def party(ctx):  # type: ignore[no-untyped-def]
         share = np.zeros(4, dtype=np.uint64)
@@ -82,8 +83,8 @@ async def test_opening_rejects_bad_shares(bad: str) -> None:
         return await open_values(ctx, SHAMIR, share, "open")
 
     res = await run_nodes((1, 2, 3), party, timeout=1.0)
-    assert isinstance(res[2], ProtocolError) and res[2].peer == 1
-    assert isinstance(res[3], ProtocolError) and "agreed to abort" in str(res[3])
+    assert isinstance(res[3], ProtocolError) and res[3].peer == 1
+    assert isinstance(res[2], ProtocolError) and "agreed to abort" in str(res[2])
 
 
 def test_dn07_needs_an_honest_majority() -> None:

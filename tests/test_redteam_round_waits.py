@@ -246,16 +246,18 @@ async def test_a_broadcast_to_a_peer_with_a_full_buffer_waits_for_it_and_reaches
 
 
 async def test_a_peer_whose_send_fails_mid_broadcast_counts_as_dropped_and_the_others_still_get_it() -> None:
-    """Party 1's sends to party 2 fail (its link is broken). Shamir (t = 1): party 1 marks 2 down
-    and opens from party 3; party 3 still gets party 1's share (written before or after the failed
-    one) and opens from 1 or 2. Additive: party 1 raises PartyDropped(2); nothing hangs."""
+    """Shamir (t = 1) opens in a ring (Context.open_round): party 1 takes party 2's share, 2
+    takes 3's, 3 takes 1's. Party 3's sends to party 2 fail (its link is broken): party 3 marks 2
+    down and still opens from party 1's share; party 2 waits out its deadline (2 s) for 3's share,
+    then pulls party 1's and opens, not later. Additive (everyone's shares): party 1's broadcast
+    to 2 fails, the others' sends still go out, and party 1 raises PartyDropped(2); nothing hangs."""
     shamir = Scheme.make("shamir", IDS)
     sh = shamir.share(np.array([42], np.uint64), Csprng(b"w" * 32))
 
     inner: dict[int, Any] = {}  # what each party's round gave, before the outcome agreement
 
     async def proto(ctx: Any) -> Any:
-        if ctx.party_id == 1:
+        if ctx.party_id == 3:
             ctx._node.transport.broken = {EVIL}  # from now on (the start-up hello went through)
         t0 = ctx.now()
         got = (await open_values(ctx, shamir, sh[IDS.index(ctx.party_id)], "r1/open")).tolist()
@@ -265,10 +267,9 @@ async def test_a_peer_whose_send_fails_mid_broadcast_counts_as_dropped_and_the_o
     res = await _run(IDS, lambda node: node.run(proto), network=_try_network(full={}, broken={}))
     for p in IDS:
         assert inner[p][0] == [42], (p, inner[p])
-        # party 2 never gets party 1's share: it opens from party 3 at its deadline (2 s), not later
         assert inner[p][1] == (2.0 if p == EVIL else 0.0), (p, inner[p])
-    assert inner[1][2] == [EVIL]
-    # afterwards the parties agree that party 2 dropped (party 1 cannot reach it): a typed error
+    assert inner[3][2] == [EVIL] and inner[1][2] == []
+    # afterwards the parties agree that party 2 dropped (party 3 cannot reach it): a typed error
     assert all(isinstance(res[p], PartyDropped) for p in HONEST), res
 
     additive, shares, secret = _additive([1, 2])

@@ -1,0 +1,92 @@
+"""Opening shares a node keeps for the parties that may ask for them (:meth:`Context.open_round`).
+
+An opening of degree d among n > d + 1 parties needs d + 1 shares at each party: each party
+sends its share to the d parties that interpolate from it, not to all n − 1 (n·d messages a
+round instead of n·(n − 1)). A party whose sender is gone *pulls* a share from the next live
+party instead; that party's node answers from what it keeps here, at once, or as soon as its
+own protocol reaches the round (a pull may come before the share exists).
+
+What a pull can get is what an all-to-all opening sends every party of the group anyway: a
+share this node broadcast for opening. Bounded: at most ``KEEP`` shares (each an opening's
+few-element payload, see :func:`protocols.common._in_ints`), ``PENDING`` pulls waiting per peer,
+and each share is given to each peer once; a pull beyond that is a :class:`ProtocolError`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from .errors import ProtocolError
+
+KEEP = 1024  # shares kept in all (a dependent chain's most recent rounds; a few hundred bytes each)
+PENDING = 64  # pulls per peer for shares this node has not made yet
+
+Key = tuple[str, str]  # (instance, tag)
+
+
+class Retained:
+    """The shares kept and the pulls waiting for them, per ``(instance, tag)``."""
+
+    def __init__(self) -> None:
+        # key -> (payload, the opening's group, peers it was given to on request)
+        self._kept: OrderedDict[Key, tuple[Any, frozenset[int], set[int]]] = OrderedDict()
+        self._pending: dict[Key, set[int]] = {}
+        self._pending_count: dict[int, int] = {}
+
+    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
+        """Keep this node's share of ``(instance, tag)``; the members of ``group`` that pulled it
+        already are returned (they get it with the round's own sends)."""
+        key = (instance, tag)
+        waiting = self._pending.pop(key, None)
+        given: set[int] = set()
+        early: tuple[int, ...] = ()
+        if waiting:
+            for p in waiting:
+                self._pending_count[p] -= 1
+            given = waiting & group
+            early = tuple(sorted(given))
+        self._kept[key] = (payload, group, given)
+        if len(self._kept) > KEEP:
+            self._kept.popitem(last=False)
+        return early
+
+    def pull(self, peer: int, instance: str, tag: str) -> tuple[bool, Any]:
+        """``peer`` asks for this node's share of ``(instance, tag)``: ``(True, share)`` to send
+        now, or ``(False, None)`` when it is recorded until :meth:`keep` (or already evicted: the
+        puller's wait ends at its deadline). Raises :class:`ProtocolError` for a peer outside the
+        opening's group, a second pull of one share, or too many waiting pulls."""
+        key = (instance, tag)
+        kept = self._kept.get(key)
+        if kept is not None:
+            payload, group, given = kept
+            if peer not in group:
+                raise ProtocolError(f"pulled a share of {instance}/{tag}, an opening it is not part of", peer=peer)
+            if peer in given:
+                raise ProtocolError(f"pulled the share of {instance}/{tag} again", peer=peer)
+            given.add(peer)
+            return True, payload
+        waiting = self._pending.setdefault(key, set())
+        if peer in waiting:
+            raise ProtocolError(f"pulled the share of {instance}/{tag} again", peer=peer)
+        if self._pending_count.get(peer, 0) >= PENDING:
+            if not waiting:
+                del self._pending[key]
+            raise ProtocolError(f"more than {PENDING} pulls waiting", peer=peer)
+        waiting.add(peer)
+        self._pending_count[peer] = self._pending_count.get(peer, 0) + 1
+        return False, None
+
+    def finish(self, instance: str) -> None:
+        """Forget ``instance``: its shares and the pulls waiting for them."""
+        for key in [k for k in self._kept if k[0] == instance]:
+            del self._kept[key]
+        for key in [k for k in self._pending if k[0] == instance]:
+            for p in self._pending.pop(key):
+                self._pending_count[p] -= 1
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+__all__ = ["KEEP", "PENDING", "Retained"]
