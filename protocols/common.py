@@ -296,8 +296,9 @@ async def _open_in_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, degr
                 total = [a + b for a, b in zip(total, _share_ints(v, p, shape, 0), strict=True)]
         return [a % P for a in total]
     deg = scheme.t if degree is None else degree
-    # deg + 1 shares, not everyone's: n·(deg + 1) messages a round instead of n·(n − 1)
-    got = await ctx.open_round(tag, share, among=scheme.parties, need=deg + 1)
+    # deg + 1 shares, not everyone's: n·deg messages a round instead of n·(n − 1); the share is
+    # kept for pulls as a read-only copy (a caller may reuse its array after the opening)
+    got = await ctx.open_round(tag, frozen(share.copy()), among=scheme.parties, need=deg + 1)
     use, coeffs = _interpolation(me, tuple(got), deg + 1, P)
     acc: list[int] | None = None
     for p, c in zip(use, coeffs, strict=True):

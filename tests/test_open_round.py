@@ -118,7 +118,8 @@ def _pull(instance: str, tag: str, sender: int = EVIL, **extra: Any) -> bytes:
 
 async def _opening_with(attack: Any, ids: tuple[int, ...] = (1, 2, 3), group: tuple[int, ...] = (1, 2, 3),
                         ) -> tuple[dict[int, Any], dict[int, Any]]:
-    """Honest parties of ``group`` open [5, 6] (round "r1/open") and then wait 1 s; party EVIL
+    """Honest parties of ``group`` open [5, 6] (round "r1/open"), overwrite their share array and
+    then wait 1 s; party EVIL
     runs ``attack(ctx)`` instead (it may also take part in the opening itself)."""
     scheme = Scheme.make("shamir", group)
     shares = scheme.share(np.array([5, 6], np.uint64), Csprng(b"q" * 32))
@@ -128,7 +129,9 @@ async def _opening_with(attack: Any, ids: tuple[int, ...] = (1, 2, 3), group: tu
         nodes[ctx.party_id] = ctx._node
         if ctx.party_id == EVIL:
             return await attack(ctx, shares)
-        out = (await open_values(ctx, scheme, shares[group.index(ctx.party_id)], "r1/open")).tolist()
+        mine = shares[group.index(ctx.party_id)].copy()
+        out = (await open_values(ctx, scheme, mine, "r1/open")).tolist()
+        mine[:] = 0  # the caller reuses its array: what a later pull gets is the share as opened
         await asyncio.sleep(1.0)
         return out
 
