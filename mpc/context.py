@@ -194,9 +194,9 @@ class Context:
         node, me = self._node, self.party_id
         if need >= len(among) or me not in among:
             return await self.exchange(tag, payload, among=among, quorum=need)
-        senders, receivers, spares = _ring(among, me, need - 1)
+        senders, receivers, spares, members = _ring(among, me, need - 1)
         full = self._prefix + tag
-        pulled = node.keep(self.instance, full, payload, frozenset(among))
+        pulled = node.keep(self.instance, full, payload, members)
         down = node.down
         to = receivers
         if pulled or down:
@@ -233,12 +233,14 @@ def _without(parties: tuple[int, ...], me: int) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _ring(group: tuple[int, ...], me: int, d: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def _ring(group: tuple[int, ...], me: int, d: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                                                           frozenset[int]]:
     """``me``'s place in the ring of ``group``: the ``d`` parties after it (its senders), the ``d``
-    before it (its receivers), and the rest after its senders, in ring order (its replacements)."""
+    before it (its receivers), the rest after its senders in ring order (its replacements), and
+    the group as a set."""
     k, n = group.index(me), len(group)
     after = tuple(group[(k + i) % n] for i in range(1, n))
-    return after[:d], tuple(group[(k - i) % n] for i in range(1, d + 1)), after[d:]
+    return after[:d], tuple(group[(k - i) % n] for i in range(1, d + 1)), after[d:], frozenset(group)
 
 
 __all__ = ["Context", "Port"]

@@ -29,8 +29,8 @@ class Retained:
     """The shares kept and the pulls waiting for them, per ``(instance, tag)``."""
 
     def __init__(self) -> None:
-        # key -> (payload, the opening's group, peers it was given to on request)
-        self._kept: OrderedDict[Key, tuple[Any, frozenset[int], set[int]]] = OrderedDict()
+        # key -> [payload, the opening's group, the peers it was given to on request (or None)]
+        self._kept: OrderedDict[Key, list[Any]] = OrderedDict()
         self._pending: dict[Key, set[int]] = {}
         self._pending_count: dict[int, int] = {}
 
@@ -38,18 +38,19 @@ class Retained:
         """Keep this node's share of ``(instance, tag)``; the members of ``group`` that pulled it
         already are returned (they get it with the round's own sends)."""
         key = (instance, tag)
+        kept = self._kept
+        kept[key] = [payload, group, None]  # (a round's cost: no set until someone pulls)
+        if len(kept) > KEEP:
+            kept.popitem(last=False)
+        if not self._pending:
+            return ()
         waiting = self._pending.pop(key, None)
-        given: set[int] = set()
-        early: tuple[int, ...] = ()
-        if waiting:
-            for p in waiting:
-                self._pending_count[p] -= 1
-            given = waiting & group
-            early = tuple(sorted(given))
-        self._kept[key] = (payload, group, given)
-        if len(self._kept) > KEEP:
-            self._kept.popitem(last=False)
-        return early
+        if not waiting:
+            return ()
+        for p in waiting:
+            self._pending_count[p] -= 1
+        given = kept[key][2] = waiting & group
+        return tuple(sorted(given))
 
     def pull(self, peer: int, instance: str, tag: str) -> tuple[bool, Any]:
         """``peer`` asks for this node's share of ``(instance, tag)``: ``(True, share)`` to send
@@ -62,7 +63,9 @@ class Retained:
             payload, group, given = kept
             if peer not in group:
                 raise ProtocolError(f"pulled a share of {instance}/{tag}, an opening it is not part of", peer=peer)
-            if peer in given:
+            if given is None:
+                given = kept[2] = set()
+            elif peer in given:
                 raise ProtocolError(f"pulled the share of {instance}/{tag} again", peer=peer)
             given.add(peer)
             return True, payload

@@ -32,9 +32,9 @@ def _chain(n: int, t: int, k: int, faults: list[dict[str, Any]], observers: list
 
 
 def test_the_ring() -> None:
-    assert _ring((1, 2, 3, 4, 5), 1, 2) == ((2, 3), (5, 4), (4, 5))
-    assert _ring((1, 2, 3, 4, 5), 5, 2) == ((1, 2), (4, 3), (3, 4))
-    assert _ring((2, 4, 9), 9, 1) == ((2,), (4,), (4,))
+    assert _ring((1, 2, 3, 4, 5), 1, 2)[:3] == ((2, 3), (5, 4), (4, 5))
+    assert _ring((1, 2, 3, 4, 5), 5, 2)[:3] == ((1, 2), (4, 3), (3, 4))
+    assert _ring((2, 4, 9), 9, 1) == ((2,), (4,), (4,), frozenset({2, 4, 9}))
     # every party is taken from by exactly d others: the senders and receivers are one relation
     for n, d in ((5, 2), (7, 3), (4, 1)):
         group = tuple(range(1, n + 1))
