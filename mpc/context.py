@@ -38,6 +38,10 @@ class Port(Protocol):
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None: ...
     async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any: ...
     def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float, /) -> Awaitable[dict[int, Any]]: ...
+    def recv_enough(self, instance: str, tag: str, senders: tuple[int, ...], enough: int, timeout: float, /
+                    ) -> Awaitable[dict[int, Any]]:
+        """``recv_many`` that ends as soon as ``enough`` payloads are in."""
+        ...
     def traffic(self) -> dict[str, int]:
         """Messages and bytes this node has sent and received so far."""
         ...
@@ -188,7 +192,7 @@ class Context:
         round instead of n·(n − 1) (a Shamir opening of degree t needs t + 1 shares). A sender
         known or found to be gone is replaced by the next live parties of the ring, which are
         *pulled* (their nodes keep their shares, :mod:`mpc.retained`); fewer than ``need`` shares
-        raise :class:`QuorumLost`. Returns ``need`` entries (this party's is ``payload``).
+        raise :class:`QuorumLost`. Returns at least ``need`` entries (this party's is ``payload``).
         With ``need`` ≥ the group's size, or outside the group, it is :meth:`exchange`.
         """
         node, me = self._node, self.party_id
@@ -204,23 +208,22 @@ class Context:
         await node.send_many(self.instance, full, dict.fromkeys(to, payload), same=True)
         ask = senders if not down else tuple(p for p in senders if p not in down)
         got: dict[int, Any] = {me: payload}
-        while True:
-            if ask:
-                for s, r in (await node.recv_many(self.instance, full, ask, self.timeout)).items():
-                    if not isinstance(r, BaseException):
-                        got[s] = r
-                    elif not isinstance(r, PartyDropped):
-                        raise r
-            short = need - len(got)
-            if not short:
-                return got
-            # replacements: the next live parties of the ring that were not asked yet
-            down = node.down
-            ask = tuple(p for p in spares if p not in down)[:short]
-            if not ask:
+        late = _take(got, await node.recv_many(self.instance, full, ask, self.timeout)) if ask else ()
+        while len(got) < need:
+            # replacements: as many of the next live parties of the ring (not asked yet) as shares
+            # are missing; the senders that missed the deadline are waited for with them (a share
+            # a moment late still counts): the first ``short`` shares in end the wait
+            short, down = need - len(got), node.down
+            new = tuple(p for p in spares if p not in down)[:short]
+            if not new:
                 raise QuorumLost(set(among) - set(got), needed=need, have=len(got))
-            spares = spares[spares.index(ask[-1]) + 1:]
-            await node.pull(self.instance, full, ask)
+            spares = spares[spares.index(new[-1]) + 1:]
+            await node.pull(self.instance, full, new)
+            down = node.down  # (a pulled party that cannot be reached is down now)
+            wait = tuple(p for p in (*late, *new) if p not in down)
+            if wait:
+                late = _take(got, await node.recv_enough(self.instance, full, wait, short, self.timeout))
+        return got
 
     def stats(self) -> dict[str, int]:
         return self._node.traffic()
@@ -230,6 +233,20 @@ class Context:
 def _without(parties: tuple[int, ...], me: int) -> tuple[int, ...]:
     """``parties`` without ``me`` (the same few small groups every round; large ones are not cached)."""
     return tuple(p for p in parties if p != me)
+
+
+def _take(got: dict[int, Any], results: dict[int, Any]) -> tuple[int, ...]:
+    """Move the payloads of ``results`` into ``got``; the senders whose entry is a
+    :class:`PartyDropped` are returned, any other error is raised."""
+    missing = []
+    for s, r in results.items():
+        if not isinstance(r, BaseException):
+            got[s] = r
+        elif isinstance(r, PartyDropped):
+            missing.append(s)
+        else:
+            raise r
+    return tuple(missing)
 
 
 @functools.lru_cache(maxsize=256)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
+
 from .errors import ProtocolError
 
 KEEP = 1024  # shares kept in all (a dependent chain's most recent rounds; a few hundred bytes each)
@@ -35,9 +37,15 @@ class Retained:
         self._pending_count: dict[int, int] = {}
 
     def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
-        """Keep this node's share of ``(instance, tag)``; the members of ``group`` that pulled it
-        already are returned (they get it with the round's own sends)."""
+        """Keep this node's share of ``(instance, tag)`` (an array as a read-only copy); the
+        members of ``group`` that pulled it already are returned (they get it with the round's
+        own sends)."""
         key = (instance, tag)
+        if isinstance(payload, np.ndarray):
+            # a copy: the caller's array is its own again once the opening returned, and what it
+            # holds next (a share of a value never opened) must not be what a later pull gets
+            payload = payload.copy()
+            payload.flags.writeable = False
         waiting = self._pending.pop(key, None)
         given: set[int] = set()
         early: tuple[int, ...] = ()
