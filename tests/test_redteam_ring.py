@@ -23,9 +23,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mpc.message import CONTROL
+from mpc.codec import Limits
+from mpc.errors import PartyDropped
+from mpc.message import CONTROL, Message
 from mpc.rng import Csprng
+from netsim import SimNetwork
 from protocols.common import Scheme, open_values
+from mpc.retained import PENDING
 from round_attack import EVIL, _frame, _raw, _run
 
 pytestmark = pytest.mark.timeout(60)
@@ -122,3 +126,153 @@ async def test_a_pull_gets_the_share_that_was_opened_not_what_its_array_holds_no
     reconstructed, share = res[EVIL]
     assert share == opened[0].tolist()  # ... with the share that was opened
     assert reconstructed != secret.tolist()
+
+
+async def _members_open(attack: Any, scheme: Scheme, *, ids: tuple[int, ...] = (1, 2, 3), net: SimNetwork | None = None,
+                        limits: Limits | None = None, delay: float = 0.0, linger: float = 1.5,
+                        ) -> tuple[dict[int, Any], dict[int, Any]]:
+    """The honest parties of ``scheme.parties`` wait ``delay`` s, open [5, 6] in round "r1/open"
+    (computation "c") and then wait ``linger`` s; party EVIL runs ``attack(ctx, nodes)`` (every
+    party's node by id)."""
+    secret = scheme.share(np.array([5, 6], np.uint64), Csprng(b"m" * 32))
+    nodes: dict[int, Any] = {}
+
+    async def proto(ctx: Any) -> Any:
+        nodes[ctx.party_id] = ctx._node
+        if ctx.party_id == EVIL:
+            await asyncio.sleep(0)  # every node is in ``nodes``
+            return await attack(ctx, nodes)
+        await asyncio.sleep(delay)
+        out = (await open_values(ctx, scheme, secret[scheme.parties.index(ctx.party_id)], "r1/open")).tolist()
+        opened[ctx.party_id] = out
+        await asyncio.sleep(linger)
+        return out
+
+    kw = {} if limits is None else {"limits": limits}
+    res = await _run(ids, lambda node: node.run(proto, name="c"), network=net or SimNetwork(ids, wire="bytes"), **kw)
+    return res, nodes
+
+
+opened: dict[int, Any] = {}  # what each honest party of the last _members_open opened (before its agreement)
+
+
+def _from_evil(nodes: dict[int, Any], p: int) -> list[str]:
+    return [str(e) for e in nodes[p].rejected if e.peer == EVIL]
+
+
+async def test_an_outsiders_pull_that_comes_before_the_share_gets_nothing() -> None:
+    """The opening is among 1, 3, 4 (party 2 is in the session only). Party 2 pulls party 1's
+    share *before* party 1 reaches the round: the pull waits, and when party 1 keeps its share the
+    outsider is not among those it is given to. Afterwards nothing of the opening is left."""
+    seen: dict[str, Any] = {}
+
+    async def attack(ctx: Any, nodes: dict[int, Any]) -> Any:
+        await _raw(ctx, (1,), _pull("c", "r1/open"))  # party 1 has no share yet
+        await asyncio.sleep(0.2)
+        seen["pending"] = {k: set(v) for k, v in nodes[1]._retained._pending.items()}
+        return await ctx.gather("r1/open", [1], quorum=0, timeout=2.0)
+
+    res, nodes = await _members_open(attack, Scheme.make("shamir", (1, 3, 4)), ids=(1, 2, 3, 4), delay=0.5)
+    assert res[1] == res[3] == res[4] == [5, 6], res
+    assert seen["pending"] == {("c", "r1/open"): {EVIL}}  # the pull did wait ...
+    assert res[EVIL] == {}  # ... and was never served
+    assert not nodes[1]._retained._pending and not any(nodes[1]._retained._pending_count.values())
+    assert len(nodes[1]._retained) == 0
+
+
+@pytest.mark.parametrize("scheme", [Scheme.make("shamir", (1, 2, 3, 4), 1, verify=True), Scheme.make("additive", (1, 2, 3, 4))],
+                         ids=["verified", "additive"])
+async def test_a_verified_or_additive_openings_share_is_never_kept_or_pulled(scheme: Scheme) -> None:
+    """Only unverified Shamir openings go round the ring. A verified or additive opening is
+    all-to-all: the attacker (a member) gets each share once with the round, and its pulls of
+    that round, before and after, never bring a second copy; nothing is kept for them."""
+    ids = (1, 2, 3, 4)
+    net = SimNetwork(ids, wire="bytes")
+    copies: list[tuple[int, int]] = []
+
+    def watch(sent_at: float, arrives_at: float | None, src: int, dst: int, data: bytes) -> None:
+        msg = Message.from_bytes(data)
+        if msg.tag == "r1/open" and dst == EVIL:
+            copies.append((src, dst))
+
+    net.observers.append(watch)
+    kept: list[int] = []
+
+    async def attack(ctx: Any, nodes: dict[int, Any]) -> Any:
+        await _raw(ctx, (1, 3, 4), _pull("c", "r1/open"))  # before the round
+        mine = scheme.share(np.array([5, 6], np.uint64), Csprng(b"m" * 32))[ids.index(EVIL)]
+        out = (await open_values(ctx, scheme, mine, "r1/open")).tolist()
+        kept.extend(len(nodes[p]._retained) for p in (1, 3, 4))
+        await asyncio.sleep(0.1)
+        await _raw(ctx, (1, 3, 4), _pull("c", "r1/open"))  # after it
+        await asyncio.sleep(1.0)
+        return out
+
+    res, nodes = await _members_open(attack, scheme, ids=ids, net=net, delay=0.2)
+    assert res == {p: [5, 6] for p in ids}, res
+    assert kept == [0, 0, 0]
+    assert sorted(copies) == [(1, EVIL), (3, EVIL), (4, EVIL)]  # the round's own copies, no more
+
+
+async def test_a_cut_off_party_pulls_nothing() -> None:
+    """The attacker, a member of the opening, first gets itself cut off by party 1 (garbage
+    frames past the reject burst), then pulls party 1's share: not even read."""
+    limits = Limits(reject_burst=5)
+
+    async def attack(ctx: Any, nodes: dict[int, Any]) -> Any:
+        for _ in range(8):
+            await _raw(ctx, (1,), b"\x00garbage")
+        await asyncio.sleep(0.5)  # party 1 kept its share meanwhile
+        await _raw(ctx, (1,), _pull("c", "r1/open"))
+        got.update(await ctx.gather("r1/open", [1], quorum=0, timeout=1.0))
+        return got
+
+    got: dict[int, Any] = {}
+    opened.clear()
+    res, nodes = await _members_open(attack, Scheme.make("shamir", (1, 2, 3)), limits=limits, delay=0.2)
+    assert opened == {1: [5, 6], 3: [5, 6]}, res
+    # party 1 no longer hears the attacker, party 3 does: the survivors agree on an error
+    assert type(res[1]) is type(res[3]) is PartyDropped, res
+    assert EVIL in nodes[1].mailbox.cut_off
+    assert got == {}
+    assert not nodes[1]._retained._pending
+
+
+async def test_pulls_for_made_up_or_finished_computations_hold_at_most_pending_per_peer() -> None:
+    """The attacker pulls 10 shares of each of 500 made-up computations (that its victim never
+    runs) and 1,000 of the finished one: at most PENDING are held for it (the rest refused and
+    counted), the finished computation's pulls hold nothing, and a second computation still opens
+    right at every honest party."""
+    ids = (1, 2, 3)
+    scheme = Scheme.make("shamir", ids)
+    secret = scheme.share(np.array([8, 9], np.uint64), Csprng(b"f" * 32))
+
+    async def body(node: Any) -> Any:
+        async def proto(ctx: Any) -> Any:
+            return (await open_values(ctx, scheme, secret[ctx.party_id - 1], "r1/open")).tolist()
+
+        first = await node.run(proto, name="c")
+        if node.party_id == EVIL:
+            for i in range(1000):
+                await node.transport.send(1, _pull("c", f"r{i}/open"))
+            for k in range(500):
+                for i in range(10):
+                    await node.transport.send(1, _pull(f"made-up-{k}", f"r{i}/open"))
+        await asyncio.sleep(0.5)
+        second = await node.run(proto, name="d")
+        return first, second, sum(len(v) for v in node._retained._pending.values()), len(node._retained)
+
+    nodes: dict[int, Any] = {}
+
+    async def keep_node(node: Any) -> Any:
+        nodes[node.party_id] = node
+        return await body(node)
+
+    # no cut-off: the bound must hold by itself
+    res = await _run(ids, keep_node, limits=Limits(reject_burst=None))
+    for p in (1, 3):
+        assert res[p][:2] == ([8, 9], [8, 9]), res
+    assert res[1][2] == PENDING and res[1][3] == 0, res[1]
+    assert nodes[1]._retained._pending_count == {EVIL: PENDING}
+    assert nodes[1].rejected_count == 5000 - PENDING  # the finished computation's 1,000: ignored, not counted
+    assert all("more than" in str(e) and e.peer == EVIL for e in nodes[1].rejected)
