@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from mpc.codec import Limits
-from mpc.errors import PartyDropped
+from mpc.errors import PartyDropped, ProtocolError
+from mpc.mailbox import Mailbox
 from mpc.message import CONTROL, Message
 from mpc.rng import Csprng
 from netsim import SimNetwork
@@ -276,3 +277,99 @@ async def test_pulls_for_made_up_or_finished_computations_hold_at_most_pending_p
     assert nodes[1]._retained._pending_count == {EVIL: PENDING}
     assert nodes[1].rejected_count == 5000 - PENDING  # the finished computation's 1,000: ignored, not counted
     assert all("more than" in str(e) and e.peer == EVIL for e in nodes[1].rejected)
+
+
+async def test_a_pulled_attacker_that_answers_twice_is_refused_once_and_the_value_is_right() -> None:
+    """n = 3, t = 1, party 1 crashed before the round: party 3, whose ring sender was party 1,
+    pulls the attacker's share. The attacker answers twice: the second copy is refused and
+    counted against it, and party 3 opens the right value."""
+    ids = (1, 2, 3)
+    scheme = Scheme.make("shamir", ids)
+    secret = scheme.share(np.array([21, 22], np.uint64), Csprng(b"d" * 32))
+    net = SimNetwork(ids, wire="bytes")
+    nodes: dict[int, Any] = {}
+    out: dict[int, Any] = {}
+
+    async def proto(ctx: Any) -> Any:
+        nodes[ctx.party_id] = ctx._node
+        if ctx.party_id == 1:
+            net.crash(1)
+            await asyncio.sleep(10)
+        if ctx.party_id == EVIL:
+            frame = _frame("c", "r1/open", EVIL, secret[EVIL - 1])
+            await asyncio.sleep(0.3)  # party 3's pull is in by now
+            await _raw(ctx, (3,), frame)
+            await _raw(ctx, (3,), frame)
+            await asyncio.sleep(1.0)
+            return None
+        await asyncio.sleep(0.1)
+        out[3] = (await open_values(ctx, scheme, secret[2], "r1/open")).tolist()
+        await asyncio.sleep(1.0)
+        return out[3]
+
+    await _run(ids, lambda node: node.run(proto, name="c"), network=net)
+    assert out == {3: [21, 22]}
+    assert [str(e) for e in nodes[3].rejected] == ["party 2: duplicate message c/r1/open"]
+
+
+async def test_a_pulled_honest_party_that_is_slow_is_waited_for_once_and_not_blamed() -> None:
+    """n = 4, t = 1, all honest; party 4 is gone before the round and party 1 reaches it 3 s late
+    (timeout 2 s). Party 3 (whose ring sender was party 4) pulls party 1 at once, and at its
+    deadline pulls party 2 too: it opens at one timeout, not two. Party 1, late, still serves
+    the pull that waited for it (party 3 is in its survivors' agreement by then): no strike
+    against any honest party, and everyone outputs the value."""
+    ids = (1, 2, 3, 4)
+    scheme = Scheme.make("shamir", ids, 1)
+    secret = scheme.share(np.array([31, 32], np.uint64), Csprng(b"s" * 32))
+    net = SimNetwork(ids, wire="bytes")
+    nodes: dict[int, Any] = {}
+    at: dict[int, float] = {}
+
+    async def proto(ctx: Any) -> Any:
+        nodes[ctx.party_id] = ctx._node
+        if ctx.party_id == 4:
+            net.crash(4)
+            await asyncio.sleep(20)
+        await asyncio.sleep(3.0 if ctx.party_id == 1 else 0.1)
+        out = (await open_values(ctx, scheme, secret[ctx.party_id - 1], "r1/open")).tolist()
+        at[ctx.party_id] = ctx.now()
+        return out
+
+    sends: list[tuple[float, int, int, str]] = []
+    net.observers.append(lambda now, arrive, src, dst, data: sends.append((now, src, dst, Message.from_bytes(data).tag)))
+    res = await _run(ids, lambda node: node.run(proto, name="c"), network=net, timeout=T)
+    assert {p: res[p] for p in (1, 2, 3)} == {1: [31, 32], 2: [31, 32], 3: [31, 32]}, res
+    pulls = [(round(now, 3), src, dst) for now, src, dst, tag in sends if tag == "pull"]
+    assert pulls == [(0.1, 3, 1), (0.1 + T, 3, 2)], pulls
+    assert (3.0, 1, 3, "r1/open") in sends  # the waiting pull, served when party 1 got there
+    assert 0.1 + T <= at[3] < 0.1 + T + 0.1, at
+    assert not [e for p in (1, 2, 3) for e in nodes[p].rejected], {p: nodes[p].rejected for p in (1, 2, 3)}
+    assert not nodes[1]._retained._pending
+
+
+async def test_a_wait_that_ends_with_enough_shares_buffers_the_rest_and_refuses_none() -> None:
+    """``recv_many(enough=1)`` on two senders ends with the first share; the other's share, when
+    it comes, is buffered (not refused as a duplicate or counted), and a later wait takes it. One
+    already buffered counts towards ``enough``."""
+    box = Mailbox(b"s", (1, 2, 3))
+    task = asyncio.ensure_future(box.recv_many("i", "t", (2, 3), 5.0, 1))
+    await asyncio.sleep(0.1)
+    box.deliver(_m("t", 3, "three"))
+    got = await task
+    assert got[3] == "three" and isinstance(got[2], PartyDropped)
+    box.deliver(_m("t", 2, "two"))  # late: buffered, no ProtocolError
+    assert await box.recv("i", "t", 2, 1.0) == "two"
+    with pytest.raises(ProtocolError):
+        box.deliver(_m("t", 3, "three"))  # a replay of the taken one still is refused
+    box.deliver(_m("u", 2, "early"))
+    t0 = asyncio.get_running_loop().time()
+    again = await box.recv_many("i", "u", (2, 3), 5.0, 1)
+    assert asyncio.get_running_loop().time() == t0  # no wait at all
+    assert again[2] == "early" and isinstance(again[3], PartyDropped)
+    box.deliver(_m("u", 3, "late"))  # buffered, not refused
+    assert await box.recv("i", "u", 3, 1.0) == "late"
+    assert box._collect == {}
+
+
+def _m(tag: str, sender: int, payload: Any) -> Message:
+    return Message(session=b"s", instance="i", tag=tag, sender=sender, payload=payload)
