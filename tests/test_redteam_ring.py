@@ -279,22 +279,32 @@ async def test_pulls_for_made_up_or_finished_computations_hold_at_most_pending_p
     assert all("more than" in str(e) and e.peer == EVIL for e in nodes[1].rejected)
 
 
+def _with_a_crash(n: int, t: int, values: list[int], *, crashed: int
+                  ) -> tuple[tuple[int, ...], Scheme, list[np.ndarray], SimNetwork, dict[int, Any]]:
+    """Parties 1..n, a Shamir sharing of ``values``, the network, and the nodes by id (filled
+    by :func:`_enter`); party ``crashed`` will crash as its computation starts."""
+    ids = tuple(range(1, n + 1))
+    scheme = Scheme.make("shamir", ids, t)
+    return ids, scheme, scheme.share(np.array(values, np.uint64), Csprng(bytes(values) * 16)), \
+        SimNetwork(ids, wire="bytes"), {}
+
+
+async def _enter(ctx: Any, net: SimNetwork, nodes: dict[int, Any], *, crashed: int) -> None:
+    nodes[ctx.party_id] = ctx._node
+    if ctx.party_id == crashed:
+        net.crash(crashed)
+        await asyncio.sleep(30)
+
+
 async def test_a_pulled_attacker_that_answers_twice_is_refused_once_and_the_value_is_right() -> None:
     """n = 3, t = 1, party 1 crashed before the round: party 3, whose ring sender was party 1,
     pulls the attacker's share. The attacker answers twice: the second copy is refused and
     counted against it, and party 3 opens the right value."""
-    ids = (1, 2, 3)
-    scheme = Scheme.make("shamir", ids)
-    secret = scheme.share(np.array([21, 22], np.uint64), Csprng(b"d" * 32))
-    net = SimNetwork(ids, wire="bytes")
-    nodes: dict[int, Any] = {}
+    ids, scheme, secret, net, nodes = _with_a_crash(3, 1, [21, 22], crashed=1)
     out: dict[int, Any] = {}
 
     async def proto(ctx: Any) -> Any:
-        nodes[ctx.party_id] = ctx._node
-        if ctx.party_id == 1:
-            net.crash(1)
-            await asyncio.sleep(10)
+        await _enter(ctx, net, nodes, crashed=1)
         if ctx.party_id == EVIL:
             frame = _frame("c", "r1/open", EVIL, secret[EVIL - 1])
             await asyncio.sleep(0.3)  # party 3's pull is in by now
@@ -318,18 +328,11 @@ async def test_a_pulled_honest_party_that_is_slow_is_waited_for_once_and_not_bla
     deadline pulls party 2 too: it opens at one timeout, not two. Party 1, late, still serves
     the pull that waited for it (party 3 is in its survivors' agreement by then): no strike
     against any honest party, and everyone outputs the value."""
-    ids = (1, 2, 3, 4)
-    scheme = Scheme.make("shamir", ids, 1)
-    secret = scheme.share(np.array([31, 32], np.uint64), Csprng(b"s" * 32))
-    net = SimNetwork(ids, wire="bytes")
-    nodes: dict[int, Any] = {}
+    ids, scheme, secret, net, nodes = _with_a_crash(4, 1, [31, 32], crashed=4)
     at: dict[int, float] = {}
 
     async def proto(ctx: Any) -> Any:
-        nodes[ctx.party_id] = ctx._node
-        if ctx.party_id == 4:
-            net.crash(4)
-            await asyncio.sleep(20)
+        await _enter(ctx, net, nodes, crashed=4)
         await asyncio.sleep(3.0 if ctx.party_id == 1 else 0.1)
         out = (await open_values(ctx, scheme, secret[ctx.party_id - 1], "r1/open")).tolist()
         at[ctx.party_id] = ctx.now()
