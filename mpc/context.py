@@ -38,6 +38,10 @@ class Port(Protocol):
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None: ...
     async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any: ...
     def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float, /) -> Awaitable[dict[int, Any]]: ...
+    def slow(self, instance: str, /) -> set[int]:
+        """The parties that missed an opening's deadline in ``instance`` (a live set, forgotten
+        with the computation)."""
+        ...
     def recv_enough(self, instance: str, tag: str, senders: tuple[int, ...], enough: int, timeout: float, /
                     ) -> Awaitable[dict[int, Any]]:
         """``recv_many`` that ends as soon as ``enough`` payloads are in."""
@@ -208,21 +212,44 @@ class Context:
         await node.send_many(self.instance, full, dict.fromkeys(to, payload), same=True)
         ask = senders if not down else tuple(p for p in senders if p not in down)
         got: dict[int, Any] = {me: payload}
-        late = _take(got, await node.recv_many(self.instance, full, ask, self.timeout)) if ask else ()
+        # parties that missed a deadline in an earlier opening of this computation: a slow
+        # sender is replaced at once (and still waited for with its replacement), a slow spare is
+        # pulled last, so that a silent party costs its takers one timeout per computation, not
+        # one per round (else they fall behind the others round after round, and the survivors'
+        # agreement, which waits for everyone's view, gives up on them)
+        slow = node.slow(self.instance)
+        wait = ask
+        if slow and not slow.isdisjoint(ask):
+            spares, new = _pick(spares, down, slow, sum(p in slow for p in ask))
+            if new:
+                await node.pull(self.instance, full, new)
+                wait = (*ask, *new)
+        late = _take(got, await node.recv_enough(self.instance, full, wait, need - 1, self.timeout)) if wait else ()
+        missed = len(got) < need and bool(late)  # the wait ended at its deadline, short
+        last = False
         while len(got) < need:
-            # replacements: as many of the next live parties of the ring (not asked yet) as shares
-            # are missing; the senders that missed the deadline are waited for with them (a share
-            # a moment late still counts): the first ``short`` shares in end the wait
+            if missed:
+                slow.update(late)
+            # replacements: the next live parties of the ring not asked yet, as many as shares
+            # are missing (a sender known to be gone), or all of them once a wait ended at its
+            # deadline short (a silent party, or one a timeout behind: a second silent party
+            # must not cost a second timeout). Those that missed a deadline are waited for with
+            # them (a share a moment late still counts): the first ``short`` shares end the wait.
+            # With nobody left to pull, those late get one more deadline, then it is lost.
             short, down = need - len(got), node.down
-            new = tuple(p for p in spares if p not in down)[:short]
-            if not new:
+            spares, new = _pick(spares, down, slow, len(spares) if missed else short)
+            late = tuple(p for p in late if p not in down)
+            if not new and (last or not late):
                 raise QuorumLost(set(among) - set(got), needed=need, have=len(got))
-            spares = spares[spares.index(new[-1]) + 1:]
-            await node.pull(self.instance, full, new)
-            down = node.down  # (a pulled party that cannot be reached is down now)
-            wait = tuple(p for p in (*late, *new) if p not in down)
+            last = not new
+            if new:
+                await node.pull(self.instance, full, new)
+            wait = tuple(p for p in (*late, *new) if p not in node.down)  # (a pull may find one gone)
             if wait:
                 late = _take(got, await node.recv_enough(self.instance, full, wait, short, self.timeout))
+            missed = len(got) < need
+        if slow:
+            slow.difference_update(got)  # in time again
         return got
 
     def stats(self) -> dict[str, int]:
@@ -247,6 +274,16 @@ def _take(got: dict[int, Any], results: dict[int, Any]) -> tuple[int, ...]:
         else:
             raise r
     return tuple(missing)
+
+
+def _pick(spares: tuple[int, ...], down: Set[int], slow: Set[int], k: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The next ``k`` live parties of ``spares``, those not known to be slow first; returns the
+    spares left (the live ones not picked) and the picked."""
+    live = [p for p in spares if p not in down]
+    if slow:
+        live.sort(key=slow.__contains__)  # (stable: ring order otherwise)
+    picked = tuple(live[:k])
+    return tuple(p for p in spares if p not in down and p not in picked), picked
 
 
 @functools.lru_cache(maxsize=256)
