@@ -218,13 +218,13 @@ class Context:
         # one per round (else they fall behind the others round after round, and the survivors'
         # agreement, which waits for everyone's view, gives up on them)
         slow = node.slow(self.instance)
-        wait = ask
         if slow and not slow.isdisjoint(ask):
             spares, new = _pick(spares, down, slow, sum(p in slow for p in ask))
             if new:
                 await node.pull(self.instance, full, new)
-                wait = (*ask, *new)
-        late = _take(got, await node.recv_enough(self.instance, full, wait, need - 1, self.timeout)) if wait else ()
+            late = _take(got, await node.recv_enough(self.instance, full, (*ask, *new), need - 1, self.timeout))
+        else:  # (the common case: everyone's share, at most need − 1)
+            late = _take(got, await node.recv_many(self.instance, full, ask, self.timeout)) if ask else ()
         missed = len(got) < need and bool(late)  # the wait ended at its deadline, short
         last = False
         while len(got) < need:

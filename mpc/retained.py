@@ -46,15 +46,15 @@ class Retained:
         return got
 
     def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
-        """Keep this node's share of ``(instance, tag)`` (an array as a read-only copy); the
+        """Keep this node's share of ``(instance, tag)`` (an array as a copy); the
         members of ``group`` that pulled it already are returned (they get it with the round's
         own sends)."""
         key = (instance, tag)
         if isinstance(payload, np.ndarray):
-            # a copy: the caller's array is its own again once the opening returned, and what it
-            # holds next (a share of a value never opened) must not be what a later pull gets
+            # a copy (only this store holds it): the caller's array is its own again once the
+            # opening returned, and what it holds next (a share of a value never opened) must not
+            # be what a later pull gets
             payload = payload.copy()
-            payload.flags.writeable = False
         waiting = self._pending.pop(key, None)
         given: set[int] = set()
         early: tuple[int, ...] = ()
