@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from mpc.codec import Limits
+from mpc.context import _ring
 from mpc.errors import PartyDropped, ProtocolError
 from mpc.mailbox import Mailbox
 from mpc.message import CONTROL, Message
@@ -88,6 +89,37 @@ async def test_silent_members_do_not_make_a_chain_of_openings_lose_its_quorum(n:
     assert {p: res[p] for p in live} == {p: want for p in live}, res
     assert max(at.values()) <= len(silent) * T + 0.5, at
     assert not [(p, e) for p in live for e in nodes[p].rejected if e.peer in live]
+
+
+@pytest.mark.parametrize(("n", "t"), [(3, 1), (5, 2), (7, 3)])
+async def test_a_member_silent_every_other_round_costs_no_more_than_all_to_all(n: int, t: int) -> None:
+    """The attacker sends its share to its ring takers in odd rounds only (all of them at once,
+    up front: they wait as early messages) and nothing in even rounds, so it is taken off the
+    list of slow parties every other round and costs its takers a timeout again. The honest
+    parties still open every value, together (the survivors agree), in no more time than
+    all-to-all, where every party waits for it in every even round: 6 timeouts for 12 rounds."""
+    ids = tuple(range(1, n + 1))
+    scheme = Scheme.make("shamir", ids, t)
+    rounds = 12
+    shares = _chain_shares(scheme, rounds)
+    at: dict[int, float] = {}
+
+    async def proto(ctx: Any) -> Any:
+        if ctx.party_id == EVIL:
+            takers = _ring(ids, EVIL, t)[1]
+            for r in range(1, rounds, 2):
+                await _raw(ctx, takers, _frame("chain", f"r{r}/open", EVIL, shares[r][EVIL - 1]))
+            await asyncio.sleep(rounds * T * 2)
+            return None
+        out = [(await open_values(ctx, scheme, shares[r][ctx.party_id - 1], f"r{r}/open")).tolist()
+               for r in range(rounds)]
+        at[ctx.party_id] = ctx.now()
+        return out
+
+    res = await _run(ids, lambda node: node.run(proto, name="chain"), timeout=T)
+    want = [[r + 1, 7 * r + 3] for r in range(rounds)]
+    assert {p: res[p] for p in ids if p != EVIL} == {p: want for p in ids if p != EVIL}, res
+    assert max(at.values()) <= rounds / 2 * T + 0.5, at
 
 
 # -- what a pull may get ----------------------------------------------------------------------
