@@ -38,6 +38,14 @@ class Port(Protocol):
     async def send_many(self, instance: str, tag: str, payloads: Mapping[int, Any], *, same: bool) -> None: ...
     async def recv_one(self, instance: str, tag: str, sender: int, timeout: float) -> Any: ...
     def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float, /) -> Awaitable[dict[int, Any]]: ...
+    def slow(self, instance: str, /) -> set[int]:
+        """The parties that missed an opening's deadline in ``instance`` (a live set, forgotten
+        with the computation)."""
+        ...
+    def recv_enough(self, instance: str, tag: str, senders: tuple[int, ...], enough: int, timeout: float, /
+                    ) -> Awaitable[dict[int, Any]]:
+        """``recv_many`` that ends as soon as ``enough`` payloads are in."""
+        ...
     def traffic(self) -> dict[str, int]:
         """Messages and bytes this node has sent and received so far."""
         ...
@@ -188,7 +196,7 @@ class Context:
         round instead of n·(n − 1) (a Shamir opening of degree t needs t + 1 shares). A sender
         known or found to be gone is replaced by the next live parties of the ring, which are
         *pulled* (their nodes keep their shares, :mod:`mpc.retained`); fewer than ``need`` shares
-        raise :class:`QuorumLost`. Returns ``need`` entries (this party's is ``payload``).
+        raise :class:`QuorumLost`. Returns at least ``need`` entries (this party's is ``payload``).
         With ``need`` ≥ the group's size, or outside the group, it is :meth:`exchange`.
         """
         node, me = self._node, self.party_id
@@ -204,23 +212,45 @@ class Context:
         await node.send_many(self.instance, full, dict.fromkeys(to, payload), same=True)
         ask = senders if not down else tuple(p for p in senders if p not in down)
         got: dict[int, Any] = {me: payload}
-        while True:
-            if ask:
-                for s, r in (await node.recv_many(self.instance, full, ask, self.timeout)).items():
-                    if not isinstance(r, BaseException):
-                        got[s] = r
-                    elif not isinstance(r, PartyDropped):
-                        raise r
-            short = need - len(got)
-            if not short:
-                return got
-            # replacements: the next live parties of the ring that were not asked yet
-            down = node.down
-            ask = tuple(p for p in spares if p not in down)[:short]
-            if not ask:
+        # parties that missed a deadline in an earlier opening of this computation: a slow
+        # sender is replaced at once (and still waited for with its replacement), a slow spare is
+        # pulled last, so that a silent party costs its takers one timeout per computation, not
+        # one per round (else they fall behind the others round after round, and the survivors'
+        # agreement, which waits for everyone's view, gives up on them)
+        slow = node.slow(self.instance)
+        if slow and not slow.isdisjoint(ask):
+            spares, new = _pick(spares, down, slow, sum(p in slow for p in ask))
+            if new:
+                await node.pull(self.instance, full, new)
+            late = _take(got, await node.recv_enough(self.instance, full, (*ask, *new), need - 1, self.timeout))
+        else:  # (the common case: everyone's share, at most need − 1)
+            late = _take(got, await node.recv_many(self.instance, full, ask, self.timeout)) if ask else ()
+        missed = len(got) < need and bool(late)  # the wait ended at its deadline, short
+        last = False
+        while len(got) < need:
+            if missed:
+                slow.update(late)
+            # replacements: the next live parties of the ring not asked yet, as many as shares
+            # are missing (a sender known to be gone), or all of them once a wait ended at its
+            # deadline short (a silent party, or one a timeout behind: a second silent party
+            # must not cost a second timeout). Those that missed a deadline are waited for with
+            # them (a share a moment late still counts): the first ``short`` shares end the wait.
+            # With nobody left to pull, those late get one more deadline, then it is lost.
+            short, down = need - len(got), node.down
+            spares, new = _pick(spares, down, slow, len(spares) if missed else short)
+            late = tuple(p for p in late if p not in down)
+            if not new and (last or not late):
                 raise QuorumLost(set(among) - set(got), needed=need, have=len(got))
-            spares = spares[spares.index(ask[-1]) + 1:]
-            await node.pull(self.instance, full, ask)
+            last = not new
+            if new:
+                await node.pull(self.instance, full, new)
+            wait = tuple(p for p in (*late, *new) if p not in node.down)  # (a pull may find one gone)
+            if wait:
+                late = _take(got, await node.recv_enough(self.instance, full, wait, short, self.timeout))
+            missed = len(got) < need
+        if slow:
+            slow.difference_update(got)  # in time again
+        return got
 
     def stats(self) -> dict[str, int]:
         return self._node.traffic()
@@ -230,6 +260,30 @@ class Context:
 def _without(parties: tuple[int, ...], me: int) -> tuple[int, ...]:
     """``parties`` without ``me`` (the same few small groups every round; large ones are not cached)."""
     return tuple(p for p in parties if p != me)
+
+
+def _take(got: dict[int, Any], results: dict[int, Any]) -> tuple[int, ...]:
+    """Move the payloads of ``results`` into ``got``; the senders whose entry is a
+    :class:`PartyDropped` are returned, any other error is raised."""
+    missing = []
+    for s, r in results.items():
+        if not isinstance(r, BaseException):
+            got[s] = r
+        elif isinstance(r, PartyDropped):
+            missing.append(s)
+        else:
+            raise r
+    return tuple(missing)
+
+
+def _pick(spares: tuple[int, ...], down: Set[int], slow: Set[int], k: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The next ``k`` live parties of ``spares``, those not known to be slow first; returns the
+    spares left (the live ones not picked) and the picked."""
+    live = [p for p in spares if p not in down]
+    if slow:
+        live.sort(key=slow.__contains__)  # (stable: ring order otherwise)
+    picked = tuple(live[:k])
+    return tuple(p for p in spares if p not in down and p not in picked), picked
 
 
 @functools.lru_cache(maxsize=256)

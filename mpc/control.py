@@ -135,6 +135,10 @@ class ControlPlane(SendPath):
         the members that pulled it already (the caller sends it to them with the round)."""
         return self._retained.keep(instance, tag, payload, group)
 
+    def slow(self, instance: str) -> set[int]:
+        """The parties that missed an opening's deadline in ``instance`` (:meth:`Retained.slow`)."""
+        return self._retained.slow(instance)
+
     async def pull(self, instance: str, tag: str, peers: tuple[int, ...]) -> None:
         """Ask ``peers`` for their opening share of ``(instance, tag)`` (it arrives as their
         ordinary message of that round); a peer that cannot be reached is marked down."""

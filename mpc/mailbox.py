@@ -44,17 +44,28 @@ class _Collector:
     """One :meth:`Mailbox.recv_many` waiting on ``(instance, tag)``: payloads go straight into
     ``got`` (no future per sender); ``done`` is set once nobody in ``pending`` is left."""
 
-    __slots__ = ("pending", "got", "done", "failed")
+    __slots__ = ("pending", "got", "done", "failed", "enough")
 
-    def __init__(self, pending: set[int], done: asyncio.Future[None]) -> None:
+    def __init__(self, pending: set[int], done: asyncio.Future[None], enough: int | None = None) -> None:
         self.pending = pending
         self.got: dict[int, Any] = {}  # sender -> payload, or the PartyDropped that replaced it
         self.done = done
         self.failed = False  # some entry of got is a PartyDropped
+        self.enough = len(pending) if enough is None else enough  # payloads still wanted
 
     def settle(self, sender: int, value: Any) -> None:
+        """``sender``'s payload arrived."""
         self.pending.discard(sender)
         self.got[sender] = value
+        self.enough -= 1
+        if (not self.pending or self.enough <= 0) and not self.done.done():
+            self.done.set_result(None)
+
+    def drop(self, sender: int, exc: PartyDropped) -> None:
+        """``sender`` is gone: its entry is ``exc``."""
+        self.failed = True
+        self.pending.discard(sender)
+        self.got[sender] = exc
         if not self.pending and not self.done.done():
             self.done.set_result(None)
 
@@ -165,8 +176,7 @@ class Mailbox:
         self._down.add(party)
         for collector in list(self._collect.values()):
             if party in collector.pending:
-                collector.failed = True
-                collector.settle(party, PartyDropped(party, reason))
+                collector.drop(party, PartyDropped(party, reason))
         for (_inst, _tag, sender), fut in list(self._slots.items()):
             if sender == party and not fut.done():
                 fut.set_exception(PartyDropped(party, reason))
@@ -216,10 +226,13 @@ class Mailbox:
         self._received(instance, tag).add(sender)
         return payload
 
-    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
+    async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float,
+                        enough: int | None = None) -> dict[int, Any]:
         """:meth:`recv` from each sender under one shared deadline; a missing sender's entry is a
         :class:`PartyDropped` instead of its payload. One timer for all: with thousands of senders a
-        task and a timer per sender would dominate.
+        task and a timer per sender would dominate. ``enough``: the wait ends as soon as that many
+        payloads are in (the others' entries are then PartyDropped too, and their messages, should
+        they come, are buffered as early ones, not refused); alone on ``(instance, tag)`` only.
 
         Through one :class:`_Collector`: buffered messages are taken now, the others are stored by
         :meth:`deliver` as they come; one future in all, and a deadline in :class:`~mpc.deadlines.Deadlines`."""
@@ -252,9 +265,14 @@ class Mailbox:
                 out[s] = PartyDropped(s, "connection lost")
             else:
                 pending.add(s)
+        if enough is not None:  # what was buffered counts
+            enough -= sum(1 for v in out.values() if isinstance(v, asyncio.Future) and v.exception() is None)
+            if enough <= 0:
+                pending = set()  # (their entries below: not within this wait)
+                out.update((s, PartyDropped(s, f"no {tag!r} message needed")) for s in senders if s not in out)
         if pending:
             loop = self._loop or self._bind_loop()
-            collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future())
+            collector = self._collect[(instance, tag)] = _Collector(pending, loop.create_future(), enough)
             deadlines = self._deadlines
             assert deadlines is not None
             deadlines.add(collector.done, timeout)

@@ -281,6 +281,10 @@ class Node(ReceivePath):
     async def recv_many(self, instance: str, tag: str, senders: tuple[int, ...], timeout: float) -> dict[int, Any]:
         return await self.mailbox.recv_many(instance, tag, senders, timeout)
 
+    async def recv_enough(self, instance: str, tag: str, senders: tuple[int, ...], enough: int,
+                          timeout: float) -> dict[int, Any]:
+        return await self.mailbox.recv_many(instance, tag, senders, timeout, enough)
+
     def traffic(self) -> dict[str, int]:
         return self.transport.stats.as_dict()
 

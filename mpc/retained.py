@@ -33,9 +33,19 @@ class Retained:
         self._kept: OrderedDict[Key, list[Any]] = OrderedDict()
         self._pending: dict[Key, set[int]] = {}
         self._pending_count: dict[int, int] = {}
+        self._slow: dict[str, set[int]] = {}  # instance -> parties that missed an opening's deadline
+
+    def slow(self, instance: str) -> set[int]:
+        """The parties whose share missed a deadline in an opening of ``instance`` (to be
+        replaced at once in its later openings; a live set, forgotten by :meth:`finish`)."""
+        got = self._slow.get(instance)
+        if got is None:
+            got = self._slow[instance] = set()
+        return got
 
     def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
-        """Keep this node's share of ``(instance, tag)``; the members of ``group`` that pulled it
+        """Keep this node's share of ``(instance, tag)`` (the caller gives a copy it will not
+        change: :func:`protocols.common._open_in_ints`); the members of ``group`` that pulled it
         already are returned (they get it with the round's own sends)."""
         key = (instance, tag)
         kept = self._kept
@@ -81,7 +91,8 @@ class Retained:
         return False, None
 
     def finish(self, instance: str) -> None:
-        """Forget ``instance``: its shares and the pulls waiting for them."""
+        """Forget ``instance``: its shares, the pulls waiting for them, its slow parties."""
+        self._slow.pop(instance, None)
         for key in [k for k in self._kept if k[0] == instance]:
             del self._kept[key]
         for key in [k for k in self._pending if k[0] == instance]:
