@@ -242,29 +242,6 @@ async def test_a_pull_never_gets_a_share_that_was_not_opened() -> None:
     assert res[1] == res[3] == 1 and res[EVIL] == {}
 
 
-async def test_a_pull_after_the_computation_ended_is_ignored() -> None:
-    async def attack(ctx: Any, shares: Any) -> Any:
-        return None
-
-    ids = (1, 2, 3)
-    net = SimNetwork(ids, wire="bytes")
-    scheme = Scheme.make("shamir", ids)
-    shares = scheme.share(np.array([5, 6], np.uint64), Csprng(b"q" * 32))
-
-    async def body(node: Any) -> Any:
-        async def proto(ctx: Any) -> Any:
-            return (await open_values(ctx, scheme, shares[ctx.party_id - 1], "r1/open")).tolist()
-
-        first = await node.run(proto, name="c")
-        if node.party_id == EVIL:
-            await node.transport.send(1, _pull("c", "r1/open"))
-        await asyncio.sleep(0.5)
-        return first, len(node._retained), dict(node._retained._pending)
-
-    res = await _run(ids, body, network=net)
-    assert res[1] == ([5, 6], 0, {}), res[1]
-
-
 def test_retained_is_bounded() -> None:
     r = Retained()
     group = frozenset({1, 2, 3})
