@@ -42,7 +42,8 @@ class _Group:
 
 class _Collector:
     """One :meth:`Mailbox.recv_many` waiting on ``(instance, tag)``: payloads go straight into
-    ``got`` (no future per sender); ``done`` is set once nobody in ``pending`` is left."""
+    ``got`` (no future per sender); ``done`` is set once nobody in ``pending`` is left, or once
+    ``enough`` payloads came (a ring opening's replacements: the first ones needed end the wait)."""
 
     __slots__ = ("pending", "got", "done", "failed", "enough")
 
