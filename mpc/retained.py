@@ -7,9 +7,11 @@ party instead; that party's node answers from what it keeps here, at once, or as
 own protocol reaches the round (a pull may come before the share exists).
 
 What a pull can get is what an all-to-all opening sends every party of the group anyway: a
-share this node broadcast for opening. Bounded: at most ``KEEP`` shares (each an opening's
-few-element payload, see :func:`protocols.common._in_ints`), ``PENDING`` pulls waiting per peer,
-and each share is given to each peer once; a pull beyond that is a :class:`ProtocolError`.
+share this node broadcast for opening. Bounded: at most ``KEEP`` shares and ``KEEP_BYTES`` of
+them (the oldest go first; the newest is kept whatever its size: the one a pull most likely
+wants), ``PENDING`` pulls waiting per peer, and each share is given to each peer once; a pull
+beyond that is a :class:`ProtocolError`. A pull of an evicted share waits, and the puller's wait
+ends at its deadline.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from .errors import ProtocolError
 
 KEEP = 1024  # shares kept in all (a dependent chain's most recent rounds; a few hundred bytes each)
+KEEP_BYTES = 256 << 20  # and their bytes (a large opening's share is kept whole: the newest always)
 PENDING = 64  # pulls per peer for shares this node has not made yet
 
 Key = tuple[str, str]  # (instance, tag)
@@ -29,10 +32,11 @@ class Retained:
     """The shares kept and the pulls waiting for them, per ``(instance, tag)``."""
 
     def __init__(self) -> None:
-        # key -> [payload, the opening's group, the peers it was given to on request (or None)]
+        # key -> [payload, the opening's group, the peers it was given to on request (or None), bytes]
         self._kept: OrderedDict[Key, list[Any]] = OrderedDict()
         self._pending: dict[Key, set[int]] = {}
         self._pending_count: dict[int, int] = {}
+        self._bytes = 0  # of the kept shares (arrays; other payloads count 0)
         self._slow: dict[str, set[int]] = {}  # instance -> parties that missed an opening's deadline
 
     def slow(self, instance: str) -> set[int]:
@@ -49,9 +53,14 @@ class Retained:
         already are returned (they get it with the round's own sends)."""
         key = (instance, tag)
         kept = self._kept
-        kept[key] = [payload, group, None]  # (a round's cost: no set until someone pulls)
-        if len(kept) > KEEP:
-            kept.popitem(last=False)
+        size = getattr(payload, "nbytes", 0)
+        old = kept.pop(key, None)
+        if old is not None:
+            self._bytes -= old[3]
+        kept[key] = [payload, group, None, size]  # (a round's cost: no set until someone pulls)
+        self._bytes += size
+        while len(kept) > KEEP or (self._bytes > KEEP_BYTES and len(kept) > 1):
+            self._bytes -= kept.popitem(last=False)[1][3]
         if not self._pending:
             return ()
         waiting = self._pending.pop(key, None)
@@ -70,7 +79,7 @@ class Retained:
         key = (instance, tag)
         kept = self._kept.get(key)
         if kept is not None:
-            payload, group, given = kept
+            payload, group, given, _ = kept
             if peer not in group:
                 raise ProtocolError(f"pulled a share of {instance}/{tag}, an opening it is not part of", peer=peer)
             if given is None:
@@ -94,7 +103,7 @@ class Retained:
         """Forget ``instance``: its shares, the pulls waiting for them, its slow parties."""
         self._slow.pop(instance, None)
         for key in [k for k in self._kept if k[0] == instance]:
-            del self._kept[key]
+            self._bytes -= self._kept.pop(key)[3]
         for key in [k for k in self._pending if k[0] == instance]:
             for p in self._pending.pop(key):
                 self._pending_count[p] -= 1
@@ -103,4 +112,4 @@ class Retained:
         return len(self._kept)
 
 
-__all__ = ["KEEP", "PENDING", "Retained"]
+__all__ = ["KEEP", "KEEP_BYTES", "PENDING", "Retained"]

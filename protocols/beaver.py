@@ -27,7 +27,7 @@ from mpc.context import Context
 from mpc.errors import ConfigError
 from mpc.field import GF61, TINY, U64
 
-from .common import Scheme, flat_ints, open_ints, open_values
+from .common import Scheme, flat_ints, frozen, open_ints, open_values
 from .triples import Pool
 
 
@@ -99,7 +99,7 @@ class Beaver:
             self.dom.sub(x.reshape(-1), a[off : off + n], out=masked[0, off : off + n])
             self.dom.sub(y.reshape(-1), b[off : off + n], out=masked[1, off : off + n])
             off += n
-        opened = await self.open(masked, kind="open")
+        opened = await self.open(frozen(masked), kind="open")  # (never written again: kept without a copy)
         self.multiplications += total
         out = []
         off = 0
@@ -147,7 +147,7 @@ class Beaver:
     async def reduce(self, share_2t: U64) -> U64:
         """Degree 2t → t with double sharings: open ``s − r`` from 2t + 1 shares, add ``[r]_t``."""
         r_t, r_2t = self.pool.doubles(share_2t.size)
-        masked = GF61.sub(share_2t.reshape(-1), r_2t)
+        masked = frozen(GF61.sub(share_2t.reshape(-1), r_2t))  # (never written again: kept without a copy)
         opened = await self.open(masked, degree=2 * self.scheme.t, kind="reduce")
         self.reductions += share_2t.size
         return GF61.add(r_t, opened).reshape(share_2t.shape)

@@ -97,6 +97,18 @@ def frozen(a: U64) -> U64:
     return a
 
 
+def snapshot(a: U64) -> U64:
+    """``a`` if nothing can write to it any more (it and every array it views are read-only, see
+    :func:`frozen`), else a read-only copy: an opening's share is kept for pulls after the opening
+    returns, when the caller may reuse its array."""
+    b: Any = a
+    while isinstance(b, np.ndarray):
+        if b.flags.writeable:
+            return frozen(a.copy())
+        b = b.base
+    return a
+
+
 def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
                  shape: tuple[int, ...] | None = None) -> U64:
     """The received shares ``got[s]`` of ``senders``, validated as :func:`as_share` and
@@ -249,9 +261,11 @@ async def open_values(ctx: Context, scheme: Scheme, share: U64, tag: str, *, deg
     # verified: a consistency check needs one share more than the degree fixes (else unverifiable:
     # a degree-2t reduction among n = 2t + 1 parties is opened as usual)
     check = _verifies(scheme, degree)
-    got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2 if check else deg + 1)
     if check:
+        got = await ctx.exchange(tag, share, among=scheme.parties, quorum=deg + 2)
         return _verified_open(ctx.party_id, scheme, share, got, deg, tag)
+    # deg + 1 shares in a ring (Context.open_round): n·deg messages and bytes instead of n·(n − 1)
+    got = await ctx.open_round(tag, snapshot(share), among=scheme.parties, need=deg + 1)
     use, coeffs = _interpolation(ctx.party_id, tuple(got), deg + 1, dom.modulus)
     arrays = [share if p == ctx.party_id else _validated(got[p], p, share.shape, scheme) for p in use]
     return dom.lincomb(coeffs, arrays)
@@ -296,9 +310,8 @@ async def _open_in_ints(ctx: Context, scheme: Scheme, share: U64, tag: str, degr
                 total = [a + b for a, b in zip(total, _share_ints(v, p, shape, 0), strict=True)]
         return [a % P for a in total]
     deg = scheme.t if degree is None else degree
-    # deg + 1 shares, not everyone's: n·deg messages a round instead of n·(n − 1); the share is
-    # kept for pulls as a read-only copy (a caller may reuse its array after the opening)
-    got = await ctx.open_round(tag, frozen(share.copy()), among=scheme.parties, need=deg + 1)
+    # deg + 1 shares, not everyone's: n·deg messages a round instead of n·(n − 1)
+    got = await ctx.open_round(tag, snapshot(share), among=scheme.parties, need=deg + 1)
     use, coeffs = _interpolation(me, tuple(got), deg + 1, P)
     acc: list[int] | None = None
     for p, c in zip(use, coeffs, strict=True):

@@ -66,17 +66,18 @@ def test_ring_products_wrap_like_int64() -> None:
     np.testing.assert_array_equal(outputs(rep)[1], big * big)  # numpy int64 wraps mod 2^64
 
 
-def test_layer_is_one_message_per_peer() -> None:
-    """Three inputs: layer 1 multiplies one pair; every online round is one message per peer."""
+def test_layer_is_one_message_to_its_taker() -> None:
+    """Three inputs: layer 1 multiplies one pair; every online round is one message per party,
+    to the one party that opens from its share (t = 1: an opening in a ring)."""
     ins = _inputs(3, 3, 1000, seed=3)
     rep = sim(scenario("mul", 3, ins, sharing="shamir", threshold=1))
     m = metas(rep)[1]
-    # 2 layers + output, each: one message to each of 2 peers; shares are 8-byte elements
+    # 2 layers + output, each: one message to one peer; shares are 8-byte elements
     assert m["rounds"] == 3
-    payload = 2 * (2 * 1000 * 8) * 2 + 2 * (1000 * 8)  # x−a and y−b per layer, output
-    assert payload <= m["online_bytes_sent"] <= payload + 3 * 2 * 400
-    # the multiplications alone: 2 layers × 2 peers × 2 elements per product, plus framing
-    assert 2 * 2 * 2 * 1000 * 8 <= m["mul_online_bytes_sent"] <= 2 * 2 * (2 * 1000 * 8 + 400)
+    payload = 2 * (2 * 1000 * 8) + 1000 * 8  # x−a and y−b per layer, output
+    assert payload <= m["online_bytes_sent"] <= payload + 3 * 400
+    # the multiplications alone: 2 layers × 1 taker × 2 elements per product, plus framing
+    assert 2 * 2 * 1000 * 8 <= m["mul_online_bytes_sent"] <= 2 * (2 * 1000 * 8 + 400)
 
 
 @pytest.mark.parametrize(("sharing", "t", "triples", "n"), [

@@ -16,10 +16,10 @@ from round_attack import EVIL, SESSION, _frame, _raw, _run
 from mpc.context import _ring
 from mpc.errors import ProtocolError
 from mpc.message import CONTROL
-from mpc.retained import KEEP, PENDING, Retained
+from mpc.retained import KEEP, KEEP_BYTES, PENDING, Retained
 from mpc.rng import Csprng
 from netsim import SimNetwork
-from protocols.common import Scheme, open_values
+from protocols.common import Scheme, frozen, open_values, snapshot
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -255,3 +255,41 @@ def test_retained_is_bounded() -> None:
     assert r.keep("i", "t0", 0, group) == (2,)  # the waiting pull is served with the round
     r.finish("i")
     assert len(r) == 0 and not r._pending and not any(r._pending_count.values())
+
+
+def test_retained_bounds_the_bytes_of_large_shares_but_keeps_the_newest() -> None:
+    r = Retained()
+    group = frozenset({1, 2, 3})
+    big = np.zeros(KEEP_BYTES // 8 // 3, np.uint64)  # a third of the budget each
+    for i in range(5):
+        r.keep("i", f"t{i}", big, group)
+    assert len(r) == 3 and r._bytes == 3 * big.nbytes <= KEEP_BYTES
+    assert r.pull(2, "i", "t1") == (False, None) and r.pull(2, "i", "t4")[0]  # oldest gone first
+    huge = np.zeros(KEEP_BYTES // 8 + 1, np.uint64)
+    r.keep("i", "huge", huge, group)
+    assert len(r) == 1 and r.pull(3, "i", "huge")[0]  # the newest stays, whatever its size
+    r.finish("i")
+    assert len(r) == 0 and r._bytes == 0
+
+
+def test_a_large_opening_goes_around_the_ring_too() -> None:
+    """A 1000-element product among 5 parties (t = 2): each online round is n·t messages."""
+    wire = Wire()
+    x, y = np.arange(-500, 500), np.arange(1000) % 7 - 3
+    rep = sim(scenario("mul", 5, {1: x, 2: y}, sharing="shamir", threshold=2), [wire])
+    assert rep.ok, rep.reason
+    assert all(np.asarray(o).tolist() == (x * y).tolist() for o in outputs(rep).values())
+    for tag in ("on/r1/open", "on/r2/output"):
+        assert sum(1 for _, _, t, _ in wire.messages if t == tag) == 5 * 2, tag
+
+
+def test_snapshot_copies_unless_nothing_can_write() -> None:
+    a = np.arange(4, dtype=np.uint64)
+    view = a[:2]
+    view.setflags(write=False)  # read-only, but its base is not: a copy
+    s = snapshot(view)
+    assert s is not view and not s.flags.writeable
+    a[0] = 9
+    assert s.tolist() == [0, 1]
+    f = frozen(np.arange(3, dtype=np.uint64))
+    assert snapshot(f) is f

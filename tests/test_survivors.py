@@ -106,8 +106,8 @@ def test_the_agreement_is_one_exchange_per_computation_not_per_multiplication():
 
     res, tags = netsim.run(main())
     assert all(r.tolist() == (np.arange(1, 65) ** 3 * 6).tolist() for r in res)
-    online = [t for t in tags if t.startswith("on/")]  # the Beaver layers: one exchange each
-    assert tags.count("~end") == 3 * 2 and len(online) >= 2 * 3 * 2
+    online = [t for t in tags if t.startswith("on/")]  # the Beaver layers: one ring opening each
+    assert tags.count("~end") == 3 * 2 and len(online) >= 2 * 3
 
 
 def test_a_party_the_protocol_left_out_does_not_veto_the_others():

@@ -30,9 +30,10 @@ def scenario(parties: int, size: int, sharing: str) -> dict:
 
 def min_bytes(parties: int, size: int, sharing: str) -> int:
     """Every party deals n − 1 shares (Shamir: n − 1 − t, the t next parties get 32-byte seeds),
-    then sends its share of the sum to n − 1 others."""
-    t = max(1, (parties - 1) // 2) if sharing == "shamir" and parties > 1 else 0  # the scenario's default t
-    return parties * (2 * (parties - 1) - t) * 8 * size
+    then sends its share of the sum to n − 1 others (Shamir: to the t that open from it, a ring)."""
+    if sharing == "shamir" and parties > 1:  # (n − 1 − t) + t vectors, whatever t
+        return parties * (parties - 1) * 8 * size
+    return parties * 2 * (parties - 1) * 8 * size
 
 
 def run(cfg: BenchConfig) -> list[Row]:
