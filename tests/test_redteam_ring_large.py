@@ -44,3 +44,66 @@ def test_large_openings_survive_crashes_after_the_first_online_round(proto: str,
     assert {p for p, o in rep.outcomes.items() if o.status == "crashed"} == set(crash)
     for p in live:
         assert np.asarray(got[p]).tolist() == want, p
+
+
+def _chain(n: int, crash: tuple[int, ...], size: int) -> tuple[Any, np.ndarray]:
+    x, y = np.arange(size) % 5 - 2, np.arange(size) % 3 - 1
+    rep = sim(scenario("mulchain", n, {1: x, 2: y}, sharing="shamir", threshold=2, options={"k": 6},
+                       faults=[{"party": p, "crash": "after:on/r2/open"} for p in crash], network={"latency_ms": 1}))
+    return rep, x * y**6
+
+
+@pytest.mark.parametrize(("n", "crash"), [(5, (3,)), (7, (3, 5))])
+def test_a_byte_budget_of_one_round_fails_a_crash_with_an_agreed_error_and_two_rounds_survive(
+        monkeypatch: pytest.MonkeyPatch, n: int, crash: tuple[int, ...]) -> None:
+    """KEEP_BYTES scaled down (a round's masked share is 2·4000·8 = 64000 bytes). With room for
+    one round only (the newest), the takers of the crashed party pull shares their next live
+    party already evicted: every live party must then fail with ONE typed error (never a wrong
+    value, never a split outcome). With room for two rounds the chain survives the crash.
+    (At the real 256 MiB budget the first case is a product of more than ~8.4·10^6 elements:
+    one crash there costs the computation, where an all-to-all opening survived it.)"""
+    import mpc.retained as retained
+
+    monkeypatch.setattr(retained, "KEEP_BYTES", 64000)
+    rep, want = _chain(n, crash, 4000)
+    live = [p for p, o in rep.outcomes.items() if p not in crash]
+    if rep.ok:  # (survives if the pulls came before eviction: then the value must be right)
+        assert all(np.asarray(outputs(rep)[p]).tolist() == want.tolist() for p in live if p)
+    else:
+        errors = {rep.outcomes[p].error for p in live}
+        assert errors == {"QuorumLost"}, {p: (rep.outcomes[p].status, rep.outcomes[p].error) for p in live}
+        assert not outputs(rep)  # nobody output anything (let alone a wrong value)
+    monkeypatch.setattr(retained, "KEEP_BYTES", 2 * 64000)
+    rep, want = _chain(n, crash, 4000)
+    assert rep.ok, rep.reason
+    got = outputs(rep)
+    assert all(got[p].tolist() == want.tolist() for p in live if p)
+
+
+def test_snapshot_copies_whatever_some_buffer_below_it_could_still_write() -> None:
+    """A kept share without a copy must be one nothing can change: snapshot copies a read-only
+    view of a read-only view of a writeable owner, and a read-only array over a buffer that is
+    itself writeable (a read-only memoryview of a bytearray: the bytearray still changes), as
+    netsim's ``frozen_array`` refuses them too. Only a frozen owner or immutable bytes are kept."""
+    from protocols.common import frozen, snapshot
+
+    owner = np.arange(6, dtype=np.uint64)
+    mid = owner[1:5]
+    mid.setflags(write=False)
+    leaf = mid[1:3]
+    leaf.setflags(write=False)
+    s = snapshot(leaf)
+    owner[2] = 99
+    assert s.tolist() == [2, 3] and not s.flags.writeable
+
+    buf = bytearray(np.arange(4, dtype=np.uint64).tobytes())
+    ro = np.frombuffer(memoryview(buf).toreadonly(), dtype=np.uint64)
+    assert not ro.flags.writeable
+    s = snapshot(ro)
+    buf[:8] = (77).to_bytes(8, "little")  # the bytearray's holder writes
+    assert s.tolist() == [0, 1, 2, 3], "a kept share changed after its opening"
+
+    imm = np.frombuffer(np.arange(3, dtype=np.uint64).tobytes(), dtype=np.uint64)  # over bytes
+    assert snapshot(imm) is imm
+    f = frozen(np.arange(3, dtype=np.uint64)[1:])
+    assert snapshot(f) is f
