@@ -107,3 +107,62 @@ def test_snapshot_copies_whatever_some_buffer_below_it_could_still_write() -> No
     assert snapshot(imm) is imm
     f = frozen(np.arange(3, dtype=np.uint64)[1:])
     assert snapshot(f) is f
+
+
+async def test_an_attacker_pulling_large_kept_shares_again_gets_each_at_most_once_more() -> None:
+    """n = 3, t = 1, four large openings (50,000 elements, 400 kB a share). The attacker, a
+    member, takes part, then pulls every round's share from both honest parties twice. Each
+    honest party must send each large share to it at most once beyond the round's own send
+    (party 3 is its ring sender: that copy plus at most one pulled; party 1 gave it nothing with
+    the round: at most one pulled), refuse the second pulls as ProtocolErrors, keep within the
+    byte budget, and the honest parties open every value right."""
+    import asyncio
+
+    from mpc.message import CONTROL, Message
+    from mpc.retained import KEEP_BYTES
+    from mpc.rng import Csprng
+    from netsim import SimNetwork
+    from protocols.common import Scheme, open_values
+    from round_attack import EVIL, _frame, _raw, _run
+
+    ids, rounds, size = (1, 2, 3), 4, 50_000
+    scheme = Scheme.make("shamir", ids)
+    values = [np.arange(size, dtype=np.uint64) * (r + 3) for r in range(rounds)]
+    shares = [scheme.share(v, Csprng(bytes([r + 1]) * 32)) for r, v in enumerate(values)]
+    net = SimNetwork(ids, wire="bytes")
+    copies: dict[tuple[int, str], int] = {}
+
+    def watch(sent_at: float, arrives_at: float | None, src: int, dst: int, data: bytes) -> None:
+        if dst == EVIL and len(data) > size:
+            msg = Message.from_bytes(data)
+            copies[(src, msg.tag)] = copies.get((src, msg.tag), 0) + 1
+
+    net.observers.append(watch)
+    nodes: dict[int, Any] = {}
+
+    async def proto(ctx: Any) -> Any:
+        me = ctx.party_id
+        nodes[me] = ctx._node
+        out = []
+        for r in range(rounds):
+            out.append((await open_values(ctx, scheme, shares[r][me - 1], f"r{r}/open")).tolist() == values[r].tolist())
+        if me == EVIL:
+            for _ in range(2):
+                for r in range(rounds):
+                    await _raw(ctx, (1, 3), _frame(CONTROL, "pull", EVIL, {"instance": "c", "tag": f"r{r}/open"}))
+                await asyncio.sleep(0.3)
+        else:
+            await asyncio.sleep(1.0)
+            kept = ctx._node._retained
+            out.append(kept._bytes == sum(a.nbytes for a, *_ in kept._kept.values()) <= KEEP_BYTES
+                       and len(kept) <= rounds)
+        return out
+
+    res = await _run(ids, lambda node: node.run(proto, name="c"), network=net, timeout=3.0)
+    assert res[1] == res[3] == [True] * (rounds + 1), res
+    for r in range(rounds):
+        assert copies.get((1, f"r{r}/open"), 0) <= 1, copies
+        assert copies.get((3, f"r{r}/open"), 0) <= 2, copies
+    for p in (1, 3):
+        again = [str(e) for e in nodes[p].rejected if e.peer == EVIL and "again" in str(e)]
+        assert len(again) >= rounds, (p, [str(e) for e in nodes[p].rejected])
