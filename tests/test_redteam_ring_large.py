@@ -166,3 +166,23 @@ async def test_an_attacker_pulling_large_kept_shares_again_gets_each_at_most_onc
     for p in (1, 3):
         again = [str(e) for e in nodes[p].rejected if e.peer == EVIL and "again" in str(e)]
         assert len(again) >= rounds, (p, [str(e) for e in nodes[p].rejected])
+
+
+@pytest.mark.parametrize(("proto", "triples", "crash", "at"), [
+    ("mul", "dn07", (2, 4, 6), "pre/b0/agree"), ("dot", "dealer", (1, 4, 7), "pre/need"),
+    ("dot", "dn07", (3, 5, 6), "pre/b0/agree"),
+])
+def test_a_degree_2t_ring_opening_short_of_2t_plus_1_fails_everywhere_with_one_error(
+        proto: str, triples: str, crash: tuple[int, ...], at: str) -> None:
+    """n = 7, t = 2: a degree reduction needs 2t + 1 = 5 shares and goes around the ring
+    (n > 2t + 1). Three crashes before it leave 4: every live party must fail with QuorumLost
+    (the pulls run out of live parties), none may output."""
+    ins = _ins(2, 3000, seed=7)
+    faults = [{"party": p, "crash": f"after:{at}"} for p in crash]
+    rep = sim(scenario(proto, 7, ins, sharing="shamir", threshold=2, triples=triples, faults=faults,
+                       timeout_s=1.0, network={"latency_ms": 1}))
+    assert not rep.ok
+    live = [p for p in range(1, 8) if p not in crash]
+    assert {p for p, o in rep.outcomes.items() if o.status == "crashed"} == set(crash)
+    assert {rep.outcomes[p].error for p in live} == {"QuorumLost"}, {p: rep.outcomes[p].error for p in live}
+    assert not outputs(rep)
