@@ -100,13 +100,15 @@ def frozen(a: U64) -> U64:
 def snapshot(a: U64) -> U64:
     """``a`` if nothing can write to it any more (it and every array it views are read-only, see
     :func:`frozen`), else a read-only copy: an opening's share is kept for pulls after the opening
-    returns, when the caller may reuse its array."""
+    returns, when the caller may reuse its array. The chain must end at an array owning its
+    memory or at immutable ``bytes`` (a read-only view of a ``bytearray`` or a memoryview could
+    still change under it: copied, as :func:`netsim.objects.frozen_array` refuses it)."""
     b: Any = a
     while isinstance(b, np.ndarray):
         if b.flags.writeable:
             return frozen(a.copy())
         b = b.base
-    return a
+    return a if b is None or type(b) is bytes else frozen(a.copy())
 
 
 def stack_shares(got: Mapping[int, Any], senders: Sequence[int], scheme: Scheme,
