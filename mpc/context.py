@@ -49,8 +49,10 @@ class Port(Protocol):
     def traffic(self) -> dict[str, int]:
         """Messages and bytes this node has sent and received so far."""
         ...
-    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int], /) -> tuple[int, ...]:
-        """Keep an opening share for pulls by ``group``; returns who pulled it already."""
+    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int], sent: tuple[int, ...], /
+             ) -> tuple[int, ...]:
+        """Keep an opening share for pulls by ``group`` (not by those it is ``sent`` to with the
+        round); returns who pulled it already."""
         ...
     async def pull(self, instance: str, tag: str, peers: tuple[int, ...], /) -> None:
         """Ask ``peers`` for their opening share of ``(instance, tag)``."""
@@ -204,7 +206,7 @@ class Context:
             return await self.exchange(tag, payload, among=among, quorum=need)
         senders, receivers, spares, members = _ring(among, me, need - 1)
         full = self._prefix + tag
-        pulled = node.keep(self.instance, full, payload, members)
+        pulled = node.keep(self.instance, full, payload, members, receivers)
         down = node.down
         to = receivers
         if pulled or down:

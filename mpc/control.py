@@ -130,10 +130,12 @@ class ControlPlane(SendPath):
                 self._control_event.set()
 
     # -- pulled opening shares (mpc.retained) -------------------------------------------
-    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
-        """Keep this party's opening share of ``(instance, tag)`` for pulls by ``group``; returns
-        the members that pulled it already (the caller sends it to them with the round)."""
-        return self._retained.keep(instance, tag, payload, group)
+    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int],
+             sent: tuple[int, ...]) -> tuple[int, ...]:
+        """Keep this party's opening share of ``(instance, tag)`` for pulls by ``group`` (not by
+        those it is ``sent`` to with the round); returns the members that pulled it already (the
+        caller sends it to them with the round)."""
+        return self._retained.keep(instance, tag, payload, group, sent)
 
     def slow(self, instance: str) -> set[int]:
         """The parties that missed an opening's deadline in ``instance`` (:meth:`Retained.slow`)."""

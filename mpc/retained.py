@@ -8,8 +8,8 @@ own protocol reaches the round (a pull may come before the share exists).
 
 What a pull can get is what an all-to-all opening sends every party of the group anyway: a
 share this node broadcast for opening. Bounded: at most ``KEEP`` shares and ``KEEP_BYTES`` of
-them (the oldest go first; the newest is kept whatever its size: the one a pull most likely
-wants), ``PENDING`` pulls waiting per peer, and each share is given to each peer once; a pull
+them (the oldest go first; the newest two are kept whatever their size: the ones a pull most
+likely wants), ``PENDING`` pulls waiting per peer, and each share is given to each peer once; a pull
 beyond that is a :class:`ProtocolError`. A pull of an evicted share waits, and the puller's wait
 ends at its deadline.
 """
@@ -32,7 +32,8 @@ class Retained:
     """The shares kept and the pulls waiting for them, per ``(instance, tag)``."""
 
     def __init__(self) -> None:
-        # key -> [payload, the opening's group, the peers it was given to on request (or None), bytes]
+        # key -> [payload, the opening's group, the peers it was given to on request (or None),
+        #         bytes, the peers the round itself sent it to]
         self._kept: OrderedDict[Key, list[Any]] = OrderedDict()
         self._pending: dict[Key, set[int]] = {}
         self._pending_count: dict[int, int] = {}
@@ -47,19 +48,23 @@ class Retained:
             got = self._slow[instance] = set()
         return got
 
-    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int]) -> tuple[int, ...]:
+    def keep(self, instance: str, tag: str, payload: Any, group: frozenset[int],
+             sent: tuple[int, ...] = ()) -> tuple[int, ...]:
         """Keep this node's share of ``(instance, tag)`` (the caller gives a copy it will not
-        change: :func:`protocols.common._open_in_ints`); the members of ``group`` that pulled it
-        already are returned (they get it with the round's own sends)."""
+        change: :func:`protocols.common.snapshot`); ``sent``: the parties the round sends it to
+        (they may not pull it as well). The members of ``group`` that pulled it already are
+        returned (they get it with the round's own sends)."""
         key = (instance, tag)
         kept = self._kept
         size = getattr(payload, "nbytes", 0)
         old = kept.pop(key, None)
         if old is not None:
             self._bytes -= old[3]
-        kept[key] = [payload, group, None, size]  # (a round's cost: no set until someone pulls)
+        kept[key] = [payload, group, None, size, sent]  # (a round's cost: no set until someone pulls)
         self._bytes += size
-        while len(kept) > KEEP or (self._bytes > KEEP_BYTES and len(kept) > 1):
+        # the newest two stay whatever their size: a party one round ahead still serves the round
+        # before (a puller whose sender crashed needs it), as all-to-all would have
+        while len(kept) > KEEP or (self._bytes > KEEP_BYTES and len(kept) > 2):
             self._bytes -= kept.popitem(last=False)[1][3]
         if not self._pending:
             return ()
@@ -79,9 +84,11 @@ class Retained:
         key = (instance, tag)
         kept = self._kept.get(key)
         if kept is not None:
-            payload, group, given, _ = kept
+            payload, group, given, _, sent = kept
             if peer not in group:
                 raise ProtocolError(f"pulled a share of {instance}/{tag}, an opening it is not part of", peer=peer)
+            if peer in sent:
+                raise ProtocolError(f"pulled the share of {instance}/{tag} it was sent with the round", peer=peer)
             if given is None:
                 given = kept[2] = set()
             elif peer in given:

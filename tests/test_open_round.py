@@ -267,7 +267,11 @@ def test_retained_bounds_the_bytes_of_large_shares_but_keeps_the_newest() -> Non
     assert r.pull(2, "i", "t1") == (False, None) and r.pull(2, "i", "t4")[0]  # oldest gone first
     huge = np.zeros(KEEP_BYTES // 8 + 1, np.uint64)
     r.keep("i", "huge", huge, group)
-    assert len(r) == 1 and r.pull(3, "i", "huge")[0]  # the newest stays, whatever its size
+    r.keep("i", "huge2", huge, group, (1,))
+    # the newest two stay, whatever their size (a party one round ahead serves the round before)
+    assert len(r) == 2 and r.pull(3, "i", "huge")[0] and r.pull(3, "i", "huge2")[0]
+    with pytest.raises(ProtocolError, match="sent with the round"):
+        r.pull(1, "i", "huge2")  # its receiver had it with the round: no second copy
     r.finish("i")
     assert len(r) == 0 and r._bytes == 0
 
