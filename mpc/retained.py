@@ -22,7 +22,7 @@ from typing import Any
 from .errors import ProtocolError
 
 KEEP = 1024  # shares kept in all (a dependent chain's most recent rounds; a few hundred bytes each)
-KEEP_BYTES = 256 << 20  # and their bytes (a large opening's share is kept whole: the newest always)
+KEEP_BYTES = 256 << 20  # and their bytes (a large opening's share is kept whole; the newest two always)
 PENDING = 64  # pulls per peer for shares this node has not made yet
 
 Key = tuple[str, str]  # (instance, tag)
