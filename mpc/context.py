@@ -130,16 +130,8 @@ class Context:
         """
         who = self.parties if senders is None else tuple(senders)
         deadline = self.timeout if timeout is None else timeout
-        results = await self._node.recv_many(self.instance, self._tag(tag), who, deadline)
         got: dict[int, Any] = {}
-        missing: list[int] = []
-        for s, r in results.items():
-            if isinstance(r, PartyDropped):
-                missing.append(s)
-            elif isinstance(r, BaseException):
-                raise r
-            else:
-                got[s] = r
+        missing = list(_take(got, await self._node.recv_many(self.instance, self._tag(tag), who, deadline)))
         if quorum is None:
             if missing:
                 raise PartyDropped(missing[0], f"missing {self._tag(tag)!r} from {missing}")
